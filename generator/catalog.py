@@ -1,0 +1,69 @@
+"""The component catalog: `compose/`, `rules/`, `dashboards/` folders, found in a checkout or installed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+_HERE = Path(__file__).resolve().parent
+
+
+def folder(name: str) -> Path:
+    """A catalog folder: shipped as `generator/_catalog/<name>` in a wheel, top-level in a checkout."""
+    for candidate in (_HERE / "_catalog" / name, _HERE.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"catalog folder {name!r} is missing from the installation")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One `compose/<name>.yaml` file: how a component runs."""
+
+    name: str
+    image: str | None  # None: nothing to run (scraped only, e.g. rabbitmq's built-in endpoint)
+    tag: str | None
+    port: int
+    user: str | None = None
+    data: str | None = None  # data directory inside the container (a named volume)
+    config: str | None = None  # where the component's rendered folder is mounted
+    memory: str = "256m"
+    read_only: bool = True
+    health: str | None = "/metrics"  # HTTP path that answers 200 when healthy
+    metrics_path: str = "/metrics"
+    binaries: tuple[str, ...] = ()  # local runtime: names to look for on PATH, in order
+    package: str | None = None  # Debian package that provides the binary
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@cache
+def entries() -> dict[str, Entry]:
+    result: dict[str, Entry] = {}
+    for path in sorted(folder("compose").glob("*.yaml")):
+        data = yaml.safe_load(path.read_text())
+        local = data.get("local", {})
+        result[data["name"]] = Entry(
+            name=data["name"],
+            image=data.get("image"),
+            tag=data.get("tag"),
+            port=int(data["port"]),
+            user=data.get("user"),
+            data=data.get("data"),
+            config=data.get("config"),
+            memory=data.get("memory", "256m"),
+            read_only=bool(data.get("read_only", True)),
+            health=data.get("health", "/metrics"),
+            metrics_path=data.get("metrics_path", "/metrics"),
+            binaries=tuple(local.get("binaries", ())),
+            package=local.get("package"),
+            raw=data,
+        )
+    return result
+
+
+def entry(name: str) -> Entry:
+    return entries()[name]

@@ -1,0 +1,109 @@
+"""The `promstack` command: a thin typer layer mapping pipeline errors to exit codes (0 ok, 1 failed, 2 bad input)."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from generator import pipeline
+from generator.errors import CheckError, PromstackError, SpecError
+
+app = typer.Typer(
+    help="Monitoring as code: one YAML spec in, a running, proven Prometheus + Alertmanager + Grafana stack out.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+state = {"debug": False}
+T = TypeVar("T")
+
+SpecArg = Annotated[Path, typer.Argument(help="The stack spec (YAML).", show_default=False)]
+RuntimeOpt = Annotated[
+    str, typer.Option("--runtime", "-r", help="auto (compose where a Docker engine answers, else local), compose or local.")
+]
+
+
+def say(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def guarded(action: Callable[[], T]) -> T:
+    """Run `action`; turn promstack errors into messages and exit codes. Tracebacks only with --debug."""
+    try:
+        return action()
+    except SpecError as exc:
+        for problem in exc.problems:
+            say(str(problem))
+        say(f"{len(exc.problems)} problem(s) in the spec; nothing was written.")
+        raise typer.Exit(2) from None
+    except CheckError as exc:
+        for failure in exc.failures:
+            say(failure)
+        raise typer.Exit(exc.exit_code) from None
+    except PromstackError as exc:
+        if state["debug"]:
+            traceback.print_exc()
+        say(f"error: {exc}")
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        say("interrupted")
+        raise typer.Exit(130) from None
+
+
+@app.callback()
+def main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
+    state["debug"] = debug
+
+
+@app.command()
+def check(
+    spec: SpecArg,
+    live: Annotated[
+        str | None, typer.Option("--live", help="Also run every dashboard query against this Prometheus URL.")
+    ] = None,
+) -> None:
+    """Validate the spec, render it in memory and prove the result with promtool, amtool and our checks."""
+    passed = guarded(lambda: pipeline.check(spec, live=live))
+    for name in passed:
+        typer.echo(f"ok  {name}")
+    typer.echo(f"{spec}: all {len(passed)} checks passed")
+
+
+@app.command()
+def generate(
+    spec: SpecArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (replaced atomically).")] = Path("out"),
+    runtime: Annotated[str, typer.Option("--runtime", "-r", help="compose or local: paths and addresses.")] = "compose",
+) -> None:
+    """Render the spec into a config tree (atomically; identical specs give identical bytes)."""
+    if runtime not in ("compose", "local"):
+        say("error: --runtime must be compose or local")
+        raise typer.Exit(2)
+    rendered = guarded(lambda: pipeline.generate(spec, out, runtime))
+    total = len(rendered.tree.files) + len(rendered.tree.secrets)
+    typer.echo(f"wrote {total} files to {out}")
+
+
+@app.command("test")
+def test_cmd(spec: SpecArg) -> None:
+    """Run the rule unit tests and the route tests of the spec."""
+    passed = guarded(lambda: pipeline.check(spec, only=["rules/test", "routes/test"]))
+    for name in passed:
+        typer.echo(f"ok  {name}")
+
+
+def run() -> None:
+    try:
+        app()
+    except SystemExit:
+        raise
+    except Exception:  # a bug: say so plainly, traceback only with --debug
+        if "--debug" in sys.argv:
+            raise
+        say("internal error (a promstack bug); run again with --debug for the traceback")
+        sys.exit(1)

@@ -1,0 +1,242 @@
+"""Stage `build` output: the frozen, typed model every renderer reads. Defaults live in build, not here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """Where a secret comes from; the value itself is only read at write/deploy time."""
+
+    env: str | None = None
+    file: str | None = None
+
+    def describe(self) -> str:
+        return f"environment variable {self.env}" if self.env else f"file {self.file}"
+
+
+@dataclass(frozen=True)
+class BasicAuth:
+    username: str
+    password: SecretRef
+
+
+@dataclass(frozen=True)
+class TLS:
+    cert: SecretRef
+    key: SecretRef
+
+
+@dataclass(frozen=True)
+class Auth:
+    basic: BasicAuth | None = None
+    tls: TLS | None = None
+
+
+@dataclass(frozen=True)
+class Probe:
+    name: str
+    module: str
+    targets: tuple[str, ...]
+    interval: str
+
+
+@dataclass(frozen=True)
+class Component:
+    """A part of the stack: a process/container we run, or (runs=False) a target we only scrape."""
+
+    name: str  # catalog name: prometheus, node-exporter, ...; also the job and compose service name
+    image: str  # full reference incl. tag ("" when runs=False)
+    port: int  # host port: published (compose) or listened on (local)
+    container_port: int
+    expose: bool = False
+    memory: str = "256m"
+    auth: Auth | None = None
+    interval: str = "15s"
+    runs: bool = True
+    probes: tuple[Probe, ...] = ()
+    targets: tuple[str, ...] = ()
+    secrets: Mapping[str, SecretRef] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HttpMetrics:
+    requests: str
+    duration: str | None
+    errors: str  # label matcher selecting failed requests, e.g. code=~"5.."
+
+
+@dataclass(frozen=True)
+class SLO:
+    name: str
+    kind: str  # availability | latency
+    objective: Decimal  # percent, e.g. Decimal("99.9")
+    period: str  # e.g. 30d
+    threshold: str | None = None  # latency only, as written (300ms)
+    threshold_seconds: Decimal | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    targets: tuple[str, ...]
+    metrics_path: str = "/metrics"
+    scheme: str = "http"
+    interval: str = "15s"
+    labels: Mapping[str, str] = field(default_factory=dict)
+    http: HttpMetrics | None = None
+    slos: tuple[SLO, ...] = ()
+    component: str | None = None  # a component of the stack (the demo): targets come from the runtime
+
+
+@dataclass(frozen=True)
+class RuleTest:
+    series: Mapping[str, str]
+    fires: bool
+    eval_time: str = "10m"
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    alert: str
+    expr: str
+    severity: str
+    summary: str
+    for_: str = "0s"
+    keep_firing_for: str | None = None
+    description: str = ""
+    runbook: str = ""
+    dashboard: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    tests: tuple[RuleTest, ...] = ()
+    source: str = ""  # file:line of the spec entry, for lint messages
+
+
+@dataclass(frozen=True)
+class RecordingRule:
+    record: str
+    expr: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Override:
+    enabled: bool = True
+    for_: str | None = None
+    threshold: float | None = None
+    severity: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Alerts:
+    packs: tuple[str, ...] = ()
+    overrides: Mapping[str, Override] = field(default_factory=dict)
+    rules: tuple[AlertRule, ...] = ()
+    recording: tuple[RecordingRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class Receiver:
+    name: str
+    # integration kind (email, slack, ...) -> its settings; secret settings are SecretRef values
+    integrations: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Route:
+    receiver: str
+    matchers: tuple[str, ...] = ()  # Alertmanager matcher strings: severity="critical"
+    group_by: tuple[str, ...] | None = None
+    group_wait: str | None = None
+    group_interval: str | None = None
+    repeat_interval: str | None = None
+    continue_: bool = False
+    mute_during: tuple[str, ...] = ()
+    active_during: tuple[str, ...] = ()
+    routes: tuple[Route, ...] = ()
+
+
+@dataclass(frozen=True)
+class TimeInterval:
+    name: str
+    weekdays: tuple[str, ...] = ()
+    times: tuple[tuple[str, str], ...] = ()
+    location: str | None = None
+
+
+@dataclass(frozen=True)
+class Smtp:
+    smarthost: str
+    from_: str
+    username: str | None = None
+    password: SecretRef | None = None
+    require_tls: bool = True
+
+
+@dataclass(frozen=True)
+class RouteTest:
+    labels: Mapping[str, str]
+    receivers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Notifications:
+    receivers: tuple[Receiver, ...]
+    default_receiver: str
+    routes: tuple[Route, ...] = ()
+    group_by: tuple[str, ...] = ("alertname", "job", "instance")
+    group_wait: str = "10s"
+    group_interval: str = "1m"
+    repeat_interval: str = "4h"
+    time_intervals: tuple[TimeInterval, ...] = ()
+    smtp: Smtp | None = None
+    tests: tuple[RouteTest, ...] = ()
+
+
+@dataclass(frozen=True)
+class Dashboards:
+    enabled: bool = True
+    folder: str = "promstack"
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Demo:
+    enabled: bool = False
+    port: int = 8000
+    image: str = ""
+    error_ratio: float = 0.02
+
+
+@dataclass(frozen=True)
+class Stack:
+    name: str
+    environment: str
+    external_labels: Mapping[str, str]  # includes stack and env
+    scrape_interval: str
+    scrape_timeout: str
+    evaluation_interval: str
+    retention_time: str
+    retention_size: str | None
+    components: Mapping[str, Component]  # catalog name -> component, in a fixed order
+    services: tuple[Service, ...]
+    alerts: Alerts
+    notifications: Notifications
+    dashboards: Dashboards = Dashboards()
+    demo: Demo = Demo()
+    source: str = "stack.yaml"
+
+    def component(self, name: str) -> Component | None:
+        return self.components.get(name)
+
+    def has(self, name: str) -> bool:
+        return name in self.components

@@ -1,0 +1,128 @@
+"""Stage `render`: Stack -> {relative path: text}. Pure: no disk, environment, clock or network.
+
+Every module in this package that defines `render(stack, target) -> Tree` is a renderer (one module
+per artifact kind). Their trees are merged; two renderers writing the same path is a bug.
+Secrets are never rendered as values: a renderer declares a `SecretFile` (how to build the file from
+secret references) and the writer resolves it at write time into an owner-only file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from generator import catalog, conventions
+from generator.model import SecretRef, Stack
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the tree will run: container paths (compose) or absolute host paths under `root` (local)."""
+
+    runtime: str = "compose"  # compose | local
+    root: str = "/promstack"  # absolute directory the tree is written to (local paths derive from it)
+
+    def address(self, stack: Stack, name: str) -> str:
+        """host:port at which Prometheus (and peers) reach component `name`."""
+        component = stack.components[name]
+        if self.runtime == "compose":
+            return f"{name}:{component.container_port}"
+        return f"127.0.0.1:{component.port}"
+
+    def config_path(self, name: str, rel: str) -> str:
+        """Path at which component `name` sees rendered file `<name>/<rel>`."""
+        if self.runtime == "compose":
+            return f"{catalog.entry(name).config}/{rel}"
+        return f"{self.root}/{name}/{rel}"
+
+    def secret_path(self, name: str, secret: str) -> str:
+        """Path at which component `name` reads secret file `secrets/<name>/<secret>`."""
+        if self.runtime == "compose":
+            return f"/run/secrets/promstack/{secret}"
+        return f"{self.root}/{conventions.SECRETS_DIR}/{name}/{secret}"
+
+
+@dataclass(frozen=True)
+class SecretFile:
+    """A file made from secrets at write time: `template` with ${placeholders} filled from `values`.
+
+    Placeholders listed in `bcrypt` are replaced by a bcrypt hash of the secret instead of the secret.
+    """
+
+    template: str
+    values: Mapping[str, SecretRef]
+    bcrypt: frozenset[str] = frozenset()
+
+    @staticmethod
+    def single(ref: SecretRef) -> SecretFile:
+        return SecretFile("${value}", {"value": ref})
+
+
+@dataclass
+class Tree:
+    """Rendered output: plain files, secret files (under secrets/), and per-component env secrets."""
+
+    files: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, SecretFile] = field(default_factory=dict)  # path relative to DIR, under secrets/
+    env: dict[str, dict[str, SecretRef]] = field(default_factory=dict)  # component -> VAR -> ref
+
+    def merge(self, other: Tree, origin: str) -> None:
+        for mine, theirs in ((self.files, other.files), (self.secrets, other.secrets)):
+            clash = set(mine) & set(theirs)
+            if clash:
+                raise RuntimeError(f"renderer {origin} writes {sorted(clash)} again")
+            mine.update(theirs)  # type: ignore[attr-defined]
+        for component, variables in other.env.items():
+            self.env.setdefault(component, {}).update(variables)
+
+
+def header(stack: Stack) -> str:
+    return conventions.GENERATED_HEADER.format(source=stack.source.rsplit("/", 1)[-1])
+
+
+def dump_yaml(data: Any, stack: Stack | None = None) -> str:
+    """Serialize structured data as YAML: stable key order as built, block style, a generated header."""
+    text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120)
+    return (f"# {header(stack)}\n" if stack else "") + text
+
+
+class _Dumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _str_presenter)
+
+Renderer = Callable[[Stack, Target], Tree]
+
+
+def renderers() -> list[tuple[str, Renderer]]:
+    found = []
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(module, "render"):
+            found.append((info.name, module.render))
+    return found
+
+
+def render(stack: Stack, target: Target | None = None) -> Tree:
+    """Render the whole output tree for `stack`."""
+    target = target or Target()
+    tree = Tree()
+    for name, renderer in renderers():
+        tree.merge(renderer(stack, target), name)
+    tree.files = dict(sorted(tree.files.items()))
+    tree.secrets = dict(sorted(tree.secrets.items()))
+    return tree

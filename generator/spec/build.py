@@ -1,0 +1,271 @@
+"""Stage `build`: validated plain data -> the frozen `Stack`. Every default is applied here, once."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from generator import catalog, conventions
+from generator.model import (
+    SLO, TLS, AlertRule, Alerts, Auth, BasicAuth, Component, Dashboards, Demo, HttpMetrics,
+    Notifications, Override, Probe, Receiver, RecordingRule, Route, RouteTest, RuleTest, SecretRef,
+    Service, Smtp, Stack, TimeInterval,
+)
+from generator.spec.formats import compose_memory, duration_seconds
+from generator.spec.loader import Document
+
+SECRET_KEYS = {"url", "routing_key", "api_key", "api_secret", "bot_token", "webhook_url", "secret"}
+
+
+def _secret(value: dict[str, str] | None) -> SecretRef | None:
+    return SecretRef(env=value.get("env"), file=value.get("file")) if value else None
+
+
+def _auth(value: dict[str, Any] | None) -> Auth | None:
+    if not value:
+        return None
+    basic = value.get("basic")
+    tls = value.get("tls")
+    return Auth(
+        basic=BasicAuth(basic["username"], _secret(basic["password"])) if basic else None,  # type: ignore[arg-type]
+        tls=TLS(_secret(tls["cert"]), _secret(tls["key"])) if tls else None,  # type: ignore[arg-type]
+    )
+
+
+def _image(entry: catalog.Entry, spec: dict[str, Any], registry: str | None) -> str:
+    if spec.get("image"):
+        image = str(spec["image"])
+        return image if ":" in image.rsplit("/", 1)[-1] or "@" in image else f"{image}:{spec.get('version', entry.tag)}"
+    if entry.image is None:
+        return ""
+    base = f"{registry.rstrip('/')}/{entry.image}" if registry else entry.image
+    return f"{base}:{spec.get('version', entry.tag)}"
+
+
+def _component(name: str, spec: dict[str, Any], stack: dict[str, Any], **extra: Any) -> Component:
+    entry = catalog.entry(name)
+    registry = (stack.get("images") or {}).get("registry")
+    return Component(
+        name=name,
+        image=_image(entry, spec, registry),
+        port=int(spec.get("port", entry.port)),
+        container_port=entry.port,
+        expose=bool(spec.get("expose", False)),
+        memory=compose_memory(spec["memory"]) if "memory" in spec else entry.memory,
+        auth=_auth(spec.get("auth")),
+        interval=spec.get("interval", stack.get("scrape_interval", conventions.DEFAULT_SCRAPE_INTERVAL)),
+        runs=entry.image is not None,
+        **extra,
+    )
+
+
+def _components(data: dict[str, Any]) -> dict[str, Component]:
+    found: dict[str, Component] = {}
+    core = data.get("components") or {}
+    for name in conventions.CORE:
+        spec = core.get(name) or {}
+        if name == "grafana":
+            if spec.get("enabled", True) is False:
+                continue
+            secrets = {"admin_password": _secret(spec["admin_password"])} if spec.get("admin_password") else {}
+            found[name] = _component(name, spec, data, secrets=secrets,
+                                     options={"admin_user": spec.get("admin_user", "admin")})
+        else:
+            found[name] = _component(name, spec, data, options={"args": tuple(spec.get("args", ()))})
+    for key, spec in (data.get("exporters") or {}).items():
+        name = conventions.EXPORTERS[key]
+        spec = spec or {}
+        extra: dict[str, Any] = {}
+        if key == "blackbox":
+            interval = spec.get("interval", data.get("scrape_interval", conventions.DEFAULT_SCRAPE_INTERVAL))
+            extra["probes"] = tuple(
+                Probe(p["name"], p.get("module", "http_2xx"), tuple(p["targets"]), p.get("interval", interval))
+                for p in spec["probes"]
+            )
+        if "targets" in spec:
+            extra["targets"] = tuple(spec["targets"])
+        secrets = {k: _secret(spec[k]) for k in ("password", "dsn") if spec.get(k)}
+        if secrets:
+            extra["secrets"] = secrets
+        if key == "mysqld":
+            extra["options"] = {"address": spec["address"], "user": spec["user"]}
+        found[name] = _component(name, spec, data, **extra)
+    receivers = (data.get("notifications") or {}).get("receivers") or []
+    if any("dingtalk" in r for r in receivers):
+        found["dingtalk"] = _component("dingtalk", {}, data)
+    demo = data.get("demo") or {}
+    if demo.get("enabled"):
+        found["demo"] = _component("demo", demo, data, options={"error_ratio": demo.get("error_ratio", 0.02)})
+    return {name: found[name] for name in conventions.ORDER if name in found}
+
+
+def _slo(spec: dict[str, Any]) -> SLO:
+    threshold = spec.get("threshold")
+    return SLO(
+        name=spec["name"],
+        kind="latency" if threshold else "availability",
+        objective=Decimal(str(spec["objective"])),
+        period=spec.get("period", conventions.DEFAULT_SLO_PERIOD),
+        threshold=threshold,
+        threshold_seconds=duration_seconds(threshold) if threshold else None,
+        description=spec.get("description", ""),
+    )
+
+
+def _service(spec: dict[str, Any], default_interval: str) -> Service:
+    http = spec.get("http")
+    return Service(
+        name=spec["name"],
+        targets=tuple(spec["targets"]),
+        metrics_path=spec.get("metrics_path", "/metrics"),
+        scheme=spec.get("scheme", "http"),
+        interval=spec.get("interval", default_interval),
+        labels=dict(spec.get("labels", {})),
+        http=HttpMetrics(http["requests"], http.get("duration"), http.get("errors", conventions.DEFAULT_HTTP_ERRORS))
+        if http else None,
+        slos=tuple(_slo(s) for s in spec.get("slos", ())),
+    )
+
+
+def _services(data: dict[str, Any], interval: str) -> tuple[Service, ...]:
+    services = [_service(s, interval) for s in data.get("services", ())]
+    demo = data.get("demo") or {}
+    if demo.get("enabled"):
+        # the demo is scraped like a team service, so its RED panels, SLO rules and alerts are real
+        services.append(Service(
+            name="demo", targets=(), interval=interval, labels={"team": "demo"}, component="demo",
+            http=HttpMetrics("demo_http_requests_total", "demo_http_request_duration_seconds",
+                             conventions.DEFAULT_HTTP_ERRORS),
+            slos=tuple(_slo(s) for s in demo.get("slos", DEMO_SLOS)),
+        ))
+    return tuple(services)
+
+
+DEMO_SLOS = ({"name": "availability", "objective": 99}, {"name": "latency", "objective": 95, "threshold": "500ms"})
+
+
+def _where(doc: Document, path: str) -> str:
+    line, _ = doc.where(path)
+    return f"{doc.file}:{line}"
+
+
+def _alerts(doc: Document, data: dict[str, Any], components: dict[str, Component]) -> Alerts:
+    packs = data.get("packs", "default")
+    if packs == "default":
+        names = tuple(["prometheus", "alertmanager", *(c for c in components if c != "prometheus" and c != "alertmanager")])
+    elif packs == "none":
+        names = ()
+    else:
+        names = tuple(packs)
+    overrides = {
+        name: Override(enabled=o.get("enabled", True), for_=o.get("for"), threshold=o.get("threshold"),
+                       severity=o.get("severity"), labels=dict(o.get("labels", {})))
+        for name, o in (data.get("overrides") or {}).items()
+    }
+    rules = tuple(
+        AlertRule(
+            alert=r["alert"], expr=r["expr"], severity=r["severity"], summary=r["summary"],
+            for_=r.get("for", "0s"), keep_firing_for=r.get("keep_firing_for"),
+            description=r.get("description", ""), runbook=r.get("runbook", ""), dashboard=r.get("dashboard", ""),
+            labels=dict(r.get("labels", {})),
+            tests=tuple(RuleTest(dict(t["series"]), t["fires"], t.get("eval_time", "10m"), dict(t.get("labels", {})))
+                        for t in r.get("tests", ())),
+            source=_where(doc, f"$.alerts.rules[{i}]"),
+        )
+        for i, r in enumerate(data.get("rules") or [])
+    )
+    recording = tuple(
+        RecordingRule(r["record"], r["expr"], dict(r.get("labels", {})), _where(doc, f"$.alerts.recording[{i}]"))
+        for i, r in enumerate(data.get("recording") or [])
+    )
+    return Alerts(packs=names, overrides=overrides, rules=rules, recording=recording)
+
+
+def _matchers(route: dict[str, Any]) -> tuple[str, ...]:
+    equal = [f'{k}="{_escape(v)}"' for k, v in sorted((route.get("match") or {}).items())]
+    regex = [f'{k}=~"{_escape(v)}"' for k, v in sorted((route.get("match_re") or {}).items())]
+    return tuple(equal + regex)
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _route(spec: dict[str, Any]) -> Route:
+    return Route(
+        receiver=spec["receiver"],
+        matchers=_matchers(spec),
+        group_by=tuple(spec["group_by"]) if "group_by" in spec else None,
+        group_wait=spec.get("group_wait"),
+        group_interval=spec.get("group_interval"),
+        repeat_interval=spec.get("repeat_interval"),
+        continue_=bool(spec.get("continue", False)),
+        mute_during=tuple(spec.get("mute_during", ())),
+        active_during=tuple(spec.get("active_during", ())),
+        routes=tuple(_route(r) for r in spec.get("routes", ())),
+    )
+
+
+def _receiver(spec: dict[str, Any]) -> Receiver:
+    integrations = {
+        kind: {k: (_secret(v) if k in SECRET_KEYS and isinstance(v, dict) else v) for k, v in settings.items()}
+        for kind, settings in spec.items()
+        if kind != "name"
+    }
+    return Receiver(name=spec["name"], integrations=integrations)
+
+
+def _notifications(data: dict[str, Any] | None) -> Notifications:
+    if not data:
+        return Notifications(receivers=(Receiver("null"),), default_receiver="null")
+    smtp = data.get("smtp")
+    defaults = Notifications(receivers=(), default_receiver="")
+    return Notifications(
+        receivers=tuple(_receiver(r) for r in data["receivers"]),
+        default_receiver=data["default_receiver"],
+        routes=tuple(_route(r) for r in data.get("routes", ())),
+        group_by=tuple(data.get("group_by", defaults.group_by)),
+        group_wait=data.get("group_wait", defaults.group_wait),
+        group_interval=data.get("group_interval", defaults.group_interval),
+        repeat_interval=data.get("repeat_interval", defaults.repeat_interval),
+        time_intervals=tuple(
+            TimeInterval(t["name"], tuple(t.get("weekdays", ())),
+                         tuple((x["start"], x["end"]) for x in t.get("times", ())), t.get("location"))
+            for t in data.get("time_intervals", ())
+        ),
+        smtp=Smtp(smtp["smarthost"], smtp["from"], smtp.get("username"), _secret(smtp.get("password")),
+                  smtp.get("require_tls", True)) if smtp else None,
+        tests=tuple(RouteTest(dict(t["labels"]), tuple(t["receivers"])) for t in data.get("tests", ())),
+    )
+
+
+def build(doc: Document) -> Stack:
+    """Map a validated document to the model."""
+    data: dict[str, Any] = doc.data
+    environment = data.get("environment", "production")
+    scrape_interval = data.get("scrape_interval", conventions.DEFAULT_SCRAPE_INTERVAL)
+    components = _components(data)
+    labels = {conventions.LABEL_STACK: data["name"], conventions.LABEL_ENV: environment}
+    labels.update(data.get("external_labels", {}))
+    retention = data.get("retention") or {}
+    dashboards = data.get("dashboards") or {}
+    demo = data.get("demo") or {}
+    return Stack(
+        name=data["name"],
+        environment=environment,
+        external_labels=labels,
+        scrape_interval=scrape_interval,
+        scrape_timeout=data.get("scrape_timeout", conventions.DEFAULT_SCRAPE_TIMEOUT),
+        evaluation_interval=data.get("evaluation_interval", conventions.DEFAULT_EVALUATION_INTERVAL),
+        retention_time=retention.get("time", conventions.DEFAULT_RETENTION_TIME),
+        retention_size=retention.get("size"),
+        components=components,
+        services=_services(data, scrape_interval),
+        alerts=_alerts(doc, data.get("alerts") or {}, components),
+        notifications=_notifications(data.get("notifications")),
+        dashboards=Dashboards(dashboards.get("enabled", True), dashboards.get("folder", "promstack"),
+                              tuple(dashboards.get("exclude", ()))),
+        demo=Demo(bool(demo.get("enabled", False)), int(demo.get("port", 8000)), demo.get("image", ""),
+                  float(demo.get("error_ratio", 0.02))),
+        source=doc.file,
+    )
