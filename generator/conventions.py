@@ -55,3 +55,35 @@ DEFAULT_EVALUATION_INTERVAL = "15s"
 DEFAULT_RETENTION_TIME = "15d"
 DEFAULT_SLO_PERIOD = "30d"
 DEFAULT_HTTP_ERRORS = 'code=~"5.."'
+
+# every scrape job adds `host` (the target's host without port), so "host down" can mute what runs there
+LABEL_HOST = "host"
+
+# dashboard uid of each component / view; alert `dashboard` annotations link to these
+DASHBOARD_UIDS: dict[str, str] = {
+    "overview": "promstack-overview",
+    "service": "promstack-service",
+    "slo": "promstack-slo",
+    "alerts": "promstack-alerts",
+    "prometheus": "promstack-self",
+    "alertmanager": "promstack-self",
+    "node-exporter": "promstack-node",
+    "cadvisor": "promstack-containers",
+    "blackbox-exporter": "promstack-blackbox",
+    "pushgateway": "promstack-pushgateway",
+    "redis-exporter": "promstack-redis",
+    "postgres-exporter": "promstack-postgres",
+    "mysqld-exporter": "promstack-mysqld",
+    "rabbitmq": "promstack-rabbitmq",
+}
+
+# SLO multi-window multi-burn-rate tiers for a 30-day period (Google SRE workbook, ch. 5):
+# (tier label, burn-rate factor, long window, short window, severity). Other periods scale the factor
+# so that the same share of the budget is spent in the long window. Faster tiers inhibit slower ones.
+SLO_TIERS: tuple[tuple[str, str, str, str, str], ...] = (
+    ("page-1h", "14.4", "1h", "5m", "critical"),
+    ("page-6h", "6", "6h", "30m", "critical"),
+    ("ticket-1d", "3", "1d", "2h", "warning"),
+    ("ticket-3d", "1", "3d", "6h", "warning"),
+)
+SLO_ALERT = "SLOErrorBudgetBurn"

@@ -62,6 +62,7 @@ class Component:
     targets: tuple[str, ...] = ()
     secrets: Mapping[str, SecretRef] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
+    url: str = ""  # where people reach it (links in alerts, notifications, `up` output)
 
 
 @dataclass(frozen=True)

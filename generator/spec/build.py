@@ -55,6 +55,7 @@ def _component(name: str, spec: dict[str, Any], stack: dict[str, Any], **extra: 
         auth=_auth(spec.get("auth")),
         interval=spec.get("interval", stack.get("scrape_interval", conventions.DEFAULT_SCRAPE_INTERVAL)),
         runs=entry.image is not None,
+        url=str(spec.get("url") or f"http://localhost:{int(spec.get('port', entry.port))}"),
         **extra,
     )
 

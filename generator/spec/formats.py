@@ -20,6 +20,7 @@ FORMATS: dict[str, tuple[re.Pattern[str] | None, str]] = {
     "name": (re.compile(r"^[a-z][a-z0-9_-]{0,39}$"), "name (lower-case letters, digits, - and _, at most 40)"),
     "envname": (re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$"), "environment variable name"),
     "metricname": (re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"), "metric name"),
+    "url": (re.compile(r"^https?://[^\s/$.?#].[^\s]*$"), "URL (http:// or https://)"),
     "alertname": (re.compile(r"^[A-Z][A-Za-z0-9]*$"), "alert name (CamelCase, e.g. OrdersStalled)"),
 }
 

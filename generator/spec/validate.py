@@ -17,6 +17,7 @@ from generator import conventions
 from generator.errors import Problem, SpecError
 from generator.spec.formats import FORMATS, conforms, duration_ms
 from generator.spec.loader import Document, child_path
+from generator.spec.rules_semantics import rule_problems
 
 SCHEMA_PATH = Path(__file__).with_name("stack.schema.json")
 SECRET_HINT = "a secret must be a reference like {env: NAME} or {file: PATH}, never the value itself"
@@ -264,5 +265,6 @@ def validate(doc: Document) -> None:
     """Raise SpecError with every schema and semantic problem of the document."""
     problems = list(_schema_problems(doc))
     problems.extend(_semantic_problems(doc))
+    problems.extend(rule_problems(doc))
     if problems:
         raise SpecError(problems)
