@@ -24,7 +24,8 @@ T = TypeVar("T")
 
 SpecArg = Annotated[Path, typer.Argument(help="The stack spec (YAML).", show_default=False)]
 RuntimeOpt = Annotated[
-    str, typer.Option("--runtime", "-r", help="auto (compose where a Docker engine answers, else local), compose or local.")
+    str,
+    typer.Option("--runtime", "-r", help="auto (compose where a Docker engine answers, else local), compose or local."),
 ]
 
 

@@ -32,8 +32,9 @@ def generate(spec: Path, out: Path, runtime: str = "compose", placeholders: bool
     """Render `spec` and write it to `out` atomically. Secrets are resolved now unless placeholders."""
     rendered = render_spec(spec, runtime, out)
     secrets = Secrets(spec.absolute().parent, placeholders=placeholders)
-    write_tree(rendered.tree, out, secrets, salt=rendered.stack.name,
-               manifest_text=manifest(rendered.tree, spec.name, runtime))
+    write_tree(
+        rendered.tree, out, secrets, salt=rendered.stack.name, manifest_text=manifest(rendered.tree, spec.name, runtime)
+    )
     return rendered
 
 

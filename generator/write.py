@@ -64,8 +64,14 @@ def _bcrypt(plain: str, salt_seed: str) -> str:
 
 def manifest(tree: Tree, source: str, runtime: str) -> str:
     files = {path: hashlib.sha256(text.encode()).hexdigest() for path, text in tree.files.items()}
-    return json.dumps({"source": source, "runtime": runtime, "files": files, "secrets": sorted(tree.secrets)},
-                      indent=2, sort_keys=True) + "\n"
+    return (
+        json.dumps(
+            {"source": source, "runtime": runtime, "files": files, "secrets": sorted(tree.secrets)},
+            indent=2,
+            sort_keys=True,
+        )
+        + "\n"
+    )
 
 
 def materialize(tree: Tree, into: Path, secrets: Secrets, salt: str) -> None:

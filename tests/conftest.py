@@ -13,8 +13,10 @@ ROOT = Path(__file__).resolve().parent.parent
 MINIMAL = {
     "version": 1,
     "name": "t",
-    "notifications": {"receivers": [{"name": "team", "webhook": {"url": {"env": "HOOK_URL"}}}],
-                      "default_receiver": "team"},
+    "notifications": {
+        "receivers": [{"name": "team", "webhook": {"url": {"env": "HOOK_URL"}}}],
+        "default_receiver": "team",
+    },
 }
 
 

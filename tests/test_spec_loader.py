@@ -58,7 +58,8 @@ def test_dates_stay_text() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "ms"), [("30s", 30_000), ("1h30m", 5_400_000), ("7d", 604_800_000), ("250ms", 250), ("1x", None), ("", None)]
+    ("text", "ms"),
+    [("30s", 30_000), ("1h30m", 5_400_000), ("7d", 604_800_000), ("250ms", 250), ("1x", None), ("", None)],
 )
 def test_durations(text: str, ms: int | None) -> None:
     assert duration_ms(text) == ms

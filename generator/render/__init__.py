@@ -72,11 +72,11 @@ class Tree:
     env: dict[str, dict[str, SecretRef]] = field(default_factory=dict)  # component -> VAR -> ref
 
     def merge(self, other: Tree, origin: str) -> None:
-        for mine, theirs in ((self.files, other.files), (self.secrets, other.secrets)):
-            clash = set(mine) & set(theirs)
-            if clash:
-                raise RuntimeError(f"renderer {origin} writes {sorted(clash)} again")
-            mine.update(theirs)  # type: ignore[attr-defined]
+        clash = (set(self.files) & set(other.files)) | (set(self.secrets) & set(other.secrets))
+        if clash:
+            raise RuntimeError(f"renderer {origin} writes {sorted(clash)} again")
+        self.files.update(other.files)
+        self.secrets.update(other.secrets)
         for component, variables in other.env.items():
             self.env.setdefault(component, {}).update(variables)
 

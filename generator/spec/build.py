@@ -7,9 +7,29 @@ from typing import Any
 
 from generator import catalog, conventions
 from generator.model import (
-    SLO, TLS, AlertRule, Alerts, Auth, BasicAuth, Component, Dashboards, Demo, HttpMetrics,
-    Notifications, Override, Probe, Receiver, RecordingRule, Route, RouteTest, RuleTest, SecretRef,
-    Service, Smtp, Stack, TimeInterval,
+    SLO,
+    TLS,
+    AlertRule,
+    Alerts,
+    Auth,
+    BasicAuth,
+    Component,
+    Dashboards,
+    Demo,
+    HttpMetrics,
+    Notifications,
+    Override,
+    Probe,
+    Receiver,
+    RecordingRule,
+    Route,
+    RouteTest,
+    RuleTest,
+    SecretRef,
+    Service,
+    Smtp,
+    Stack,
+    TimeInterval,
 )
 from generator.spec.formats import compose_memory, duration_seconds
 from generator.spec.loader import Document
@@ -69,8 +89,9 @@ def _components(data: dict[str, Any]) -> dict[str, Component]:
             if spec.get("enabled", True) is False:
                 continue
             secrets = {"admin_password": _secret(spec["admin_password"])} if spec.get("admin_password") else {}
-            found[name] = _component(name, spec, data, secrets=secrets,
-                                     options={"admin_user": spec.get("admin_user", "admin")})
+            found[name] = _component(
+                name, spec, data, secrets=secrets, options={"admin_user": spec.get("admin_user", "admin")}
+            )
         else:
             found[name] = _component(name, spec, data, options={"args": tuple(spec.get("args", ()))})
     for key, spec in (data.get("exporters") or {}).items():
@@ -123,7 +144,8 @@ def _service(spec: dict[str, Any], default_interval: str) -> Service:
         interval=spec.get("interval", default_interval),
         labels=dict(spec.get("labels", {})),
         http=HttpMetrics(http["requests"], http.get("duration"), http.get("errors", conventions.DEFAULT_HTTP_ERRORS))
-        if http else None,
+        if http
+        else None,
         slos=tuple(_slo(s) for s in spec.get("slos", ())),
     )
 
@@ -133,12 +155,19 @@ def _services(data: dict[str, Any], interval: str) -> tuple[Service, ...]:
     demo = data.get("demo") or {}
     if demo.get("enabled"):
         # the demo is scraped like a team service, so its RED panels, SLO rules and alerts are real
-        services.append(Service(
-            name="demo", targets=(), interval=interval, labels={"team": "demo"}, component="demo",
-            http=HttpMetrics("demo_http_requests_total", "demo_http_request_duration_seconds",
-                             conventions.DEFAULT_HTTP_ERRORS),
-            slos=tuple(_slo(s) for s in demo.get("slos", DEMO_SLOS)),
-        ))
+        services.append(
+            Service(
+                name="demo",
+                targets=(),
+                interval=interval,
+                labels={"team": "demo"},
+                component="demo",
+                http=HttpMetrics(
+                    "demo_http_requests_total", "demo_http_request_duration_seconds", conventions.DEFAULT_HTTP_ERRORS
+                ),
+                slos=tuple(_slo(s) for s in demo.get("slos", DEMO_SLOS)),
+            )
+        )
     return tuple(services)
 
 
@@ -153,24 +182,37 @@ def _where(doc: Document, path: str) -> str:
 def _alerts(doc: Document, data: dict[str, Any], components: dict[str, Component]) -> Alerts:
     packs = data.get("packs", "default")
     if packs == "default":
-        names = tuple(["prometheus", "alertmanager", *(c for c in components if c != "prometheus" and c != "alertmanager")])
+        names = ("prometheus", "alertmanager", *(c for c in components if c not in ("prometheus", "alertmanager")))
     elif packs == "none":
         names = ()
     else:
         names = tuple(packs)
     overrides = {
-        name: Override(enabled=o.get("enabled", True), for_=o.get("for"), threshold=o.get("threshold"),
-                       severity=o.get("severity"), labels=dict(o.get("labels", {})))
+        name: Override(
+            enabled=o.get("enabled", True),
+            for_=o.get("for"),
+            threshold=o.get("threshold"),
+            severity=o.get("severity"),
+            labels=dict(o.get("labels", {})),
+        )
         for name, o in (data.get("overrides") or {}).items()
     }
     rules = tuple(
         AlertRule(
-            alert=r["alert"], expr=r["expr"], severity=r["severity"], summary=r["summary"],
-            for_=r.get("for", "0s"), keep_firing_for=r.get("keep_firing_for"),
-            description=r.get("description", ""), runbook=r.get("runbook", ""), dashboard=r.get("dashboard", ""),
+            alert=r["alert"],
+            expr=r["expr"],
+            severity=r["severity"],
+            summary=r["summary"],
+            for_=r.get("for", "0s"),
+            keep_firing_for=r.get("keep_firing_for"),
+            description=r.get("description", ""),
+            runbook=r.get("runbook", ""),
+            dashboard=r.get("dashboard", ""),
             labels=dict(r.get("labels", {})),
-            tests=tuple(RuleTest(dict(t["series"]), t["fires"], t.get("eval_time", "10m"), dict(t.get("labels", {})))
-                        for t in r.get("tests", ())),
+            tests=tuple(
+                RuleTest(dict(t["series"]), t["fires"], t.get("eval_time", "10m"), dict(t.get("labels", {})))
+                for t in r.get("tests", ())
+            ),
             source=_where(doc, f"$.alerts.rules[{i}]"),
         )
         for i, r in enumerate(data.get("rules") or [])
@@ -230,12 +272,23 @@ def _notifications(data: dict[str, Any] | None) -> Notifications:
         group_interval=data.get("group_interval", defaults.group_interval),
         repeat_interval=data.get("repeat_interval", defaults.repeat_interval),
         time_intervals=tuple(
-            TimeInterval(t["name"], tuple(t.get("weekdays", ())),
-                         tuple((x["start"], x["end"]) for x in t.get("times", ())), t.get("location"))
+            TimeInterval(
+                t["name"],
+                tuple(t.get("weekdays", ())),
+                tuple((x["start"], x["end"]) for x in t.get("times", ())),
+                t.get("location"),
+            )
             for t in data.get("time_intervals", ())
         ),
-        smtp=Smtp(smtp["smarthost"], smtp["from"], smtp.get("username"), _secret(smtp.get("password")),
-                  smtp.get("require_tls", True)) if smtp else None,
+        smtp=Smtp(
+            smtp["smarthost"],
+            smtp["from"],
+            smtp.get("username"),
+            _secret(smtp.get("password")),
+            smtp.get("require_tls", True),
+        )
+        if smtp
+        else None,
         tests=tuple(RouteTest(dict(t["labels"]), tuple(t["receivers"])) for t in data.get("tests", ())),
     )
 
@@ -264,9 +317,14 @@ def build(doc: Document) -> Stack:
         services=_services(data, scrape_interval),
         alerts=_alerts(doc, data.get("alerts") or {}, components),
         notifications=_notifications(data.get("notifications")),
-        dashboards=Dashboards(dashboards.get("enabled", True), dashboards.get("folder", "promstack"),
-                              tuple(dashboards.get("exclude", ()))),
-        demo=Demo(bool(demo.get("enabled", False)), int(demo.get("port", 8000)), demo.get("image", ""),
-                  float(demo.get("error_ratio", 0.02))),
+        dashboards=Dashboards(
+            dashboards.get("enabled", True), dashboards.get("folder", "promstack"), tuple(dashboards.get("exclude", ()))
+        ),
+        demo=Demo(
+            bool(demo.get("enabled", False)),
+            int(demo.get("port", 8000)),
+            demo.get("image", ""),
+            float(demo.get("error_ratio", 0.02)),
+        ),
         source=doc.file,
     )

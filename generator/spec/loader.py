@@ -113,9 +113,7 @@ class _Walker:
             sub = child_path(path, key)
             if key in result:
                 first = self.doc.key_positions.get(sub, (0, 0))[0]
-                self.problems.append(
-                    self._at(key_node, sub, f"duplicate key '{key}' (first given on line {first})")
-                )
+                self.problems.append(self._at(key_node, sub, f"duplicate key '{key}' (first given on line {first})"))
                 continue
             self.doc.key_positions[sub] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             result[key] = self.walk(value_node, sub, depth + 1)
@@ -134,7 +132,14 @@ def load_text(text: str, file: str) -> Document:
     doc = Document(file=file, data=None)
     if len(text) > MAX_BYTES:
         raise SpecError([Problem(file, 1, 1, "$", f"the spec is larger than {MAX_BYTES} bytes")])
-    loader = yaml.SafeLoader(text)
+    try:
+        # the reader rejects control characters (NUL, ...) as soon as it is built
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:
+        line, col = _line_col(text, exc.position)
+        raise SpecError(
+            [Problem(file, line, col, "$", f"invalid YAML: character {exc.character:#06x} is not allowed")]
+        ) from None
     try:
         try:
             node = loader.get_single_node()
@@ -163,6 +168,12 @@ def load_text(text: str, file: str) -> Document:
     return doc
 
 
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of character `offset` in `text`."""
+    before = text[:offset]
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
+
+
 def _plain(exc: Exception) -> str:
     return " ".join(str(exc).split())[:200]
 
@@ -177,5 +188,7 @@ def load_file(path: Path) -> Document:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SpecError([Problem(name, 1, 1, "$", f"the spec is not UTF-8 text (byte {exc.start})")]) from None
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SpecError([Problem(name, line, col, "$", f"the spec is not UTF-8 text (byte {exc.start})")]) from None
     return load_text(text, name)
