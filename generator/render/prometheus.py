@@ -1,0 +1,188 @@
+"""Renderer: prometheus/prometheus.yml — global settings, rule files, Alertmanager, every scrape job.
+
+Only keys both Prometheus 2.42 (Debian, strict YAML) and 3.x accept are rendered (docs/compat.md §3a).
+Jobs come in a fixed order: prometheus, alertmanager, grafana, the exporters in catalog order, then
+the team's services. Every job labels its series with `host`, the scraped (or probed) target's host.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generator import catalog, conventions
+from generator.model import Component, Service, Stack
+from generator.render import SecretFile, Target, Tree, dump_yaml
+from generator.render.args import protected, scheme, server_name, uses_tls
+from generator.spec.formats import duration_ms
+
+# host of a target given as host:port, [v6]:port or a URL (blackbox): scheme and userinfo skipped
+HOST_REGEX = r"(?:[a-zA-Z][a-zA-Z0-9+.-]*://)?(?:[^@/]*@)?(\[[^\]]+\]|[^:/?#\[\]]+).*"
+RULE_FILES = "rules/*.yml"  # relative to prometheus.yml, so the same file serves both runtimes
+
+
+def password_file(name: str) -> str:
+    """Secret (under secrets/prometheus/) holding the basic-auth password Prometheus sends to `name`."""
+    return f"{name}-password"
+
+
+def ca_file(name: str) -> str:
+    """Secret (under secrets/prometheus/) holding the certificate Prometheus trusts for `name`."""
+    return f"{name}-ca.crt"
+
+
+def _host_relabel() -> dict[str, Any]:
+    # runs first, while __address__ still holds the target (blackbox and redis rewrite it later)
+    return {"source_labels": ["__address__"], "regex": HOST_REGEX, "target_label": conventions.LABEL_HOST}
+
+
+def client_settings(component: Component, target: Target) -> dict[str, Any]:
+    """scheme, basic_auth and tls_config Prometheus needs to talk to `component` (scrape or alerting)."""
+    settings: dict[str, Any] = {}
+    if uses_tls(component):
+        settings["scheme"] = scheme(component)
+        # trust exactly the certificate the component serves (self-signed or not), checked against the
+        # name in its public URL: Prometheus dials it by container name or 127.0.0.1
+        settings["tls_config"] = {
+            "ca_file": target.secret_path("prometheus", ca_file(component.name)),
+            "server_name": server_name(component),
+        }
+    if protected(component):
+        assert component.auth is not None and component.auth.basic is not None
+        settings["basic_auth"] = {
+            "username": component.auth.basic.username,
+            "password_file": target.secret_path("prometheus", password_file(component.name)),
+        }
+    return settings
+
+
+def _timing(stack: Stack, interval: str) -> dict[str, str]:
+    timing: dict[str, str] = {}
+    if interval != stack.scrape_interval:
+        timing["scrape_interval"] = interval
+    if (duration_ms(interval) or 0) < (duration_ms(global_timeout(stack)) or 0):
+        # Prometheus refuses a timeout longer than the interval
+        timing["scrape_timeout"] = interval
+    return timing
+
+
+def global_timeout(stack: Stack) -> str:
+    interval, timeout = duration_ms(stack.scrape_interval) or 0, duration_ms(stack.scrape_timeout) or 0
+    return stack.scrape_timeout if timeout <= interval else stack.scrape_interval
+
+
+def _job(
+    stack: Stack, name: str, interval: str, targets: list[str], labels: dict[str, str] | None = None, **extra: Any
+) -> dict[str, Any]:
+    relabel = extra.pop("relabel_configs", [])
+    job: dict[str, Any] = {"job_name": name, **_timing(stack, interval), **extra}
+    group: dict[str, Any] = {"targets": targets}
+    if labels:
+        group["labels"] = labels
+    job["static_configs"] = [group]
+    job["relabel_configs"] = [_host_relabel(), *relabel]
+    return job
+
+
+def _through(exporter: str, target: Target, stack: Stack, param: str = "$1") -> list[dict[str, Any]]:
+    """Multi-target relabelling: the target becomes a URL parameter, the exporter the address."""
+    return [
+        {"source_labels": ["__address__"], "target_label": "__param_target", "replacement": param},
+        {"source_labels": ["__address__"], "target_label": "instance"},
+        {"target_label": "__address__", "replacement": target.address(stack, exporter)},
+    ]
+
+
+def _component_jobs(stack: Stack, component: Component, target: Target) -> list[dict[str, Any]]:
+    name = component.name
+    entry = catalog.entry(name)
+    client = client_settings(component, target)
+    path: dict[str, Any] = {"metrics_path": entry.metrics_path} if entry.metrics_path != "/metrics" else {}
+    if not component.runs:  # scraped where it runs (rabbitmq's built-in endpoint)
+        return [_job(stack, name, component.interval, list(component.targets), **path)]
+    own = _job(stack, name, component.interval, [target.address(stack, name)], **path, **client)
+    if name == "pushgateway":
+        own["honor_labels"] = True  # keep the job/instance labels the batch jobs pushed
+    if name == "redis-exporter":
+        # one exporter for every Redis: the target goes into /scrape?target=redis://host:port
+        return [
+            _job(
+                stack,
+                name,
+                component.interval,
+                list(component.targets),
+                metrics_path="/scrape",
+                relabel_configs=_through(name, target, stack, "redis://$1"),
+                **client,
+            )
+        ]
+    if name != "blackbox-exporter":
+        return [own]
+    jobs = [own]
+    for probe in component.probes:
+        jobs.append(
+            _job(
+                stack,
+                f"blackbox-{probe.name}",
+                probe.interval,
+                list(probe.targets),
+                {"probe": probe.name},
+                metrics_path="/probe",
+                params={"module": [probe.module]},
+                relabel_configs=_through(name, target, stack),
+                **client,
+            )
+        )
+    return jobs
+
+
+def _service_job(stack: Stack, service: Service, target: Target) -> dict[str, Any]:
+    targets = [target.address(stack, service.component)] if service.component else list(service.targets)
+    labels = {**service.labels, conventions.LABEL_SERVICE: service.name}
+    extra: dict[str, Any] = {}
+    if service.metrics_path != "/metrics":
+        extra["metrics_path"] = service.metrics_path
+    if service.scheme != "http":
+        extra["scheme"] = service.scheme
+    return _job(stack, service.name, service.interval, targets, labels, **extra)
+
+
+def config(stack: Stack, target: Target) -> dict[str, Any]:
+    """prometheus.yml as data."""
+    alertmanager = stack.components["alertmanager"]
+    as_service = {s.component for s in stack.services if s.component}
+    jobs: list[dict[str, Any]] = []
+    for name, component in stack.components.items():
+        if name not in as_service:
+            jobs.extend(_component_jobs(stack, component, target))
+    jobs.extend(_service_job(stack, service, target) for service in stack.services)
+    return {
+        "global": {
+            "scrape_interval": stack.scrape_interval,
+            "scrape_timeout": global_timeout(stack),
+            "evaluation_interval": stack.evaluation_interval,
+            "external_labels": dict(stack.external_labels),
+        },
+        "rule_files": [RULE_FILES],
+        "alerting": {
+            "alertmanagers": [
+                {
+                    "api_version": "v2",  # the only version 3.x accepts; 2.42 has it too
+                    "static_configs": [{"targets": [target.address(stack, "alertmanager")]}],
+                    **client_settings(alertmanager, target),
+                }
+            ]
+        },
+        "scrape_configs": jobs,
+    }
+
+
+def render(stack: Stack, target: Target) -> Tree:
+    tree = Tree(files={conventions.PROMETHEUS_CONFIG: dump_yaml(config(stack, target), stack)})
+    # the credentials Prometheus presents to protected components, and the certificates it trusts
+    for name, component in stack.components.items():
+        base = f"{conventions.SECRETS_DIR}/prometheus"
+        if protected(component) and component.auth is not None and component.auth.basic is not None:
+            tree.secrets[f"{base}/{password_file(name)}"] = SecretFile.single(component.auth.basic.password)
+        if uses_tls(component) and component.auth is not None and component.auth.tls is not None:
+            tree.secrets[f"{base}/{ca_file(name)}"] = SecretFile.single(component.auth.tls.cert)
+    return tree

@@ -1,0 +1,92 @@
+"""Golden trees: the files these renderers produce (prometheus.yml, compose.yaml, .env, blackbox-exporter/)
+for each case under tests/golden/<case>/, compared file by file; `pytest --update-golden` rewrites them.
+
+Also: every golden case and every spec in stack/ passes promtool and the compose client, and rendering
+is deterministic. Only our paths are compared, so other renderers' work does not break these cases;
+config-hash labels in compose.yaml digest the other renderers' files too, so they are compared masked.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from generator import pipeline
+from generator.checks import compose_config
+from generator.render import Target, render
+from generator.spec import load_stack
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).resolve().parent / "golden"
+CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "stack.yaml").is_file())
+# cases that are copies of a shipped spec: kept identical (refreshed by --update-golden)
+SOURCES = {
+    "example": ROOT / "stack/stack.yaml",
+    "minimal": ROOT / "stack/examples/minimal.yaml",
+    "large": ROOT / "stack/examples/large.yaml",
+}
+# shipped specs, plus golden cases that are not copies of one (a copy would only repeat the same work)
+SPECS = sorted(
+    [*ROOT.glob("stack/*.yaml"), *ROOT.glob("stack/examples/*.yaml")]
+    + [GOLDEN / c / "stack.yaml" for c in CASES if c not in SOURCES]
+)
+HASH = re.compile(r"(promstack\.config-hash: )[0-9a-f]{16}")
+
+
+def ours(path: str) -> bool:
+    return path in ("prometheus/prometheus.yml", "compose.yaml", ".env") or path.startswith("blackbox-exporter/")
+
+
+def masked(text: str) -> str:
+    return HASH.sub(r"\1<hash>", text)
+
+
+def test_the_cases_exist() -> None:
+    assert {"example", "minimal", "large"} <= set(CASES)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_golden(case: str, update_golden: bool) -> None:
+    spec = GOLDEN / case / "stack.yaml"
+    source = SOURCES.get(case)
+    if source is not None:
+        if update_golden:
+            shutil.copyfile(source, spec)
+        assert spec.read_text() == source.read_text(), f"{spec} is no longer a copy of {source}"
+    files = {p: t for p, t in render(load_stack(spec), Target("compose", "/promstack")).files.items() if ours(p)}
+    expected_dir = GOLDEN / case / "expected"
+    if update_golden:
+        shutil.rmtree(expected_dir, ignore_errors=True)
+        for rel, text in files.items():
+            (expected_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+            (expected_dir / rel).write_text(text)
+    expected = {p.relative_to(expected_dir).as_posix(): p.read_text() for p in expected_dir.rglob("*") if p.is_file()}
+    assert sorted(files) == sorted(expected), "rendered files differ from the golden ones; pytest --update-golden"
+    for rel, text in files.items():
+        assert masked(text) == masked(expected[rel]), f"{case}/{rel} differs; review and run pytest --update-golden"
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_promtool_accepts_the_local_rendering(spec: Path) -> None:
+    if shutil.which("promtool") is None:
+        pytest.skip("promtool is not installed (Debian package prometheus)")
+    assert pipeline.check(spec, only=["prometheus/config"]) == ["prometheus/config"]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_compose_client_accepts_the_compose_rendering(spec: Path) -> None:
+    if compose_config.client() is None:
+        pytest.skip("docker-compose is not installed (nor the docker compose plugin)")
+    assert pipeline.check(spec, only=["compose/config"]) == ["compose/config"]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize("runtime", ["compose", "local"])
+def test_rendering_is_deterministic(spec: Path, runtime: str) -> None:
+    first, second = (render(load_stack(spec), Target(runtime, "/promstack")) for _ in range(2))
+    assert first.files == second.files
+    assert first.secrets == second.secrets
+    assert first.env == second.env
