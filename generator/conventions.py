@@ -87,3 +87,7 @@ SLO_TIERS: tuple[tuple[str, str, str, str, str], ...] = (
     ("ticket-3d", "1", "3d", "6h", "warning"),
 )
 SLO_ALERT = "SLOErrorBudgetBurn"
+
+# alerts that Alertmanager's routes and inhibitions single out by name
+ALERT_WATCHDOG = "Watchdog"  # always firing (dead man's switch); routed to a null receiver unless the spec routes it
+ALERT_HOST_DOWN = "HostDown"  # mutes every other alert carrying the same `host` label

@@ -194,7 +194,8 @@ class Notifications:
     receivers: tuple[Receiver, ...]
     default_receiver: str
     routes: tuple[Route, ...] = ()
-    group_by: tuple[str, ...] = ("alertname", "job", "instance")
+    # one notification per alert and job (all its failing instances together), SLO alerts apart per service
+    group_by: tuple[str, ...] = ("alertname", "job", "service")
     group_wait: str = "10s"
     group_interval: str = "1m"
     repeat_interval: str = "4h"
