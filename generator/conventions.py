@@ -91,3 +91,4 @@ SLO_ALERT = "SLOErrorBudgetBurn"
 # alerts that Alertmanager's routes and inhibitions single out by name
 ALERT_WATCHDOG = "Watchdog"  # always firing (dead man's switch); routed to a null receiver unless the spec routes it
 ALERT_HOST_DOWN = "HostDown"  # mutes every other alert carrying the same `host` label
+ALERT_TARGET_DOWN = "TargetDown"  # any scrape target down (critical, fires on the first failed scrape)

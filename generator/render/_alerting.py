@@ -1,0 +1,244 @@
+"""Shared shapes of the alerting renderers (rules, slo, rule_tests) and of the rule lint.
+
+Rule files are built here as data with their provenance (which pack line or spec line made each
+rule, which scrape interval its metrics have), so the lint checks exactly what is rendered and can
+name where a problem comes from.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from generator import conventions
+from generator.model import Stack
+from generator.promql import ParseError, Selector, parse
+from generator.spec.formats import duration_ms
+
+RUNBOOK_URL = "https://promstack.dev/runbooks/{alert}"  # default runbook of an alert that names none
+TEST_INTERVAL = "1m"  # one input sample per minute in every generated test
+
+
+@dataclass(frozen=True)
+class Rule:
+    data: Mapping[str, Any]  # the rule exactly as rendered
+    source: str  # rules/<pack>.rules.yml:<line>, <spec>:<line>, or "SLO <service>/<slo>"
+    interval: str  # scrape interval of the series it reads
+    origin: str  # pack name, "service", "slo" or "custom"
+
+    @property
+    def name(self) -> str:
+        return str(self.data.get("alert") or self.data.get("record"))
+
+    @property
+    def alert(self) -> bool:
+        return "alert" in self.data
+
+    @property
+    def labels(self) -> Mapping[str, str]:
+        labels: Mapping[str, str] = self.data.get("labels", {})
+        return labels
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    rules: tuple[Rule, ...]
+    interval: str | None = None
+
+    def data(self) -> dict[str, Any]:
+        group: dict[str, Any] = {"name": self.name}
+        if self.interval:
+            group["interval"] = self.interval
+        group["rules"] = [dict(rule.data) for rule in self.rules]
+        return group
+
+
+@dataclass(frozen=True)
+class RuleFile:
+    name: str  # file stem under prometheus/rules/
+    groups: tuple[Group, ...]
+
+    @property
+    def path(self) -> str:
+        return f"{conventions.PROMETHEUS_RULES_DIR}/{self.name}.yml"
+
+    def data(self) -> dict[str, Any]:
+        return {"groups": [group.data() for group in self.groups if group.rules]}
+
+    def rules(self) -> list[Rule]:
+        return [rule for group in self.groups for rule in group.rules]
+
+
+@dataclass(frozen=True)
+class TestFile:
+    name: str  # file stem under prometheus/tests/
+    rule_files: tuple[str, ...]  # relative to prometheus/tests/
+    groups: tuple[Mapping[str, Any], ...]
+    fixtures: Mapping[str, Any] = field(default_factory=dict)  # extra rule files under tests/fixtures/
+    evaluation_interval: str | None = None  # default: test_evaluation_interval()
+
+    @property
+    def path(self) -> str:
+        return f"{conventions.PROMETHEUS_TESTS_DIR}/{self.name}.yml"
+
+    def data(self, stack: Stack) -> dict[str, Any]:
+        return {
+            "rule_files": list(self.rule_files),
+            "evaluation_interval": self.evaluation_interval or test_evaluation_interval(stack),
+            "tests": [dict(group) for group in self.groups],
+        }
+
+    def coverage(self) -> dict[str, set[bool]]:
+        """alertname -> {True if some case expects it firing, False if some case expects silence}."""
+        found: dict[str, set[bool]] = {}
+        for group in self.groups:
+            for case in group.get("alert_rule_test", ()):
+                found.setdefault(case["alertname"], set()).add(bool(case.get("exp_alerts")))
+        return found
+
+
+def test_evaluation_interval(stack: Stack) -> str:
+    """Tests sample once a minute; evaluating more often only costs time (a group with its own faster
+    `interval`, like TargetDown's, still runs at that interval)."""
+    mine, stacks = duration_ms(TEST_INTERVAL) or 0, duration_ms(stack.evaluation_interval) or 0
+    return stack.evaluation_interval if stacks > mine else TEST_INTERVAL
+
+
+def grafana_url(stack: Stack) -> str | None:
+    grafana = stack.components.get("grafana")
+    return grafana.url.rstrip("/") if grafana else None
+
+
+def dashboard_url(stack: Stack, ref: str) -> str | None:
+    """A dashboard link from a DASHBOARD_UIDS key, a uid, or a full URL; None without Grafana."""
+    if ref.startswith(("http://", "https://")):
+        return ref
+    base = grafana_url(stack)
+    if base is None:
+        return None
+    return f"{base}/d/{conventions.DASHBOARD_UIDS.get(ref, ref)}"
+
+
+def alert_annotations(
+    stack: Stack, alert: str, given: Mapping[str, str], dashboard: str, runbook: str = ""
+) -> dict[str, str]:
+    """The annotations every alert carries: summary, description, runbook_url and dashboard."""
+    result = {k: v for k, v in given.items() if v}
+    result.setdefault("description", result.get("summary", ""))
+    result["runbook_url"] = runbook or result.get("runbook_url") or RUNBOOK_URL.format(alert=alert)
+    link = dashboard_url(stack, dashboard)
+    if link:
+        result["dashboard"] = link
+    order = ("summary", "description", "runbook_url", "dashboard")
+    return {k: result[k] for k in (*order, *sorted(set(result) - set(order))) if k in result}
+
+
+def alert_data(
+    name: str,
+    expr: str,
+    for_: str | None,
+    keep_firing_for: str | None,
+    labels: Mapping[str, str],
+    annotations: Mapping[str, str],
+) -> dict[str, Any]:
+    data: dict[str, Any] = {"alert": name, "expr": expr}
+    if for_ and for_ != "0s":
+        data["for"] = for_
+    if keep_firing_for:
+        data["keep_firing_for"] = keep_firing_for
+    data["labels"] = dict(labels)
+    data["annotations"] = dict(annotations)
+    return data
+
+
+def group_interval(stack: Stack, wanted: str | None) -> str | None:
+    """A group's own evaluation interval, only when it is faster than the stack's."""
+    if not wanted:
+        return None
+    mine, default = duration_ms(wanted), duration_ms(stack.evaluation_interval)
+    return wanted if mine is not None and default is not None and mine < default else None
+
+
+def test_group(stack: Stack, name: str, series: list[dict[str, str]], cases: list[dict[str, Any]]) -> dict[str, Any]:
+    """A promtool test group with the stack's external labels, as Prometheus would template them."""
+    group: dict[str, Any] = {"name": name, "interval": TEST_INTERVAL}
+    if stack.external_labels:
+        group["external_labels"] = dict(stack.external_labels)
+    prometheus = stack.components.get("prometheus")
+    if prometheus and prometheus.url:
+        group["external_url"] = prometheus.url
+    group["input_series"] = series
+    group["alert_rule_test"] = cases
+    return group
+
+
+def expected_alert(
+    labels: Mapping[str, str], static: Mapping[str, str], annotations: Mapping[str, str] | None
+) -> dict[str, Any]:
+    alert: dict[str, Any] = {"exp_labels": {**labels, **static}}
+    if annotations is not None:
+        alert["exp_annotations"] = dict(annotations)
+    return alert
+
+
+def job_interval(stack: Stack, job: str) -> str:
+    component = stack.components.get(job)
+    return component.interval if component else stack.scrape_interval
+
+
+_OK_VALUES = ("200", "ok", "success", "0", "false", "none")
+_BAD_VALUES = ("500", "503", "5xx", "error", "true", "failed", "1", "fail", "failure", "timeout")
+
+
+def _regex_example(regex: str) -> str | None:
+    """A value Prometheus' fully anchored `regex` matches (good enough for error matchers)."""
+    first = re.split(r"(?<!\\)\|", re.sub(r"^\(\?[a-z]+\)", "", regex).strip("^$"))[0]
+    guess = re.sub(r"\\d", "5", first)
+    guess = re.sub(r"\[([^\]])[^\]]*\]", r"\1", guess)
+    guess = re.sub(r"[?*+]|\{\d+(,\d*)?\}|[()]", "", guess.replace(".", "0"))
+    for candidate in (guess, guess.lower(), *_BAD_VALUES, *(v.upper() for v in _BAD_VALUES), regex):
+        try:
+            if re.fullmatch(regex, candidate):
+                return candidate
+        except re.error:
+            return None
+    return None
+
+
+def matcher_examples(matchers: str) -> tuple[str, str] | None:
+    """(labels of a failed request, label of a successful one) for an errors matcher like code=~"5.."."""
+    try:
+        node = parse(f"x{{{matchers}}}")
+    except ParseError:
+        return None
+    if not isinstance(node, Selector) or not node.matchers:
+        return None
+    bad: list[tuple[str, str]] = []
+    for label, op, value in node.matchers:
+        if op == "=":
+            example: str | None = value
+        elif op == "=~":
+            example = _regex_example(value)
+        else:
+            example = next((c for c in _BAD_VALUES if _matches(op, value, c)), None)
+        if example is None:
+            return None
+        bad.append((label, example))
+    label, op, value = node.matchers[0]
+    good = next((c for c in (*_OK_VALUES, value) if not _matches(op, value, c)), None)
+    if good is None:
+        return None
+    return ",".join(f'{k}="{v}"' for k, v in bad), f'{label}="{good}"'
+
+
+def _matches(op: str, value: str, candidate: str) -> bool:
+    """Whether a sample with label value `candidate` is selected by `label <op> "value"`."""
+    if op in ("=", "!="):
+        return (candidate == value) == (op == "=")
+    try:
+        return bool(re.fullmatch(value, candidate)) == (op == "=~")
+    except re.error:
+        return False

@@ -1,0 +1,120 @@
+"""Renderer: promtool unit tests -> prometheus/tests/<pack>.yml, slo.yml, custom.yml.
+
+Pack tests (`rules/<pack>.test.yml`) are rendered with each subject alert's resolved tunables, so an
+overridden threshold or `for` is tested as rendered; a disabled alert takes its tests with it. The
+static labels and annotations of the rendered rule are added to each expected alert; what the tests
+state is the expression's labels, when it fires and how its templated text reads.
+
+Spec rules' own tests (`alerts.rules[].tests`) cannot state annotation text, so they run against
+a copy of the custom rules without annotations (prometheus/tests/fixtures/custom.yml).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generator import rules_catalog
+from generator.model import Stack
+from generator.render import Target, Tree, dump_yaml
+from generator.render._alerting import TestFile, expected_alert, test_group
+from generator.render.rules import CUSTOM, Resolved, custom_rule_file, instances, pack_names, resolve_pack
+from generator.render.slo import slo_rule_file, slo_test_groups
+from generator.rules_catalog import expand_data
+
+FIXTURES = "fixtures"
+
+
+def _pack_case(stack: Stack, subject: Resolved, case: dict[str, Any]) -> dict[str, Any]:
+    alertname = case.get("alertname", subject.rule.name)
+    if alertname != subject.rule.name:
+        raise ValueError(f"a test group about {subject.rule.name} checks {alertname}; give it its own group")
+    static_notes = {k: v for k, v in subject.rule.data["annotations"].items() if "{{" not in v}
+    expected = []
+    for alert in case.get("exp_alerts") or []:
+        given = alert.get("exp_annotations", {})
+        notes = {**given, **{k: v for k, v in static_notes.items() if k not in given}}
+        expected.append(expected_alert(alert.get("exp_labels", {}), subject.rule.labels, notes))
+    return {"eval_time": case["eval_time"], "alertname": alertname, "exp_alerts": expected}
+
+
+def pack_test_file(stack: Stack, name: str) -> TestFile | None:
+    pack = rules_catalog.packs()[name]
+    rule_file, resolved = resolve_pack(stack, name)
+    if not rule_file.rules():
+        return None
+    index = {(r.rule.name, r.instance.suffix): r for r in resolved if r.rule.alert}
+    groups = []
+    for raw in pack.tests:
+        for instance in instances(stack, name):
+            subject = index.get((raw["alert"], instance.suffix))
+            if subject is None:
+                continue
+            try:
+                data = expand_data({k: v for k, v in raw.items() if k != "alert"}, subject.variables)
+            except ValueError:
+                # e.g. no example labels for an unusual errors matcher: the lint reports the missing test
+                continue
+            label = f"{name}: {data['name']}" + (f" [{instance.suffix}]" if instance.suffix else "")
+            group = test_group(
+                stack,
+                label,
+                data["input_series"],
+                [_pack_case(stack, subject, c) for c in data.get("alert_rule_test", [])],
+            )
+            group["interval"] = data.get("interval", group["interval"])
+            if data.get("promql_expr_test"):
+                group["promql_expr_test"] = data["promql_expr_test"]
+            groups.append(group)
+    return TestFile(name, (f"../rules/{name}.yml",), tuple(groups))
+
+
+def custom_test_file(stack: Stack) -> TestFile | None:
+    custom = custom_rule_file(stack)
+    if custom is None or not any(rule.tests for rule in stack.alerts.rules):
+        return None
+    fixture = {
+        "groups": [
+            {"name": g.name, "rules": [{k: v for k, v in r.data.items() if k != "annotations"} for r in g.rules]}
+            for g in custom.groups
+            if g.rules
+        ]
+    }
+    groups = []
+    for rule in stack.alerts.rules:
+        static = {**rule.labels, "severity": rule.severity}
+        for i, case in enumerate(rule.tests, start=1):
+            expected = [expected_alert(case.labels, static, None)] if case.fires else []
+            name = f"{rule.alert} case {i} ({rule.source}): {'fires' if case.fires else 'stays silent'}"
+            series = [{"series": k, "values": v} for k, v in case.series.items()]
+            groups.append(
+                test_group(
+                    stack,
+                    name,
+                    series,
+                    [{"eval_time": case.eval_time, "alertname": rule.alert, "exp_alerts": expected}],
+                )
+            )
+    rule_files = [f"{FIXTURES}/{CUSTOM}.yml", *(["../rules/slo.yml"] if slo_rule_file(stack) else [])]
+    return TestFile(CUSTOM, tuple(rule_files), tuple(groups), {f"{FIXTURES}/{CUSTOM}.yml": fixture})
+
+
+def slo_test_file(stack: Stack) -> TestFile | None:
+    if slo_rule_file(stack) is None:
+        return None
+    groups = slo_test_groups(stack)
+    return TestFile("slo", ("../rules/slo.yml",), tuple(groups)) if groups else None
+
+
+def all_test_files(stack: Stack) -> list[TestFile]:
+    files = [pack_test_file(stack, name) for name in pack_names(stack)]
+    files += [slo_test_file(stack), custom_test_file(stack)]
+    return [f for f in files if f is not None and f.groups]
+
+
+def render(stack: Stack, target: Target) -> Tree:
+    tree = Tree()
+    for test_file in all_test_files(stack):
+        tree.files[test_file.path] = dump_yaml(test_file.data(stack), stack)
+        for rel, data in test_file.fixtures.items():
+            tree.files[f"{test_file.path.rsplit('/', 1)[0]}/{rel}"] = dump_yaml(data, stack)
+    return tree

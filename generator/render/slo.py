@@ -1,0 +1,318 @@
+"""Renderer: SLO rules -> prometheus/rules/slo.yml, and the promtool tests that prove them.
+
+Per SLO: the error ratio over every window of `conventions.SLO_TIERS`, recorded as
+`service_slo:sli_error:ratio_rate<window>{service, slo}`, and one multi-window multi-burn-rate alert
+(`conventions.SLO_ALERT`) per tier (Google SRE workbook, ch. 5). Burn-rate factors are for a 30-day
+period and scale with the SLO's period so that each tier spends the same share of the budget in its
+long window. Every constant is computed from Decimals and rendered exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, localcontext
+from itertools import pairwise
+from typing import Any
+
+from generator import conventions
+from generator.model import SLO, Service, Stack
+from generator.render import Target, Tree, dump_yaml
+from generator.render._alerting import (
+    Group,
+    Rule,
+    RuleFile,
+    alert_annotations,
+    alert_data,
+    expected_alert,
+    matcher_examples,
+    test_group,
+)
+from generator.rules_catalog import between, humanize_percentage, plain
+from generator.spec.formats import duration_ms, format_duration
+
+RECORD = "service_slo:sli_error:ratio_rate{window}"
+PERIOD_30D_MS = 30 * 86400_000
+# Traffic guard: a tier fires only when its short window saw at least this many requests, so one
+# failed request at 3 a.m. on an idle service does not page anyone.
+MIN_REQUESTS = 10
+FOR = {"critical": "2m", "warning": "15m"}  # the short window already debounces; `for` rides out one bad eval
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    factor: Decimal  # burn rate for a 30-day period
+    long: str
+    short: str
+    severity: str
+
+
+TIERS = tuple(Tier(n, Decimal(f), long, short, sev) for n, f, long, short, sev in conventions.SLO_TIERS)
+
+
+def windows() -> list[str]:
+    found = {w for t in TIERS for w in (t.long, t.short)}
+    return sorted(found, key=lambda w: duration_ms(w) or 0)
+
+
+def record_name(window: str) -> str:
+    return RECORD.format(window=window)
+
+
+def budget(slo: SLO) -> Decimal:
+    return 1 - slo.objective / 100
+
+
+def _scale(slo: SLO) -> Decimal:
+    return Decimal(duration_ms(slo.period) or PERIOD_30D_MS) / PERIOD_30D_MS
+
+
+def burn_factor(slo: SLO, tier: Tier) -> Decimal:
+    return _exact(tier.factor * _scale(slo))
+
+
+def threshold(slo: SLO, tier: Tier) -> Decimal:
+    """Error ratio above which `tier` fires: burn factor x error budget (rounded once, at the end)."""
+    return _exact(tier.factor * _scale(slo) * budget(slo))
+
+
+def _exact(value: Decimal) -> Decimal:
+    """Round a non-terminating quotient (e.g. a 28-day period) to 12 significant digits."""
+    with localcontext() as ctx:
+        ctx.prec = 12
+        return +value
+
+
+def le_matcher(seconds: Decimal) -> str:
+    """The histogram bucket at the threshold. Integer bounds are exposed as "1" by Go clients and
+    Prometheus 2 but stored as "1.0" by Prometheus 3 (and Python clients): match both."""
+    text = plain(seconds)
+    return f'le=~"{text}|{text}\\\\.0"' if "." not in text else f'le="{text}"'
+
+
+def selectors(service: Service, slo: SLO) -> tuple[str, str]:
+    """(bad-or-good events, all events) selectors of an SLO."""
+    assert service.http is not None
+    job = f'job="{service.name}"'
+    if slo.kind == "latency":
+        assert service.http.duration and slo.threshold_seconds is not None
+        good = f"{service.http.duration}_bucket{{{job},{le_matcher(slo.threshold_seconds)}}}"
+        return good, f"{service.http.duration}_count{{{job}}}"
+    return f"{service.http.requests}{{{job},{service.http.errors}}}", f"{service.http.requests}{{{job}}}"
+
+
+def error_ratio(service: Service, slo: SLO, window: str) -> str:
+    events, total = selectors(service, slo)
+    if slo.kind == "latency":
+        return f"1 - sum(rate({events}[{window}])) / sum(rate({total}[{window}]))"
+    # no error series at all means no errors, not "no data"
+    return f"(sum(rate({events}[{window}])) or vector(0)) / sum(rate({total}[{window}]))"
+
+
+def _what(slo: SLO) -> str:
+    return f"were slower than {slo.threshold}" if slo.kind == "latency" else "failed"
+
+
+def _alert(stack: Stack, service: Service, slo: SLO, tier: Tier) -> dict[str, Any]:
+    limit = plain(threshold(slo, tier))
+    match = f'{{service="{service.name}",slo="{slo.name}"}}'
+    _, total = selectors(service, slo)
+    expr = (
+        f"{record_name(tier.long)}{match} > {limit}\nand\n{record_name(tier.short)}{match} > {limit}\n"
+        f"and on()\nsum(increase({total}[{tier.short}])) >= {MIN_REQUESTS}"
+    )
+    factor = plain(burn_factor(slo, tier))
+    period_ms = duration_ms(slo.period) or PERIOD_30D_MS
+    gone = format_duration(int(Decimal(period_ms) / burn_factor(slo, tier)) // 60_000 * 60_000)
+    summary = (
+        f"{{{{ $labels.service }}}}: the {{{{ $labels.slo }}}} error budget burns {factor}x too fast ({tier.name})."
+    )
+    description = (
+        f"{{{{ $value | humanizePercentage }}}} of the requests to {{{{ $labels.service }}}} {_what(slo)} over the "
+        f"last {tier.long} (and still over the last {tier.short}). The {plain(slo.objective)}% objective over "
+        f"{slo.period} allows {plain(budget(slo) * 100)}%; at this rate the whole error budget is gone in {gone}."
+    )
+    return alert_data(
+        conventions.SLO_ALERT,
+        expr,
+        FOR.get(tier.severity, "0s"),
+        None,
+        _labels(stack, service, slo, tier),
+        alert_annotations(stack, conventions.SLO_ALERT, {"summary": summary, "description": description}, "slo"),
+    )
+
+
+def _labels(stack: Stack, service: Service, slo: SLO, tier: Tier) -> dict[str, str]:
+    override = stack.alerts.overrides.get(conventions.SLO_ALERT)
+    return {
+        **service.labels,
+        **(override.labels if override else {}),
+        conventions.LABEL_SERVICE: service.name,
+        conventions.LABEL_SLO: slo.name,
+        conventions.LABEL_TIER: tier.name,
+        conventions.LABEL_SEVERITY: tier.severity,
+    }
+
+
+def alerts_enabled(stack: Stack) -> bool:
+    override = stack.alerts.overrides.get(conventions.SLO_ALERT)
+    return override is None or override.enabled
+
+
+def slo_rule_file(stack: Stack) -> RuleFile | None:
+    groups = []
+    for service in stack.services:
+        if not service.slos or service.http is None:
+            continue
+        rules: list[Rule] = []
+        source = f"SLOs of service {service.name}"
+        for slo in service.slos:
+            labels = {conventions.LABEL_SERVICE: service.name, conventions.LABEL_SLO: slo.name}
+            rules.extend(
+                Rule(
+                    {"record": record_name(w), "expr": error_ratio(service, slo, w), "labels": labels},
+                    source,
+                    service.interval,
+                    "slo",
+                )
+                for w in windows()
+            )
+        if alerts_enabled(stack):
+            rules.extend(
+                Rule(_alert(stack, service, slo, tier), f"SLO {service.name}/{slo.name}", service.interval, "slo")
+                for slo in service.slos
+                for tier in TIERS
+            )
+        groups.append(Group(f"slo-{service.name}", tuple(rules)))
+    return RuleFile("slo", tuple(groups)) if groups else None
+
+
+def render(stack: Stack, target: Target) -> Tree:
+    tree = Tree()
+    rule_file = slo_rule_file(stack)
+    if rule_file is not None:
+        tree.files[rule_file.path] = dump_yaml(rule_file.data(), stack)
+    return tree
+
+
+# ---- tests --------------------------------------------------------------------------------------
+
+TEST_REQUESTS = Decimal(100)  # requests per minute in the busy cases
+LOW_TRAFFIC = Decimal(1)  # requests per minute in the near-zero traffic case: too few for the 5m window
+
+
+def eval_minutes() -> int:
+    """When the cases are checked: every tier's `for` has passed. The long windows are not full by
+    then, but the error ratio of a constant input is the same over any window."""
+    return max(int(duration_ms(f) or 0) // 60_000 for f in FOR.values()) + 10
+
+
+def _traffic(tier: Tier, per_minute: Decimal) -> Decimal:
+    """Requests in the tier's short window at `eval_minutes()`: a window longer than the test sees
+    only the test's minutes."""
+    return per_minute * min(Decimal(duration_ms(tier.short) or 0) / 60_000, Decimal(eval_minutes()))
+
+
+def _points(limits: list[Decimal]) -> list[Decimal]:
+    """Error ratios to test: just below the lowest threshold, and just above each one (within 10%,
+    below the next), so a threshold 10% too high, or a tier firing early, fails a test."""
+    ordered = sorted(set(limits))
+    points = [between(ordered[0] * Decimal("0.9"), ordered[0])]
+    for low, high in pairwise([*ordered, Decimal(1)]):
+        points.append(between(low, min(high, low * Decimal("1.1"))))
+    return points
+
+
+def _series(service: Service, slo: SLO, ratio: Decimal, per_minute: Decimal, le: str | None) -> list[dict[str, str]]:
+    assert service.http is not None
+    steps = eval_minutes() + 5
+    base = f'job="{service.name}",instance="{service.name}:8000"'
+    if slo.kind == "latency":
+        good = plain(per_minute * (1 - ratio))
+        return [
+            {"series": f'{service.http.duration}_bucket{{{base},le="{le}"}}', "values": f"0+{good}x{steps}"},
+            {"series": f"{service.http.duration}_count{{{base}}}", "values": f"0+{plain(per_minute)}x{steps}"},
+        ]
+    bad = _label_example(service.http.errors)
+    ok_labels = f"{base},{bad[1]}" if bad[1] else base
+    series = [
+        {"series": f"{service.http.requests}{{{ok_labels}}}", "values": f"0+{plain(per_minute * (1 - ratio))}x{steps}"}
+    ]
+    if ratio > 0:
+        series.append(
+            {
+                "series": f"{service.http.requests}{{{base},{bad[0]}}}",
+                "values": f"0+{plain(per_minute * ratio)}x{steps}",
+            }
+        )
+    return series
+
+
+def _label_example(errors: str) -> tuple[str, str]:
+    """Labels that select (and do not select) the failed requests of a matcher like code=~"5.."."""
+    examples = matcher_examples(errors)
+    if examples is None:
+        raise ValueError(f"cannot build test series for the errors matcher {errors}")
+    return examples
+
+
+def _family(service: Service, slo: SLO) -> list[SLO]:
+    return [s for s in service.slos if s.kind == slo.kind and s.threshold_seconds == slo.threshold_seconds]
+
+
+def slo_test_groups(stack: Stack) -> list[dict[str, Any]]:
+    """Groups proving every tier of every SLO: one case between each pair of thresholds, one below
+    all, one near-zero-traffic case, and for integer latency bounds both `le` spellings."""
+    if not alerts_enabled(stack):
+        return []
+    groups: list[dict[str, Any]] = []
+    for service in stack.services:
+        if service.http is None:
+            continue
+        done: set[tuple[str, Decimal | None]] = set()
+        for slo in service.slos:
+            key = (slo.kind, slo.threshold_seconds)
+            if key in done:
+                continue
+            done.add(key)
+            family = _family(service, slo)
+            les: list[str | None] = [None]
+            if slo.kind == "latency" and slo.threshold_seconds is not None:
+                text = plain(slo.threshold_seconds)
+                les = [text, f"{text}.0"] if "." not in text else [text]
+            limits = [threshold(s, t) for s in family for t in TIERS]
+            cases = [(r, TEST_REQUESTS, les[0]) for r in _points(limits)]
+            cases += [(Decimal(1), LOW_TRAFFIC, les[0])] + [(_points(limits)[-1], TEST_REQUESTS, le) for le in les[1:]]
+            try:
+                groups.extend(_case(stack, service, family, ratio, per_minute, le) for ratio, per_minute, le in cases)
+            except ValueError:
+                continue  # no test series for an unusual errors matcher: the lint reports the missing test
+    return groups
+
+
+def _case(
+    stack: Stack, service: Service, family: list[SLO], ratio: Decimal, per_minute: Decimal, le: str | None
+) -> dict[str, Any]:
+    expected = []
+    for slo in family:
+        for tier in TIERS:
+            traffic = _traffic(tier, per_minute)
+            assert not MIN_REQUESTS * Decimal("0.7") < traffic < MIN_REQUESTS * Decimal("1.3"), "guard too close"
+            if ratio > threshold(slo, tier) and traffic >= MIN_REQUESTS:
+                data = _alert(stack, service, slo, tier)
+                shown = {"service": service.name, "slo": slo.name}
+                notes = {
+                    k: v.replace("{{ $value | humanizePercentage }}", humanize_percentage(ratio))
+                    .replace("{{ $labels.service }}", service.name)
+                    .replace("{{ $labels.slo }}", slo.name)
+                    for k, v in data["annotations"].items()
+                }
+                expected.append(expected_alert(shown, data["labels"], notes))
+    kind = family[0].kind + (f" le={le}" if le else "")
+    name = (
+        f"SLO {service.name}/{'+'.join(s.name for s in family)} ({kind}): error ratio {plain(ratio)} "
+        f"at {plain(per_minute)} requests/min fires {len(expected)} tier alert(s)"
+    )
+    series = _series(service, family[0], ratio, per_minute, le)
+    case = {"eval_time": f"{eval_minutes()}m", "alertname": conventions.SLO_ALERT, "exp_alerts": expected}
+    return test_group(stack, name, series, [case])

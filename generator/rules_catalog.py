@@ -1,0 +1,319 @@
+"""The rule-pack catalog: `rules/<pack>.rules.yml` and their promtool tests `rules/<pack>.test.yml`.
+
+A pack file is a Prometheus rule file plus promstack keys that are stripped when rendered:
+  - per rule `threshold: <number>`: the default of `${threshold}`, which `expr`, annotations and the
+    tests use; `alerts.overrides.<Alert>.threshold` replaces it.
+  - per rule `bounds: {above: 0, below: 100}` (exclusive; `min`/`max` inclusive): the thresholds an
+    override may set, checked when the spec is validated.
+  - per rule `requires: [duration]` (service pack only): render the rule only for services that
+    declare that http metric.
+  - per pack (top level) `dashboard: <key of conventions.DASHBOARD_UIDS>` (default: the pack name).
+`${...}` placeholders hold a small arithmetic expression (numbers are exact decimals) over the
+rule's tunables and, in tests, helpers that format values the way Prometheus templates do.
+
+A test file is a promtool test file whose groups each name their subject, `alert: <Alert>`: the
+group is rendered with that alert's resolved tunables (`threshold`, `for_m` = its `for` in whole
+minutes, rounded up), so tests stay true after an override, and dropped when the alert is disabled.
+`exp_labels` list only what the expression yields; the rule's static labels (severity, overrides)
+are added when rendered, as are the runbook_url and dashboard annotations.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, Decimal, localcontext
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from generator import catalog
+
+ALWAYS = ("stack",)  # packs rendered whatever `alerts.packs` says
+SERVICE_PACK = "service"  # instantiated once per service that declares http metrics
+_PLACEHOLDER = re.compile(r"\$\{([^{}]*)\}")
+_EXTENSION_KEYS = ("threshold", "bounds", "requires", "__line__")
+_BOUNDS: dict[str, Callable[[Decimal, Decimal], bool]] = {
+    "above": operator.gt,
+    "below": operator.lt,
+    "min": operator.ge,
+    "max": operator.le,
+}
+
+Value = Decimal | str
+
+
+@dataclass(frozen=True)
+class PackRule:
+    pack: str
+    group: str
+    name: str  # alert or record name
+    alert: bool
+    expr: str  # with ${placeholders}
+    source: str  # rules/<pack>.rules.yml:<line>
+    for_: str | None = None
+    keep_firing_for: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    threshold: Decimal | None = None
+    bounds: Mapping[str, Decimal] = field(default_factory=dict)
+    requires: tuple[str, ...] = ()
+
+    @property
+    def severity(self) -> str:
+        return self.labels.get("severity", "")
+
+    def allows(self, value: Decimal) -> bool:
+        """Whether `value` is a threshold this rule accepts."""
+        return all(_BOUNDS[kind](value, bound) for kind, bound in self.bounds.items())
+
+    def describe_bounds(self) -> str:
+        words = {"above": "above", "below": "below", "min": "at least", "max": "at most"}
+        return " and ".join(f"{words[k]} {plain(v)}" for k, v in self.bounds.items())
+
+
+@dataclass(frozen=True)
+class PackGroup:
+    name: str
+    rules: tuple[PackRule, ...]
+    interval: str | None = None
+
+
+@dataclass(frozen=True)
+class Pack:
+    name: str
+    groups: tuple[PackGroup, ...]
+    dashboard: str
+    tests: tuple[Mapping[str, Any], ...]  # raw test groups, each with its `alert` subject
+    source: str
+
+    def rules(self) -> list[PackRule]:
+        return [rule for group in self.groups for rule in group.rules]
+
+
+class _LineLoader(yaml.SafeLoader):
+    """Remembers the line of every mapping, so messages can point into the pack file."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        mapping = super().construct_mapping(node, deep=deep)
+        mapping["__line__"] = node.start_mark.line + 1
+        return mapping
+
+
+def _load(path: Path) -> Any:
+    return yaml.load(path.read_text(), Loader=_LineLoader)
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if k != "__line__"}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
+
+
+def _rule(pack: str, group: str, data: dict[str, Any], file: str) -> PackRule:
+    known = {"alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations", *_EXTENSION_KEYS}
+    unknown = set(data) - known
+    if unknown:
+        raise ValueError(f"{file}:{data['__line__']}: unknown rule keys {sorted(unknown)}")
+    threshold = data.get("threshold")
+    return PackRule(
+        pack=pack,
+        group=group,
+        name=str(data.get("alert") or data["record"]),
+        alert="alert" in data,
+        expr=str(data["expr"]).strip(),
+        source=f"{file}:{data['__line__']}",
+        for_=data.get("for"),
+        keep_firing_for=data.get("keep_firing_for"),
+        labels={str(k): str(v) for k, v in _strip(data.get("labels", {})).items()},
+        annotations={str(k): str(v).strip() for k, v in _strip(data.get("annotations", {})).items()},
+        threshold=Decimal(str(threshold)) if threshold is not None else None,
+        bounds={str(k): Decimal(str(v)) for k, v in _strip(data.get("bounds", {})).items() if k in _BOUNDS},
+        requires=tuple(data.get("requires", ())),
+    )
+
+
+def _pack(path: Path) -> Pack:
+    name = path.name.removesuffix(".rules.yml")
+    file = f"rules/{path.name}"
+    data = _load(path)
+    groups = tuple(
+        PackGroup(g["name"], tuple(_rule(name, g["name"], r, file) for r in g["rules"]), g.get("interval"))
+        for g in data["groups"]
+    )
+    test_path = path.with_name(f"{name}.test.yml")
+    tests = _strip(_load(test_path)["tests"]) if test_path.exists() else []
+    return Pack(name, groups, str(data.get("dashboard", name)), tuple(tests), file)
+
+
+@cache
+def packs() -> dict[str, Pack]:
+    """Every pack shipped with promstack, by name."""
+    return {pack.name: pack for pack in map(_pack, sorted(catalog.folder("rules").glob("*.rules.yml")))}
+
+
+def component_packs() -> list[str]:
+    """Packs a spec may list in `alerts.packs`."""
+    return [name for name in packs() if name not in (*ALWAYS, SERVICE_PACK)]
+
+
+@cache
+def alert_index() -> dict[str, PackRule]:
+    """Every pack alert by name (names are unique across packs; the catalog tests say so)."""
+    return {rule.name: rule for pack in packs().values() for rule in pack.rules() if rule.alert}
+
+
+# ---- placeholders -------------------------------------------------------------------------------
+
+
+def plain(number: Decimal) -> str:
+    """An exact decimal without exponent or trailing zeros: Decimal('14.40') -> '14.4'."""
+    text = format(number.normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
+def _g4(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def humanize(value: Value) -> str:
+    """Prometheus' `humanize` template function."""
+    v = float(value)
+    if abs(v) >= 1:
+        prefix = ""
+        for p in ("k", "M", "G", "T", "P", "E", "Z", "Y"):
+            if abs(v) < 1000:
+                break
+            prefix, v = p, v / 1000
+        return _g4(v) + prefix
+    prefix = ""
+    for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
+        if v == 0 or abs(v) >= 1:
+            break
+        prefix, v = p, v * 1000
+    return _g4(v) + prefix
+
+
+def humanize_percentage(value: Value) -> str:
+    return _g4(float(value) * 100) + "%"
+
+
+def humanize_duration(value: Value) -> str:
+    """Prometheus' `humanizeDuration` template function."""
+    v = float(value)
+    if v == 0:
+        return "0s"
+    if abs(v) >= 1:
+        sign = "-" if v < 0 else ""
+        v = abs(v)
+        whole = int(v)
+        seconds, minutes, hours, days = whole % 60, whole // 60 % 60, whole // 3600 % 24, whole // 86400
+        if days:
+            return f"{sign}{days}d {hours}h {minutes}m {seconds}s"
+        if hours:
+            return f"{sign}{hours}h {minutes}m {seconds}s"
+        if minutes:
+            return f"{sign}{minutes}m {seconds}s"
+        return f"{sign}{_g4(v)}s"
+    prefix = ""
+    for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
+        if abs(v) >= 1:
+            break
+        prefix, v = p, v * 1000
+    return f"{_g4(v)}{prefix}s"
+
+
+def between(low: Value, high: Value) -> Decimal:
+    """A short number strictly between low and high: test values that Prometheus and Python format
+    alike ("30%", not "52.625%")."""
+    lo, hi = _number(low), _number(high)
+    if lo >= hi:
+        raise ValueError(f"between({plain(lo)}, {plain(hi)}): the range is empty")
+    middle = (lo * hi).sqrt() if lo > 0 else hi / 2
+    for digits in range(1, 12):
+        with localcontext() as ctx:
+            ctx.prec = digits
+            ctx.rounding = ROUND_CEILING
+            candidate = +middle
+        if lo < candidate < hi:
+            return candidate
+    return middle
+
+
+def _number(value: Value) -> Decimal:
+    if isinstance(value, str):
+        raise ValueError(f"{value!r} is not a number")
+    return value
+
+
+_FUNCTIONS: dict[str, Callable[..., Value]] = {
+    "humanize": humanize,
+    "humanizePercentage": humanize_percentage,
+    "humanizeDuration": humanize_duration,
+    "between": between,
+    "ceil": lambda v: Decimal(math.ceil(_number(v))),
+    "floor": lambda v: Decimal(math.floor(_number(v))),
+    "min": lambda *v: min(map(_number, v)),
+    "max": lambda *v: max(map(_number, v)),
+}
+_OPERATORS: dict[type, Callable[[Decimal, Decimal], Decimal]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+}
+
+
+def evaluate(text: str, variables: Mapping[str, Value]) -> Value:
+    """Evaluate one placeholder: + - * / on exact decimals, variables, and `_FUNCTIONS`."""
+    tree = ast.parse(text.strip(), mode="eval")
+
+    def ev(node: ast.AST) -> Value:
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+            return Decimal(ast.get_source_segment(text.strip(), node) or str(node.value))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.Name):
+            if node.id not in variables:
+                raise ValueError(f"unknown placeholder variable {node.id!r} (known: {', '.join(sorted(variables))})")
+            return variables[node.id]
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+            return _OPERATORS[type(node.op)](_number(ev(node.left)), _number(ev(node.right)))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -_number(ev(node.operand))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS:
+            return _FUNCTIONS[node.func.id](*(ev(arg) for arg in node.args))
+        raise ValueError(f"unsupported placeholder syntax in {text!r}")
+
+    with localcontext() as ctx:
+        ctx.prec = 28
+        return ev(tree.body)
+
+
+def expand(text: str, variables: Mapping[str, Value]) -> str:
+    """Replace every `${...}` in `text`."""
+
+    def one(match: re.Match[str]) -> str:
+        value = evaluate(match.group(1), variables)
+        return plain(value) if isinstance(value, Decimal) else value
+
+    return _PLACEHOLDER.sub(one, text)
+
+
+def expand_data(data: Any, variables: Mapping[str, Value]) -> Any:
+    """`expand` on every string (keys too) of a YAML-like structure."""
+    if isinstance(data, str):
+        return expand(data, variables)
+    if isinstance(data, dict):
+        return {expand_data(k, variables): expand_data(v, variables) for k, v in data.items()}
+    if isinstance(data, list):
+        return [expand_data(v, variables) for v in data]
+    return data

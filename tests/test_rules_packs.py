@@ -1,0 +1,231 @@
+"""Rule packs: the catalog's shape, its promtool tests on every example spec, overrides, and that the
+tests would catch a broken rule. Needs promtool (Debian package prometheus)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from generator import conventions, pipeline, rules_catalog
+from generator.cli import app
+from generator.render import render
+from generator.spec import load_stack
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = [ROOT / "stack" / "stack.yaml", *sorted((ROOT / "stack" / "examples").glob("*.yaml"))]
+needs_promtool = pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian: prometheus) missing")
+ALL_EXPORTERS: dict[str, Any] = {
+    "node": {},
+    "cadvisor": {},
+    "blackbox": {"probes": [{"name": "web", "targets": ["https://example.com/"]}]},
+    "pushgateway": {},
+    "redis": {"targets": ["redis:6379"]},
+    "postgres": {"dsn": {"env": "PG_DSN"}},
+    "mysqld": {"address": "mysql:3306", "user": "exporter", "password": {"env": "MYSQL_PASSWORD"}},
+    "rabbitmq": {"targets": ["rabbitmq:15692"]},
+}
+
+
+def _files(spec: Path, prefix: str) -> dict[str, Any]:
+    tree = render(load_stack(spec))
+    return {p: yaml.safe_load(text) for p, text in tree.files.items() if p.startswith(prefix)}
+
+
+def _write_prometheus(spec: Path, out: Path) -> Path:
+    for path, text in render(load_stack(spec)).files.items():
+        if path.startswith("prometheus/"):
+            (out / path).parent.mkdir(parents=True, exist_ok=True)
+            (out / path).write_text(text)
+    return out / "prometheus"
+
+
+def _promtool_test(tests: Path, name: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["promtool", "test", "rules", name], cwd=tests, capture_output=True, text=True, check=False)
+
+
+# ---- the catalog --------------------------------------------------------------------------------
+
+
+def test_every_bundled_component_has_a_pack_and_the_special_packs_exist() -> None:
+    packs = rules_catalog.packs()
+    assert set(conventions.EXPORTERS.values()) | {"prometheus", "alertmanager", "stack", "service"} == set(packs)
+    assert set(rules_catalog.component_packs()) == set(packs) - {"stack", "service"}
+
+
+def test_public_alert_names_exist_where_routes_and_inhibitions_expect_them() -> None:
+    index = rules_catalog.alert_index()
+    assert index[conventions.ALERT_TARGET_DOWN].pack == "stack"
+    assert index[conventions.ALERT_WATCHDOG].pack == "stack"
+    assert index[conventions.ALERT_HOST_DOWN].pack == "node-exporter"
+    assert index[conventions.ALERT_HOST_DOWN].severity == index[conventions.ALERT_TARGET_DOWN].severity == "critical"
+    # the example's critical target-down alert must page within one scrape: no `for`, a fast group
+    for name in (conventions.ALERT_TARGET_DOWN, conventions.ALERT_HOST_DOWN):
+        rule = index[name]
+        group = next(g for g in rules_catalog.packs()[rule.pack].groups if rule in g.rules)
+        assert rule.for_ is None and group.interval == "5s"
+
+
+@pytest.mark.parametrize("name", sorted(rules_catalog.alert_index()))
+def test_every_pack_alert_follows_the_policy(name: str) -> None:
+    rule = rules_catalog.alert_index()[name]
+    assert re.fullmatch(r"[A-Z][A-Za-z0-9]*", name)
+    assert rule.severity in conventions.SEVERITIES
+    assert rule.annotations.get("summary") and rule.annotations.get("description")
+    if rule.threshold is not None:
+        assert "${threshold}" in rule.expr or "${threshold " in rule.expr, "a threshold the expression ignores"
+        assert rule.bounds and rule.allows(rule.threshold), "the default threshold must be allowed"
+    else:
+        assert "threshold" not in rule.expr
+    # every alert has a test group about it
+    assert any(t["alert"] == name for t in rules_catalog.packs()[rule.pack].tests)
+
+
+def test_alert_names_are_unique_across_packs() -> None:
+    names = [r.name for p in rules_catalog.packs().values() for r in p.rules() if r.alert]
+    assert len(names) == len(set(names))
+
+
+# ---- promtool on the example specs ---------------------------------------------------------------
+
+
+@needs_promtool
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.name)
+def test_promstack_test_passes_on_every_example(spec: Path) -> None:
+    result = CliRunner().invoke(app, ["test", str(spec)])
+    assert result.exit_code == 0, result.output
+    assert "ok  rules/test" in result.output
+    assert pipeline.check(spec, only=["rules/check", "rules/lint"]) == ["rules/check", "rules/lint"]
+
+
+def test_every_example_renders_tests_for_its_packs() -> None:
+    files = _files(ROOT / "stack" / "stack.yaml", "prometheus/")
+    rules = {p.rsplit("/", 1)[1] for p in files if p.startswith("prometheus/rules/")}
+    tests = {p.rsplit("/", 1)[1] for p in files if p.startswith("prometheus/tests/") and p.count("/") == 2}
+    assert {"stack.yml", "node-exporter.yml", "blackbox-exporter.yml", "service.yml", "slo.yml"} <= rules
+    assert rules - {"custom.yml"} <= tests  # the example's custom rule has no tests of its own
+    # promtool tests do not apply external labels: the groups carry them, so templates see them
+    group = files["prometheus/tests/stack.yml"]["tests"][0]
+    assert group["external_labels"] == {"stack": "shop", "env": "production"}
+
+
+# ---- overrides ---------------------------------------------------------------------------------
+
+
+def _node_spec(write_spec: Callable[..., Path], overrides: dict[str, Any]) -> Path:
+    return write_spec(exporters={"node": {}}, alerts={"overrides": overrides})
+
+
+def _rule(files: dict[str, Any], path: str, alert: str) -> dict[str, Any] | None:
+    rules = [r for g in files[path]["groups"] for r in g["rules"] if r.get("alert") == alert]
+    return rules[0] if rules else None
+
+
+@needs_promtool
+def test_overrides_take_effect_and_their_tests_still_pass(write_spec: Callable[..., Path], tmp_path: Path) -> None:
+    spec = _node_spec(
+        write_spec,
+        {
+            "NodeHighCpuLoad": {"threshold": 75.5, "for": "45m", "severity": "critical", "labels": {"team": "infra"}},
+            "NodeFilesystemAlmostFull": {"enabled": False},
+            "NodeClockSkew": {"threshold": 0.2},
+        },
+    )
+    files = _files(spec, "prometheus/")
+    cpu = _rule(files, "prometheus/rules/node-exporter.yml", "NodeHighCpuLoad")
+    assert cpu is not None
+    assert cpu["expr"].endswith("> 75.5") and cpu["for"] == "45m"
+    assert cpu["labels"] == {"severity": "critical", "team": "infra"}
+    assert "more than 75.5% busy" in cpu["annotations"]["description"]
+    assert _rule(files, "prometheus/rules/node-exporter.yml", "NodeFilesystemAlmostFull") is None
+    assert "> 0.2 and" in str(_rule(files, "prometheus/rules/node-exporter.yml", "NodeClockSkew"))
+    tests = files["prometheus/tests/node-exporter.yml"]["tests"]
+    assert not any("NodeFilesystemAlmostFull" in t["name"] for t in tests)
+    cpu_test = next(t for t in tests if "NodeHighCpuLoad" in t["name"])
+    firing = cpu_test["alert_rule_test"][1]
+    assert firing["eval_time"] == "72m"  # after the overridden `for`
+    assert firing["exp_alerts"][0]["exp_labels"]["severity"] == "critical"
+    result = _promtool_test(_write_prometheus(spec, tmp_path) / "tests", "node-exporter.yml")
+    assert result.returncode == 0, result.stderr
+
+
+def test_overriding_an_unknown_alert_exits_2_with_a_located_message(write_spec: Callable[..., Path]) -> None:
+    spec = _node_spec(write_spec, {"NodeHighCpuLod": {"threshold": 80}, "NodeHighMemoryUsage": {"threshold": 120}})
+    result = CliRunner().invoke(app, ["check", str(spec)])
+    assert result.exit_code == 2
+    lines = spec.read_text().splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if "NodeHighCpuLod" in text)
+    assert (
+        f"stack.yaml:{line}:" in result.output
+        and "$.alerts.overrides.NodeHighCpuLod: unknown alert "
+        "'NodeHighCpuLod' in alerts.overrides; did you mean 'NodeHighCpuLoad'?"
+        in result.output
+    )
+    assert "the threshold of NodeHighMemoryUsage must be above 0 and below 100" in result.output
+
+
+@pytest.mark.parametrize(
+    ("alerts", "message"),
+    [
+        ({"overrides": {"RedisDown": {"enabled": False}}}, "belongs to the rule pack 'redis-exporter'"),
+        ({"overrides": {"HostDown": {"threshold": 2}}}, "HostDown has no threshold to override"),
+        ({"overrides": {"SLOErrorBudgetBurn": {"for": "5m"}}}, "an override can only set enabled and labels"),
+        ({"packs": ["node-exportr"]}, "unknown rule pack 'node-exportr'; did you mean 'node-exporter'?"),
+        (
+            {"rules": [{"alert": "HostDown", "expr": "up == 0", "severity": "info", "summary": "s"}]},
+            "'HostDown' is an alert of the node-exporter rule pack",
+        ),
+        (
+            {"rules": [{"alert": "Broken", "expr": "sum(rate(x[5m]) by (job)", "severity": "info", "summary": "s"}]},
+            "$.alerts.rules[0].expr: not valid PromQL: column 17: expected ',' or ')' in argument list",
+        ),
+    ],
+)
+def test_spec_problems_in_alerts(write_spec: Callable[..., Path], alerts: dict[str, Any], message: str) -> None:
+    spec = write_spec(exporters={"node": {}}, alerts=alerts)
+    result = CliRunner().invoke(app, ["check", str(spec)])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_a_scrape_interval_too_long_for_the_pack_windows_is_a_spec_problem(write_spec: Callable[..., Path]) -> None:
+    spec = write_spec(exporters={"node": {"interval": "2m"}})
+    result = CliRunner().invoke(app, ["check", str(spec)])
+    assert result.exit_code == 2
+    assert (
+        "$.exporters.node.interval: a scrape interval of 2m leaves fewer than 4 samples in the 5m rate windows "
+        "of the node-exporter rule pack; use 1m15s or less"
+    ) in result.output
+
+
+# ---- the tests are not vacuous -------------------------------------------------------------------
+
+
+@needs_promtool
+def test_every_pack_test_fails_when_its_alert_never_fires(write_spec: Callable[..., Path], tmp_path: Path) -> None:
+    """Replace every alert's expression by one that never fires: each alert's firing tests must fail."""
+    spec = write_spec(
+        exporters=ALL_EXPORTERS,
+        services=[{"name": "api", "targets": ["api:80"], "http": {"requests": "req_total", "duration": "req_seconds"}}],
+    )
+    prometheus = _write_prometheus(spec, tmp_path)
+    for path in (prometheus / "rules").glob("*.yml"):
+        data = yaml.safe_load(path.read_text())
+        for group in data["groups"]:
+            for rule in group["rules"]:
+                if "alert" in rule:
+                    rule["expr"] = "vector(1) > 2"
+        path.write_text(yaml.safe_dump(data))
+    for pack in rules_catalog.packs():
+        result = _promtool_test(prometheus / "tests", f"{pack}.yml")
+        assert result.returncode == 1, pack
+        failed = set(re.findall(r"alertname: (\w+),", result.stderr))
+        wanted = {r.name for r in rules_catalog.packs()[pack].rules() if r.alert}
+        assert failed == wanted, pack
