@@ -1,0 +1,134 @@
+"""Renderer: Grafana provisioning (datasources, dashboard provider), the dashboards, the admin password.
+
+Files: grafana/provisioning/datasources/promstack.yaml, grafana/provisioning/dashboards/promstack.yaml,
+grafana/dashboards/<folder>/<uid>.json and, when the spec sets one, secrets/grafana/admin_password
+(the compose runtime hands it to Grafana as GF_SECURITY_ADMIN_PASSWORD__FILE). Credentials Grafana
+needs to query a protected Prometheus or Alertmanager are secret files too, read by Grafana's
+provisioning through `$__file{path}`, so no secret value is ever rendered.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from generator import conventions, dashboards
+from generator.model import Component, Stack
+from generator.render import SecretFile, Target, Tree, dump_yaml
+from generator.render.args import server_name
+
+NAME = "promstack"  # the provisioning file names and the dashboard provider's name
+ADMIN_PASSWORD = "admin_password"
+
+
+def folder_dir(stack: Stack) -> str:
+    """The dashboards' sub-folder: the Grafana folder title made safe as a path segment."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", stack.dashboards.folder).strip("-.") or NAME
+
+
+def _password_secret(name: str) -> str:
+    return f"{name}_password"
+
+
+def _ca_secret(name: str) -> str:
+    return f"{name}_ca.crt"
+
+
+def _datasource(stack: Stack, target: Target, tree: Tree, component: Component, **settings: Any) -> dict[str, Any]:
+    """A datasource for `component`, with its basic auth and TLS trust as secret files when it has them."""
+    auth = component.auth
+    tls = auth is not None and auth.tls is not None
+    source: dict[str, Any] = {
+        **settings,
+        "access": "proxy",
+        "orgId": 1,
+        "editable": False,
+        "url": f"{'https' if tls else 'http'}://{target.address(stack, component.name)}",
+    }
+    json_data: dict[str, Any] = dict(source.pop("jsonData", {}))
+    secure: dict[str, str] = {}
+    secrets = f"{conventions.SECRETS_DIR}/grafana"
+    if auth is not None and auth.basic is not None:
+        source.update(basicAuth=True, basicAuthUser=auth.basic.username)
+        tree.secrets[f"{secrets}/{_password_secret(component.name)}"] = SecretFile.single(auth.basic.password)
+        secure["basicAuthPassword"] = f"$__file{{{target.secret_path('grafana', _password_secret(component.name))}}}"
+    if auth is not None and auth.tls is not None:
+        # trust exactly the certificate the component serves (self-signed works), like Prometheus does
+        json_data.update(tlsAuthWithCACert=True, serverName=server_name(component))
+        tree.secrets[f"{secrets}/{_ca_secret(component.name)}"] = SecretFile.single(auth.tls.cert)
+        secure["tlsCACert"] = f"$__file{{{target.secret_path('grafana', _ca_secret(component.name))}}}"
+    source["jsonData"] = json_data
+    if secure:
+        source["secureJsonData"] = secure
+    return source
+
+
+def datasources(stack: Stack, target: Target, tree: Tree) -> dict[str, Any]:
+    prometheus = _datasource(
+        stack,
+        target,
+        tree,
+        stack.components["prometheus"],
+        name="Prometheus",
+        type="prometheus",
+        uid=conventions.DATASOURCE_PROMETHEUS_UID,
+        isDefault=True,
+        # timeInterval = the scrape interval, so $__rate_interval covers at least four scrapes
+        jsonData={
+            "httpMethod": "POST",
+            "timeInterval": stack.scrape_interval,
+            "prometheusType": "Prometheus",
+            "alertmanagerUid": conventions.DATASOURCE_ALERTMANAGER_UID,
+        },
+    )
+    alertmanager = _datasource(
+        stack,
+        target,
+        tree,
+        stack.components["alertmanager"],
+        name="Alertmanager",
+        type="alertmanager",
+        uid=conventions.DATASOURCE_ALERTMANAGER_UID,
+        isDefault=False,
+        jsonData={"implementation": "prometheus", "handleGrafanaManagedAlerts": False},
+    )
+    # prune: a datasource removed from this file is removed from Grafana too (Grafana 11.1+)
+    return {"apiVersion": 1, "prune": True, "datasources": [prometheus, alertmanager]}
+
+
+def provider(stack: Stack, target: Target) -> dict[str, Any]:
+    return {
+        "apiVersion": 1,
+        "providers": [
+            {
+                "name": NAME,
+                "orgId": 1,
+                "folder": stack.dashboards.folder,
+                "type": "file",
+                "disableDeletion": False,
+                "allowUiUpdates": False,
+                "updateIntervalSeconds": 10,
+                "options": {"path": target.config_path("grafana", "dashboards"), "foldersFromFilesStructure": False},
+            }
+        ],
+    }
+
+
+def render(stack: Stack, target: Target) -> Tree:
+    tree = Tree()
+    grafana = stack.component("grafana")
+    if grafana is None:
+        return tree
+    tree.files[f"{conventions.GRAFANA_DATASOURCES_DIR}/{NAME}.yaml"] = dump_yaml(
+        datasources(stack, target, tree), stack
+    )
+    if ADMIN_PASSWORD in grafana.secrets:
+        tree.secrets[f"{conventions.SECRETS_DIR}/grafana/{ADMIN_PASSWORD}"] = SecretFile.single(
+            grafana.secrets[ADMIN_PASSWORD]
+        )
+    built = dashboards.build(stack)
+    if built:
+        tree.files[f"{conventions.GRAFANA_PROVIDERS_DIR}/{NAME}.yaml"] = dump_yaml(provider(stack, target), stack)
+    for dashboard in built:
+        tree.files[f"{conventions.GRAFANA_DASHBOARDS_DIR}/{folder_dir(stack)}/{dashboard.uid}.json"] = dashboard.text()
+    return tree
