@@ -36,22 +36,42 @@ class Secrets:
     def value(self, ref: SecretRef) -> str:
         if self.placeholders:
             return PLACEHOLDER
+        where = ref.describe()
         if ref.env:
             if ref.env not in self.environ:
-                raise SecretError(f"secret {ref.describe()} is not set; export it before running promstack")
-            return self.environ[ref.env]
-        path = Path(ref.file or "")
-        path = path if path.is_absolute() else self.base / path
-        try:
-            return path.read_text().rstrip("\n")
-        except OSError as exc:
-            raise SecretError(f"secret file {path} cannot be read: {exc.strerror}") from None
+                raise SecretError(f"secret {where} is not set; export it before running promstack")
+            plain = self.environ[ref.env]
+        else:
+            path = Path(ref.file or "")
+            path = path if path.is_absolute() else self.base / path
+            where = f"file {path}"
+            try:
+                plain = path.read_text(encoding="utf-8").rstrip("\n")
+            except OSError as exc:
+                raise SecretError(f"secret file {path} cannot be read: {exc.strerror}") from None
+            except UnicodeDecodeError:
+                raise SecretError(f"secret file {path} is not UTF-8 text") from None
+        if not plain:
+            # an empty password is no password (Grafana would even fall back to its default one)
+            raise SecretError(f"secret {where} is empty")
+        return plain
 
     def fill(self, secret: SecretFile, salt: str) -> str:
         values = {}
         for key, ref in secret.values.items():
             plain = self.value(ref)
-            values[key] = _bcrypt(plain, salt + key) if key in secret.bcrypt else plain
+            if key in secret.bcrypt:
+                if len(plain.encode()) > 72:
+                    raise SecretError(f"secret {ref.describe()} is longer than 72 bytes, more than bcrypt can hash")
+                values[key] = _bcrypt(plain, salt + key)
+            elif f'"${{{key}}}"' in secret.template:
+                # inside a double-quoted YAML string: escape, so that a quote or line break in the value
+                # can neither break the file nor add keys to it
+                values[key] = json.dumps(plain, ensure_ascii=False)[1:-1]
+            elif secret.template.strip() != f"${{{key}}}" and any(c in plain for c in "\r\n"):
+                raise SecretError(f"secret {ref.describe()} spans several lines, but it goes into one line of a file")
+            else:
+                values[key] = plain
         return string.Template(secret.template).substitute(values)
 
 
@@ -95,6 +115,7 @@ def materialize(tree: Tree, into: Path, secrets: Secrets, salt: str) -> None:
 def write_tree(tree: Tree, out: Path, secrets: Secrets, salt: str, manifest_text: str | None = None) -> None:
     """Replace `out` by the rendered tree, atomically; on any failure `out` is untouched."""
     out = out.absolute()
+    _refuse_foreign(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
@@ -107,20 +128,40 @@ def write_tree(tree: Tree, out: Path, secrets: Secrets, salt: str, manifest_text
         if manifest_text is not None:
             (staging / conventions.MANIFEST).write_text(manifest_text)
         if out.exists():
-            if not out.is_dir():
-                raise PromstackError(f"{out} exists and is not a directory")
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
             os.rename(out, old / "tree")
         os.rename(staging, out)
-    except OSError as exc:
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        if old is not None and not out.exists():
-            os.rename(old / "tree", out)
-        raise PromstackError(f"cannot write {out}: {exc.strerror}; the previous output is unchanged") from None
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        if old is not None and not out.exists():
-            os.rename(old / "tree", out)
+        if old is not None:
+            _restore(old, out)
+        if isinstance(exc, OSError):
+            raise PromstackError(f"cannot write {out}: {exc.strerror}; the previous output is unchanged") from None
         raise
     if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _refuse_foreign(out: Path) -> None:
+    """Refuse to replace anything but a promstack output folder: `-o .` must not wipe the user's files."""
+    if not out.exists() and not out.is_symlink():
+        return
+    if not out.is_dir():
+        raise PromstackError(f"{out} exists and is not a directory; choose another output folder")
+    if any(out.iterdir()) and not (out / conventions.MANIFEST).is_file():
+        raise PromstackError(
+            f"{out} is not empty and was not written by promstack (no {conventions.MANIFEST}); "
+            "the output folder is replaced as a whole, so choose a new or empty one"
+        )
+
+
+def _restore(old: Path, out: Path) -> None:
+    """Put the previous tree back where it was, then drop the folder it was set aside in."""
+    aside = old / "tree"
+    if aside.exists() and not out.exists():
+        try:
+            os.rename(aside, out)
+        except OSError as exc:
+            raise PromstackError(f"cannot put the previous output back ({exc.strerror}); it is in {aside}") from None
+    if not aside.exists():
         shutil.rmtree(old, ignore_errors=True)

@@ -293,6 +293,12 @@ def _notifications(data: dict[str, Any] | None) -> Notifications:
     )
 
 
+def _default_timeout(interval: str) -> str:
+    """Prometheus refuses a scrape timeout longer than the interval, so a short interval caps the default."""
+    default = conventions.DEFAULT_SCRAPE_TIMEOUT
+    return interval if duration_seconds(interval) < duration_seconds(default) else default
+
+
 def build(doc: Document) -> Stack:
     """Map a validated document to the model."""
     data: dict[str, Any] = doc.data
@@ -309,7 +315,7 @@ def build(doc: Document) -> Stack:
         environment=environment,
         external_labels=labels,
         scrape_interval=scrape_interval,
-        scrape_timeout=data.get("scrape_timeout", conventions.DEFAULT_SCRAPE_TIMEOUT),
+        scrape_timeout=data.get("scrape_timeout", _default_timeout(scrape_interval)),
         evaluation_interval=data.get("evaluation_interval", conventions.DEFAULT_EVALUATION_INTERVAL),
         retention_time=retention.get("time", conventions.DEFAULT_RETENTION_TIME),
         retention_size=retention.get("size"),

@@ -7,6 +7,7 @@ nesting stop with a located problem instead of eating the machine.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,15 +74,20 @@ class _Walker:
     def walk(self, node: yaml.Node, path: str, depth: int) -> Any:
         self.nodes += 1
         if self.nodes > MAX_NODES:
-            raise _TooBig(f"the document expands to more than {MAX_NODES} values (YAML aliases?)")
+            raise _Stop(node, path, f"the document expands to more than {MAX_NODES} values (YAML aliases?)")
         if depth > MAX_DEPTH:
-            raise _TooBig(f"the document nests deeper than {MAX_DEPTH} levels")
+            raise _Stop(node, path, f"the document nests deeper than {MAX_DEPTH} levels")
         self.doc.positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
             return [self.walk(item, child_path(path, i), depth + 1) for i, item in enumerate(node.value)]
-        value = self.loader.construct_object(node, deep=True)
+        try:
+            value = self.loader.construct_object(node, deep=True)
+        except yaml.MarkedYAMLError as exc:
+            raise _Stop(node, path, f"invalid YAML value: {exc.problem or 'it cannot be read'}") from None
+        except (yaml.YAMLError, ValueError, OverflowError) as exc:
+            raise _Stop(node, path, f"invalid YAML value: {_plain(exc)}") from None
         if isinstance(value, (datetime.date, datetime.datetime)):
             return str(node.value)
         if isinstance(value, bytes):
@@ -92,6 +98,8 @@ class _Walker:
         """Key/value node pairs with YAML merge keys (`<<: *base`) expanded; own keys win."""
         own: list[tuple[yaml.Node, yaml.Node]] = []
         merged: list[tuple[yaml.Node, yaml.Node]] = []
+        if depth > MAX_DEPTH:  # `&a {<<: *a}` merges itself forever
+            raise _Stop(node, "$", f"the document nests deeper than {MAX_DEPTH} levels")
         for key, value in node.value:
             if key.tag == "tag:yaml.org,2002:merge":
                 sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
@@ -123,12 +131,34 @@ class _Walker:
         return Problem(self.doc.file, node.start_mark.line + 1, node.start_mark.column + 1, path, message)
 
 
-class _TooBig(Exception):
-    pass
+class _Stop(Exception):
+    """A problem that ends the walk at once (the rest of the document cannot be trusted)."""
+
+    def __init__(self, node: yaml.Node, path: str, message: str) -> None:
+        super().__init__(message)
+        self.problem = Problem("", node.start_mark.line + 1, node.start_mark.column + 1, path, message)
+
+
+def printable(problem: Problem) -> Problem:
+    """The problem with control and other unprintable characters escaped: one problem, one output line."""
+    return dataclasses.replace(
+        problem, file=_escape(problem.file), path=_escape(problem.path), message=_escape(problem.message)
+    )
+
+
+def _escape(text: str) -> str:
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def load_text(text: str, file: str) -> Document:
     """Parse spec text; raise SpecError with every located problem."""
+    try:
+        return _load_text(text, file)
+    except SpecError as exc:
+        raise SpecError([printable(p) for p in exc.problems]) from None
+
+
+def _load_text(text: str, file: str) -> Document:
     doc = Document(file=file, data=None)
     if len(text) > MAX_BYTES:
         raise SpecError([Problem(file, 1, 1, "$", f"the spec is larger than {MAX_BYTES} bytes")])
@@ -147,18 +177,20 @@ def load_text(text: str, file: str) -> Document:
             mark = exc.problem_mark or exc.context_mark
             line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
             what = exc.problem or exc.context or "syntax error"
+            if what.startswith("but found another document"):
+                what = "a spec is one document, but another one starts here (---)"
             raise SpecError([Problem(file, line, col, "$", f"invalid YAML: {what}")]) from None
         except yaml.YAMLError as exc:
             raise SpecError([Problem(file, 1, 1, "$", f"invalid YAML: {_plain(exc)}")]) from None
+        except RecursionError:  # PyYAML's composer recurses once per nesting level
+            raise SpecError([Problem(file, 1, 1, "$", "the document nests too deeply")]) from None
         if node is None:
             raise SpecError([Problem(file, 1, 1, "$", "the spec is empty")])
         walker = _Walker(doc, loader)
         try:
             doc.data = walker.walk(node, "$", 0)
-        except _TooBig as exc:
-            raise SpecError([Problem(file, 1, 1, "$", str(exc))]) from None
-        except (yaml.YAMLError, ValueError, OverflowError) as exc:
-            raise SpecError([Problem(file, 1, 1, "$", f"invalid YAML value: {_plain(exc)}")]) from None
+        except _Stop as exc:
+            raise SpecError([dataclasses.replace(exc.problem, file=file)]) from None
         except RecursionError:
             raise SpecError([Problem(file, 1, 1, "$", "the document nests too deeply")]) from None
     finally:
@@ -180,15 +212,19 @@ def _plain(exc: Exception) -> str:
 
 def load_file(path: Path) -> Document:
     """Read and parse a spec file; unreadable or non-UTF-8 files are spec problems too."""
-    name = str(path)
+    name = _escape(str(path))
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)  # not more: the path may be /dev/zero or a huge file
     except OSError as exc:
         raise SpecError([Problem(name, 1, 1, "$", f"cannot read the spec: {exc.strerror}")]) from None
+    if len(raw) > MAX_BYTES:
+        raise SpecError([Problem(name, 1, 1, "$", f"the spec is larger than {MAX_BYTES} bytes")])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise SpecError([Problem(name, line, col, "$", f"the spec is not UTF-8 text (byte {exc.start})")]) from None
+        message = f"the spec is not UTF-8 text (byte {raw[exc.start]:#04x}); save it as UTF-8"
+        raise SpecError([Problem(name, line, col, "$", message)]) from None
     return load_text(text, name)

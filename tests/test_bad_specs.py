@@ -1,0 +1,416 @@
+"""The broken-spec table: each small spec with the exact problems `promstack generate` reports (exit 2).
+
+Every row runs through the real CLI (typer's CliRunner on `generator.cli.app`), from a temporary
+working directory so the file name in each message is just `stack.yaml`. A row's expected lines are
+the whole of stderr, in order: that also proves that all problems are reported, sorted by position,
+and that nothing else (a traceback, a secret) is printed. `generate` must write nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from generator.cli import app
+
+HEAD = "version: 1\nname: t\n"
+# a receiver block to put routes, tests and the like under
+NOTIFY = HEAD + "notifications:\n  receivers: [{name: team, webhook: {url: {env: HOOK}}}]\n  default_receiver: team\n"
+SECRET = "hunter2-Sup3rS3cret-value"  # must never be printed back
+
+CASES: list[tuple[str, str | bytes | None, list[str]]] = [
+    # --- the file itself -------------------------------------------------------------------
+    ("empty-file", "", ["1:1: $: the spec is empty"]),
+    ("only-comments", "# nothing here yet\n", ["1:1: $: the spec is empty"]),
+    ("too-big", "#" + "x" * 2_000_000 + "\n", ["1:1: $: the spec is larger than 2000000 bytes"]),
+    ("missing-file", None, ["1:1: $: cannot read the spec: No such file or directory"]),
+    ("not-utf8", b"version: 1\nname: caf\xe9\n", ["2:10: $: the spec is not UTF-8 text (byte 0xe9); save it as UTF-8"]),
+    ("nul-character", "version: 1\nname: t\x00\n", ["2:8: $: invalid YAML: character 0x0000 is not allowed"]),
+    (
+        "two-documents",
+        HEAD + "---\nname: u\n",
+        ["3:1: $: invalid YAML: a spec is one document, but another one starts here (---)"],
+    ),
+    ("top-level-list", "- version: 1\n- name: t\n", ["1:1: $: expected a mapping (key: value), got a list"]),
+    # --- YAML syntax -----------------------------------------------------------------------
+    (
+        "unclosed-list",
+        HEAD + "services: [{name: api\n",
+        ["4:1: $: invalid YAML: expected ',' or '}', but got '<stream end>'"],
+    ),
+    (
+        "tab-indent",
+        HEAD + "retention:\n\ttime: 30d\n",
+        ["4:1: $: invalid YAML: found character '\\t' that cannot start any token"],
+    ),
+    (
+        "bad-indent",
+        HEAD + "retention:\n    time: 30d\n  size: 1GB\n",
+        ["5:3: $: invalid YAML: expected <block end>, but found '<block mapping start>'"],
+    ),
+    (
+        "python-tag",
+        HEAD + "environment: !!python/object/apply:os.system ls\n",
+        [
+            "3:14: $.environment: invalid YAML value: could not determine a constructor for the tag "
+            "'tag:yaml.org,2002:python/object/apply:os.system'"
+        ],
+    ),
+    (
+        "alias-bomb",
+        HEAD
+        + "x: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
+        + "".join(f"{b}: &{b} [{', '.join(['*' + a] * 10)}]\n" for a, b in zip("abcd", "bcde", strict=True))
+        + "f: [*e, *e]\n",
+        ["3:29: $.e[7][8][8][8][7]: the document expands to more than 100000 values (YAML aliases?)"],
+    ),
+    # --- keys ------------------------------------------------------------------------------
+    ("duplicate-key", HEAD + "name: u\n", ["3:1: $.name: duplicate key 'name' (first given on line 2)"]),
+    (
+        "duplicate-nested-key",
+        HEAD + "retention:\n  time: 30d\n  time: 7d\n",
+        ["5:3: $.retention.time: duplicate key 'time' (first given on line 4)"],
+    ),
+    (
+        "unknown-top-key",
+        HEAD + "scrape_intervall: 15s\n",
+        ["3:1: $.scrape_intervall: unknown key 'scrape_intervall'; did you mean 'scrape_interval'?"],
+    ),
+    (
+        "unknown-nested-key",
+        HEAD + "retention: {tme: 30d}\n",
+        ["3:13: $.retention.tme: unknown key 'tme'; did you mean 'time'?"],
+    ),
+    (
+        "unknown-key-no-guess",
+        HEAD + "retention: {forever: true}\n",
+        ["3:13: $.retention.forever: unknown key 'forever'; expected one of: size, time"],
+    ),
+    ("missing-required", "version: 1\n", ["1:1: $: missing required key 'name'"]),
+    (
+        "unknown-exporter",
+        HEAD + "exporters: {elasticsearch: {}}\n",
+        [
+            "3:13: $.exporters.elasticsearch: unknown exporter 'elasticsearch'; promstack knows: blackbox, cadvisor, "
+            "mysqld, node, postgres, pushgateway, rabbitmq, redis"
+        ],
+    ),
+    (
+        "unknown-exporter-guess",
+        HEAD + "exporters: {mysql: {address: 'db:3306'}}\n",
+        ["3:13: $.exporters.mysql: unknown exporter 'mysql'; did you mean 'mysqld'?"],
+    ),
+    # --- types and formats -----------------------------------------------------------------
+    (
+        "version-2",
+        "version: 2\nname: t\n",
+        ["1:10: $.version: unsupported spec version 2; this promstack reads version 1"],
+    ),
+    (
+        "bad-name",
+        "version: 1\nname: My Shop\n",
+        ["2:7: $.name: 'My Shop' is not a valid name (lower-case letters, digits, - and _, at most 40)"],
+    ),
+    (
+        "number-for-duration",
+        HEAD + "scrape_interval: 15\n",
+        ["3:18: $.scrape_interval: expected a duration (e.g. 30s, 5m, 1h30m, 7d), got a whole number"],
+    ),
+    (
+        "mapping-for-list",
+        HEAD + "services: {name: api, targets: ['api:8000']}\n",
+        ["3:11: $.services: expected a list, got a mapping"],
+    ),
+    (
+        "bool-for-mapping",
+        HEAD + "exporters: {node: true}\n",
+        ["3:19: $.exporters.node: expected a mapping (key: value), got true/false"],
+    ),
+    (
+        "bad-duration",
+        HEAD + "scrape_interval: 5 minutes\n",
+        ["3:18: $.scrape_interval: '5 minutes' is not a valid duration (e.g. 30s, 5m, 1h30m, 7d)"],
+    ),
+    (
+        "zero-duration",
+        HEAD + "evaluation_interval: 0s\n",
+        ["3:22: $.evaluation_interval: evaluation_interval must be longer than 0s"],
+    ),
+    (
+        "timeout-over-interval",
+        HEAD + "scrape_interval: 10s\nscrape_timeout: 30s\n",
+        ["4:17: $.scrape_timeout: scrape_timeout 30s is longer than scrape_interval 10s; Prometheus refuses that"],
+    ),
+    (
+        "bad-size",
+        HEAD + "retention: {size: 20 gigs}\n",
+        ["3:19: $.retention.size: '20 gigs' is not a valid size (e.g. 512MB, 20GB)"],
+    ),
+    (
+        "target-port-too-big",
+        HEAD + "services: [{name: api, targets: ['api:99999']}]\n",
+        [
+            "3:34: $.services[0].targets[0]: 'api:99999' is not a valid host:port target: "
+            "port 99999 is not between 1 and 65535"
+        ],
+    ),
+    (
+        "target-without-port",
+        HEAD + "services: [{name: api, targets: ['api']}]\n",
+        ["3:34: $.services[0].targets[0]: 'api' is not a valid host:port target: add the port, e.g. 'api:8000'"],
+    ),
+    (
+        "target-port-not-number",
+        HEAD + "exporters: {redis: {targets: ['redis:http']}}\n",
+        [
+            "3:31: $.exporters.redis.targets[0]: 'redis:http' is not a valid host:port target: "
+            "the port 'http' is not a number"
+        ],
+    ),
+    (
+        "port-out-of-range",
+        HEAD + "components: {prometheus: {port: 70000}}\n",
+        ["3:33: $.components.prometheus.port: 70000 is not a valid port (1-65535)"],
+    ),
+    (
+        "port-zero",
+        HEAD + "exporters: {node: {port: 0}}\n",
+        ["3:26: $.exporters.node.port: 0 is not a valid port (1-65535)"],
+    ),
+    (
+        "bad-label-name",
+        HEAD + "external_labels: {team-name: ops}\n",
+        [
+            "3:19: $.external_labels.team-name: "
+            "'team-name' is not a valid label name (letters, digits, underscores) as a key"
+        ],
+    ),
+    (
+        "bad-enum",
+        HEAD + "exporters: {blackbox: {probes: [{name: p, module: http_3xx, targets: [x]}]}}\n",
+        [
+            "3:51: $.exporters.blackbox.probes[0].module: 'http_3xx' is not one of: "
+            "http_2xx, http_post_2xx, tcp_connect, icmp, dns"
+        ],
+    ),
+    # --- names that must be unique or must exist -------------------------------------------
+    (
+        "duplicate-service",
+        HEAD + "services:\n  - {name: api, targets: ['a:1']}\n  - {name: api, targets: ['b:1']}\n",
+        ["5:12: $.services[1].name: duplicate service name 'api' (also $.services[0])"],
+    ),
+    (
+        "duplicate-receiver",
+        NOTIFY.replace("}}}]", "}}}, {name: team, webhook: {url: {env: HOOK2}}}]"),
+        ["4:65: $.notifications.receivers[1].name: duplicate receiver name 'team' (also $.notifications.receivers[0])"],
+    ),
+    (
+        "duplicate-probe",
+        HEAD + "exporters:\n  blackbox:\n    probes: [{name: p, targets: [x]}, {name: p, targets: [y]}]\n",
+        ["5:46: $.exporters.blackbox.probes[1].name: duplicate probe name 'p' (also $.exporters.blackbox.probes[0])"],
+    ),
+    (
+        "route-unknown-receiver",
+        NOTIFY + "  routes: [{match: {severity: critical}, receiver: oncal}]\n",
+        ["6:52: $.notifications.routes[0].receiver: unknown receiver 'oncal'; known: team"],
+    ),
+    (
+        "nested-route-unknown-receiver",
+        NOTIFY + "  routes:\n    - receiver: team\n      routes: [{receiver: tema}]\n",
+        ["8:27: $.notifications.routes[0].routes[0].receiver: unknown receiver 'tema'; did you mean 'team'?"],
+    ),
+    (
+        "unknown-default-receiver",
+        NOTIFY.replace("default_receiver: team", "default_receiver: teem"),
+        ["5:21: $.notifications.default_receiver: unknown receiver 'teem'; did you mean 'team'?"],
+    ),
+    (
+        "route-test-unknown-receiver",
+        NOTIFY + "  tests: [{labels: {severity: critical}, receivers: [oncall]}]\n",
+        ["6:54: $.notifications.tests[0].receivers[0]: unknown receiver 'oncall'; known: team"],
+    ),
+    (
+        "service-named-like-component",
+        HEAD + "services: [{name: prometheus, targets: ['p:1']}]\n",
+        ["3:19: $.services[0].name: service name 'prometheus' is taken by a component of the stack; choose another"],
+    ),
+    (
+        "service-named-like-exporter",
+        HEAD + "exporters: {node: {}}\nservices: [{name: node-exporter, targets: ['p:1']}]\n",
+        ["4:19: $.services[0].name: service name 'node-exporter' is taken by a component of the stack; choose another"],
+    ),
+    # --- secrets ---------------------------------------------------------------------------
+    (
+        "secret-as-literal",
+        HEAD + f"components: {{grafana: {{admin_password: {SECRET}}}}}\n",
+        [
+            "3:40: $.components.grafana.admin_password: a secret must be a reference like {env: NAME} or {file: PATH}, "
+            "never the value itself"
+        ],
+    ),
+    (
+        "secret-in-env-field",
+        HEAD + f"exporters: {{postgres: {{dsn: {{env: 'postgres://u:{SECRET}@db/x'}}}}}}\n",
+        [
+            "3:35: $.exporters.postgres.dsn.env: env takes the name of an environment variable (letters, digits, _), "
+            "not the secret itself"
+        ],
+    ),
+    (
+        "secret-with-two-sources",
+        HEAD + "exporters: {postgres: {dsn: {env: PG_DSN, file: dsn.txt}}}\n",
+        ["3:29: $.exporters.postgres.dsn: a secret reference takes exactly one of 'env' or 'file'"],
+    ),
+    (
+        "secret-unknown-source",
+        HEAD + f"exporters: {{postgres: {{dsn: {{value: {SECRET}}}}}}}\n",
+        ["3:30: $.exporters.postgres.dsn.value: unknown key 'value'; expected one of: env, file"],
+    ),
+    # --- SLOs ------------------------------------------------------------------------------
+    (
+        "slo-objective-100",
+        HEAD + "services:\n  - {name: api, targets: ['api:80'], http: {requests: r},"
+        " slos: [{name: a, objective: 100}]}\n",
+        [
+            "4:87: $.services[0].slos[0].objective: an SLO objective is a percentage above 0 and below 100: "
+            "100 leaves no error budget to alert on (try 99.9)"
+        ],
+    ),
+    (
+        "slo-objective-0",
+        HEAD + "services:\n  - {name: api, targets: ['api:80'], http: {requests: r},"
+        " slos: [{name: a, objective: 0}]}\n",
+        [
+            "4:87: $.services[0].slos[0].objective: "
+            "an SLO objective is a percentage above 0 and below 100, not 0 (try 99.9)"
+        ],
+    ),
+    (
+        "slo-objective-too-low",
+        HEAD + "services:\n  - {name: api, targets: ['api:80'], http: {requests: r},"
+        " slos: [{name: a, objective: 90}]}\n",
+        [
+            "4:87: $.services[0].slos[0].objective: an objective of 90 leaves so much error budget that the 14.4x "
+            "burn-rate alert can never fire; use an objective above 93.06"
+        ],
+    ),
+    (
+        "latency-slo-without-duration",
+        HEAD + "services:\n  - {name: api, targets: ['api:80'], http: {requests: r},"
+        " slos: [{name: fast, objective: 99, threshold: 300ms}]}\n",
+        ["4:105: $.services[0].slos[0].threshold: a latency SLO needs http.duration (a histogram metric name)"],
+    ),
+    (
+        "demo-slo-too-low",
+        HEAD + "demo: {enabled: true, slos: [{name: a, objective: 90}]}\n",
+        [
+            "3:51: $.demo.slos[0].objective: an objective of 90 leaves so much error budget that the 14.4x "
+            "burn-rate alert can never fire; use an objective above 93.06"
+        ],
+    ),
+    (
+        "slo-without-http",
+        HEAD + "services: [{name: api, targets: ['api:80'], slos: [{name: a, objective: 99}]}]\n",
+        [
+            "3:52: $.services[0].slos[0]: an SLO needs the service's http metrics: add http: {requests: "
+            "..., duration: ...}"
+        ],
+    ),
+    # --- safety and wiring -----------------------------------------------------------------
+    (
+        "expose-without-auth",
+        HEAD + "components: {prometheus: {expose: true}}\n",
+        [
+            "3:35: $.components.prometheus.expose: exposing prometheus beyond 127.0.0.1 needs authentication: add "
+            "auth: {basic: {username: ..., password: {env: ...}}} (and tls: {cert: ..., key: ...})"
+        ],
+    ),
+    (
+        "same-port-twice",
+        HEAD + "components: {prometheus: {port: 9000}, alertmanager: {port: 9000}}\n",
+        ["3:61: $.components.alertmanager.port: port 9000 is already used by prometheus; choose another"],
+    ),
+    (
+        "port-of-a-default",
+        HEAD + "exporters: {node: {}}\ndemo: {enabled: true, port: 9100}\n",
+        ["4:29: $.demo.port: port 9100 is already used by node-exporter (its default port); choose another"],
+    ),
+    (
+        "email-without-smtp",
+        HEAD + "notifications:\n  receivers: [{name: team, email: {to: ops@example.com}}]\n  default_receiver: team\n",
+        [
+            "4:35: $.notifications.receivers[0].email: an email receiver needs notifications.smtp: {smarthost: "
+            "..., from: ...}"
+        ],
+    ),
+    # --- everything at once: all reported, sorted by line, schema and semantic problems mixed --
+    (
+        "several-problems",
+        HEAD + "notifications:\n  receivers: [{name: team, webhook: {url: {env: HOOK}}}]\n"
+        "  default_receiver: nobody\nservices:\n  - {name: api, targets: ['api']}\n  - {name: api, targets: ['b:1']}\n"
+        "scrape_interval: fast\nretention: {tme: 1d}\n",
+        [
+            "5:21: $.notifications.default_receiver: unknown receiver 'nobody'; known: team",
+            "7:27: $.services[0].targets[0]: 'api' is not a valid host:port target: add the port, e.g. 'api:8000'",
+            "8:12: $.services[1].name: duplicate service name 'api' (also $.services[0])",
+            "9:18: $.scrape_interval: 'fast' is not a valid duration (e.g. 30s, 5m, 1h30m, 7d)",
+            "10:13: $.retention.tme: unknown key 'tme'; did you mean 'time'?",
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [pytest.param(t, e, id=i) for i, t, e in CASES])
+def test_bad_spec(
+    text: str | bytes | None, expected: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    spec = Path("stack.yaml")
+    if isinstance(text, bytes):
+        spec.write_bytes(text)
+    elif text is not None:
+        spec.write_text(text)
+    result = CliRunner().invoke(app, ["generate", str(spec), "-o", "out"])
+    assert result.exit_code == 2, result.output
+    summary = f"{len(expected)} problem(s) in the spec; nothing was written."
+    assert result.stderr.splitlines() == [f"stack.yaml:{line}" for line in expected] + [summary]
+    assert result.stdout == ""
+    assert SECRET not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["stack.yaml"] if text is not None else [])
+
+
+def test_table_is_big_enough() -> None:
+    assert len(CASES) >= 30
+    assert len({name for name, _, _ in CASES}) == len(CASES)
+
+
+def test_check_reports_the_same_problems(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`check` and `test` read the spec through the same stages, so they fail the same way."""
+    monkeypatch.chdir(tmp_path)
+    Path("stack.yaml").write_text(HEAD + "scrape_interval: soon\n")
+    for command in ("check", "test"):
+        result = CliRunner().invoke(app, [command, "stack.yaml"])
+        assert result.exit_code == 2
+        assert result.stderr.splitlines()[0] == (
+            "stack.yaml:3:18: $.scrape_interval: 'soon' is not a valid duration (e.g. 30s, 5m, 1h30m, 7d)"
+        )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        HEAD + "scrape_interval: 5s\n",  # shorter than the default scrape timeout: the default adapts
+        HEAD + "external_labels: {interval: 0s, period: '0s'}\n",  # label values are free text
+        HEAD + "exporters: {node: {port: 9200}}\ncomponents: {prometheus: {port: 9100}}\n",  # ports swapped
+        HEAD + "services: [{name: api, targets: ['[::1]:8000', 'api.internal:80']}]\n",
+    ],
+    ids=["short-interval", "duration-like-labels", "swapped-ports", "ipv6-and-dotted-hosts"],
+)
+def test_near_misses_are_accepted(text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Specs close to a table row that must not be rejected: a check is only as good as its false positives."""
+    monkeypatch.chdir(tmp_path)
+    Path("stack.yaml").write_text(text)
+    result = CliRunner().invoke(app, ["generate", "stack.yaml", "-o", "out"])
+    assert result.exit_code == 0, result.output
