@@ -359,6 +359,22 @@ CASES: list[tuple[str, str | bytes | None, list[str]]] = [
             "10:13: $.retention.tme: unknown key 'tme'; did you mean 'time'?",
         ],
     ),
+    # --- needs the catalog -----------------------------------------------------------------
+    (
+        "unknown-dashboard-excluded",
+        HEAD + "dashboards: {exclude: [node-exportr]}\n",
+        ["3:24: $.dashboards.exclude[0]: unknown dashboard 'node-exportr'; did you mean 'node-exporter'?"],
+    ),
+    (
+        "msteams-on-old-alertmanager",
+        HEAD
+        + "components: {alertmanager: {version: v0.25.0}}\n"
+        + "notifications:\n  receivers: [{name: teams, msteams: {webhook_url: {env: X}}}]\n  default_receiver: teams\n",
+        [
+            "5:38: $.notifications.receivers[0].msteams: msteams needs Alertmanager 0.28 or newer, but this stack "
+            "runs 0.25; use the pinned version or another receiver kind"
+        ],
+    ),
 ]
 
 

@@ -17,6 +17,7 @@ from generator import catalog, conventions
 from generator.errors import Problem, SpecError
 from generator.spec.formats import FORMATS, conforms, duration_ms
 from generator.spec.loader import Document, child_path, printable
+from generator.spec.catalog_semantics import catalog_problems
 from generator.spec.rules_semantics import rule_problems
 
 SCHEMA_PATH = Path(__file__).with_name("stack.schema.json")
@@ -397,5 +398,6 @@ def validate(doc: Document) -> None:
     problems = list(_schema_problems(doc))
     problems.extend(_semantic_problems(doc))
     problems.extend(rule_problems(doc))
+    problems.extend(catalog_problems(doc))
     if problems:
         raise SpecError([printable(p) for p in problems])

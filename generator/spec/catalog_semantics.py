@@ -1,0 +1,65 @@
+"""Semantic checks that need the catalog: dashboard names, receiver kinds the chosen Alertmanager supports."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from generator import catalog, conventions
+from generator.errors import Problem
+from generator.spec.loader import Document
+
+# msteams_configs arrived in Alertmanager 0.26; reading its webhook URL from a file works from 0.28 on,
+# and promstack never writes a webhook URL into alertmanager.yml itself.
+MSTEAMS_MIN_VERSION = (0, 28)
+
+
+def dashboard_names() -> set[str]:
+    views = {p.name.removesuffix(".dashboard.py") for p in catalog.folder("dashboards").glob("*.dashboard.py")}
+    return views | set(conventions.DASHBOARD_UIDS)
+
+
+def _alertmanager_version(data: dict[str, Any]) -> tuple[int, int] | None:
+    spec = (data.get("components") or {}).get("alertmanager") or {}
+    if not isinstance(spec, dict):
+        return None
+    tag = spec.get("version")
+    if not isinstance(tag, str):
+        image = spec.get("image")
+        tag = (
+            image.rsplit("/", 1)[-1].partition(":")[2] if isinstance(image, str) else catalog.entry("alertmanager").tag
+        )
+    found = re.match(r"v?(\d+)\.(\d+)", tag or "")
+    return (int(found[1]), int(found[2])) if found else None
+
+
+def catalog_problems(doc: Document) -> Iterator[Problem]:
+    data = doc.data if isinstance(doc.data, dict) else {}
+    dashboards = data.get("dashboards")
+    excluded = dashboards.get("exclude") if isinstance(dashboards, dict) else None
+    if isinstance(excluded, list):
+        known = sorted(dashboard_names())
+        for index, name in enumerate(excluded):
+            if isinstance(name, str) and name not in known:
+                guess = difflib.get_close_matches(name, known, n=1)
+                hint = f"did you mean '{guess[0]}'?" if guess else f"known: {', '.join(known)}"
+                yield doc.problem(f"$.dashboards.exclude[{index}]", f"unknown dashboard '{name}'; {hint}")
+    notifications = data.get("notifications")
+    receivers = notifications.get("receivers") if isinstance(notifications, dict) else None
+    if not isinstance(receivers, list):
+        return
+    version = _alertmanager_version(data)
+    for index, receiver in enumerate(receivers):
+        if (
+            isinstance(receiver, dict)
+            and "msteams" in receiver
+            and version is not None
+            and version < MSTEAMS_MIN_VERSION
+        ):
+            yield doc.problem(
+                f"$.notifications.receivers[{index}].msteams",
+                f"msteams needs Alertmanager 0.28 or newer, but this stack runs {version[0]}.{version[1]}; "
+                "use the pinned version or another receiver kind",
+            )
