@@ -1,7 +1,9 @@
 """Stage `render`: Stack -> {relative path: text}. Pure: no disk, environment, clock or network.
 
 Every module in this package that defines `render(stack, target) -> Tree` is a renderer (one module
-per artifact kind). Their trees are merged; two renderers writing the same path is a bug.
+per artifact kind). Their trees are merged; two renderers writing the same path is a bug. A module
+that must see what the others rendered (compose mounts folders and hashes configs) defines
+`render_after(stack, target, tree) -> Tree` instead; it runs once the first phase is merged.
 Secrets are never rendered as values: a renderer declares a `SecretFile` (how to build the file from
 secret references) and the writer resolves it at write time into an owner-only file.
 """
@@ -104,17 +106,23 @@ def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
 _Dumper.add_representer(str, _str_presenter)
 
 Renderer = Callable[[Stack, Target], Tree]
+Assembler = Callable[[Stack, Target, Tree], Tree]
+
+
+def _modules() -> list[Any]:
+    return [
+        importlib.import_module(f"{__name__}.{info.name}")
+        for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name)
+        if not info.name.startswith("_")
+    ]
 
 
 def renderers() -> list[tuple[str, Renderer]]:
-    found = []
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        if hasattr(module, "render"):
-            found.append((info.name, module.render))
-    return found
+    return [(m.__name__.rsplit(".", 1)[-1], m.render) for m in _modules() if hasattr(m, "render")]
+
+
+def assemblers() -> list[tuple[str, Assembler]]:
+    return [(m.__name__.rsplit(".", 1)[-1], m.render_after) for m in _modules() if hasattr(m, "render_after")]
 
 
 def render(stack: Stack, target: Target | None = None) -> Tree:
@@ -123,6 +131,10 @@ def render(stack: Stack, target: Target | None = None) -> Tree:
     tree = Tree()
     for name, renderer in renderers():
         tree.merge(renderer(stack, target), name)
+    # second phase: each assembler sees the first phase only, so assemblers stay independent
+    first = Tree(dict(tree.files), dict(tree.secrets), {k: dict(v) for k, v in tree.env.items()})
+    for name, assembler in assemblers():
+        tree.merge(assembler(stack, target, first), name)
     tree.files = dict(sorted(tree.files.items()))
     tree.secrets = dict(sorted(tree.secrets.items()))
     return tree

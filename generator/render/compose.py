@@ -6,7 +6,7 @@ folder); runtimes pass `-p` as well. Secret environment variables appear only as
 references whose values the runtime passes at deploy time (`secret_variable` names them).
 
 Mounts and config hashes depend on what the *other* renderers produce (rules, Alertmanager and
-Grafana files, secret files), so this renderer renders them too; it is still pure.
+Grafana files, secret files), so it is an assembler: `render_after` sees the merged first phase.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from generator import catalog, conventions
 from generator.model import Component, Stack
-from generator.render import Target, Tree, dump_yaml, header, renderers
+from generator.render import Target, Tree, dump_yaml, header
 from generator.render import args as cmdline
 
 NETWORK = "promstack"
@@ -53,14 +53,6 @@ def secret_variable(component: str, var: str) -> str:
 def escape(text: str) -> str:
     """Compose interpolates `$` everywhere; a literal one is written `$$`."""
     return text.replace("$", "$$")
-
-
-def _others(stack: Stack, target: Target) -> Tree:
-    tree = Tree()
-    for name, renderer in renderers():
-        if name != __name__.rsplit(".", 1)[-1]:
-            tree.merge(renderer(stack, target), name)
-    return tree
 
 
 def _owned(tree: Tree, prefix: str) -> tuple[list[str], list[str]]:
@@ -174,10 +166,10 @@ def compose(stack: Stack, tree: Tree, target: Target) -> dict[str, Any]:
     return data
 
 
-def render(stack: Stack, target: Target) -> Tree:
+def render_after(stack: Stack, target: Target, full: Tree) -> Tree:
+    """compose.yaml from everything the other renderers produced (mounts, config hashes)."""
     if target.runtime != "compose":
         return Tree()
-    full = _others(stack, target)
     text = dump_yaml(compose(stack, full, target), stack)
     env = f"# {header(stack)}\nCOMPOSE_PROJECT_NAME={stack.name}\n"
     return Tree(files={conventions.COMPOSE_FILE: text, ENV_FILE: env})
