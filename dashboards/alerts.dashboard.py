@@ -40,7 +40,7 @@ def dashboard(stack: Stack) -> g.Board:
                 "Watchdog",
                 g.q(f'count(ALERTS{{alertname="{c.ALERT_WATCHDOG}",alertstate="firing"}})'),
                 graph=False,
-                steps=(("red", None), ("green", 1)),
+                steps=g.UP_STEPS,
                 description="Always firing on purpose: when it stops, rule evaluation or alerting is broken.",
             ),
             g.stat(

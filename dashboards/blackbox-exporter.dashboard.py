@@ -7,6 +7,7 @@ from generator import dashboards as g
 from generator.model import Stack
 
 SEL = 'probe=~"$probe",instance=~"$instance"'
+DAY = 86400  # the certificate alert's threshold is in days, the panel in seconds
 
 
 def dashboard(stack: Stack) -> g.Board | None:
@@ -16,29 +17,25 @@ def dashboard(stack: Stack) -> g.Board | None:
         g.Row(
             "Results",
             [
-                g.stat(
+                g.up(
                     "Probe success",
                     g.q(f"probe_success{{{SEL}}}", "{{instance}}"),
-                    graph=False,
-                    w=12,
-                    steps=(("red", None), ("green", 1)),
-                    mappings=[g.UP_DOWN],
                     description="1 when the last probe of the endpoint succeeded (the ProbeFailed alert).",
+                    w=12,
                 ),
-                g.stat(
+                g.up(
                     "Exporter up",
                     g.q('up{job="blackbox-exporter"}'),
-                    graph=False,
-                    w=12,
-                    mappings=[g.UP_DOWN],
-                    steps=(("red", None), ("green", 1)),
                     description="1 when the blackbox exporter itself answers.",
+                    w=12,
                 ),
                 g.timeseries(
                     "Probe duration",
                     g.q(f"probe_duration_seconds{{{SEL}}}", "{{instance}}"),
                     unit="s",
-                    description="How long each probe took, end to end.",
+                    steps=g.alert_steps(stack, "BlackboxSlowProbe"),
+                    description="How long each probe took, end to end; the line is the BlackboxSlowProbe alert's "
+                    "threshold (which it compares with the 5-minute average).",
                 ),
                 g.timeseries(
                     "HTTP status code",
@@ -62,9 +59,10 @@ def dashboard(stack: Stack) -> g.Board | None:
                     "TLS certificate expires in",
                     g.q(f"probe_ssl_earliest_cert_expiry{{{SEL}}} - time()", "{{instance}}"),
                     unit="s",
-                    steps=(("red", None), ("orange", 7 * 86400), ("green", 21 * 86400)),
+                    steps=g.alert_steps(stack, "BlackboxTLSCertificateExpiring", lambda days: days * DAY, below=True),
                     quiet="only HTTPS endpoints have certificates",
-                    description="Time until the earliest certificate in the chain expires.",
+                    description="Time until the earliest certificate in the chain expires; red below the "
+                    "BlackboxTLSCertificateExpiring alert's threshold.",
                 ),
             ],
         ),

@@ -38,9 +38,10 @@ def dashboard(stack: Stack) -> g.Board | None:
                     unit="percentunit",
                     lo=0,
                     hi=1,
-                    steps=(("green", None), ("orange", 0.8), ("red", 0.9)),
+                    steps=g.percent_alert(stack, "ContainerHighMemoryUsage"),
                     quiet="only containers with a memory limit have one",
-                    description="Working set as a share of the container's memory limit.",
+                    description="Working set as a share of the container's memory limit; the line is the "
+                    "ContainerHighMemoryUsage alert's threshold.",
                 ),
                 g.timeseries(
                     "CPU throttling",
@@ -52,8 +53,10 @@ def dashboard(stack: Stack) -> g.Board | None:
                     unit="percentunit",
                     lo=0,
                     hi=1,
+                    steps=g.percent_alert(stack, "ContainerCpuThrottled"),
                     quiet="only containers with a CPU limit are throttled",
-                    description="Share of CPU periods in which the container hit its CPU limit (saturation).",
+                    description="Share of CPU periods in which the container hit its CPU limit (saturation); the "
+                    "line is the ContainerCpuThrottled alert's threshold.",
                 ),
             ],
         ),

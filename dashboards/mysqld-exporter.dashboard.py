@@ -8,6 +8,7 @@ from generator.model import Stack
 
 SEL = 'job="mysqld-exporter",instance=~"$instance"'
 RATE = "[$__rate_interval]"
+PER_5M = 300  # the slow query alert counts over 5 minutes; the panel shows a per-second rate
 
 
 def dashboard(stack: Stack) -> g.Board | None:
@@ -17,12 +18,9 @@ def dashboard(stack: Stack) -> g.Board | None:
         g.Row(
             "Availability",
             [
-                g.stat(
+                g.up(
                     "Up",
                     g.q(f"mysql_up{{{SEL}}}", "{{instance}}"),
-                    graph=False,
-                    mappings=[g.UP_DOWN],
-                    steps=(("red", None), ("green", 1)),
                     description="1 when the exporter can query MySQL.",
                 ),
                 g.stat(
@@ -40,8 +38,9 @@ def dashboard(stack: Stack) -> g.Board | None:
                         "{{instance}}",
                     ),
                     unit="percentunit",
-                    steps=(("green", None), ("orange", 0.8), ("red", 0.9)),
-                    description="Connected threads as a share of max_connections.",
+                    steps=g.percent_alert(stack, "MysqlTooManyConnections"),
+                    description="Connected threads as a share of max_connections; red from the "
+                    "MysqlTooManyConnections alert's threshold.",
                 ),
                 g.stat(
                     "Threads running",
@@ -63,8 +62,9 @@ def dashboard(stack: Stack) -> g.Board | None:
                     "Slow queries",
                     g.q(f"rate(mysql_global_status_slow_queries{{{SEL}}}{RATE})", "{{instance}}"),
                     unit="ops",
-                    steps=(("green", None), ("red", 0.0001)),
-                    description="Statements slower than long_query_time, per second.",
+                    steps=g.alert_steps(stack, "MysqlSlowQueries", lambda t: t / PER_5M),
+                    description="Statements slower than long_query_time, per second; the line is the "
+                    "MysqlSlowQueries alert's threshold (slow queries in 5 minutes) as a rate.",
                 ),
                 g.timeseries(
                     "Aborted connections",

@@ -159,7 +159,7 @@ def _network(stack: Stack) -> g.Row:
                 g.q(f"node_timex_sync_status{{{SEL}}}", "{{instance}}"),
                 graph=False,
                 mappings=[g.BOOLEAN_OK],
-                steps=(("red", None), ("green", 1)),
+                steps=g.UP_STEPS,
                 description="1 when the kernel reports its clock synchronised (the NodeClockNotSynchronising alert).",
             ),
         ],
@@ -172,12 +172,9 @@ def dashboard(stack: Stack) -> g.Board | None:
     summary = g.Row(
         "Hosts",
         [
-            g.stat(
+            g.up(
                 "Up",
                 g.q(f"up{{{SEL}}}", "{{instance}}"),
-                steps=(("red", None), ("green", 1)),
-                graph=False,
-                mappings=[g.UP_DOWN],
                 description="1 when Prometheus can scrape the host's node exporter (HostDown).",
             ),
             g.stat(

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from generator import conventions as c
 from generator import dashboards as g
+from generator import slo_math
 from generator.model import Service, Stack
-from generator.render import slo as slo_rules
 
 UIDS = c.DASHBOARD_UIDS
-RED_GREEN: g.Steps = (("red", None), ("green", 1))
 
 
 def _service_row(stack: Stack, service: Service) -> g.Row:
@@ -25,7 +24,7 @@ def _service_row(stack: Stack, service: Service) -> g.Row:
                     "Targets up",
                     g.q(f"sum(up{{{sel}}})"),
                     description="Scrape targets of this service that answer.",
-                    steps=(("red", None), ("green", 1)),
+                    steps=g.UP_STEPS,
                 )
             ],
         )
@@ -35,7 +34,7 @@ def _service_row(stack: Stack, service: Service) -> g.Row:
     latency = next((s for s in service.slos if s.kind == "latency"), None)
     errors = g.percent_alert(stack, "ServiceHighErrorRatio")
     if availability:  # orange once the failures eat the SLO's budget faster than it allows
-        errors = (errors[0], ("orange", slo_rules.budget(availability)), *errors[1:])
+        errors = (errors[0], ("orange", slo_math.budget(availability)), *errors[1:])
     slow = g.alert_steps(stack, "ServiceHighLatency")
     if latency and latency.threshold_seconds:
         slow = (("green", None), ("red", latency.threshold_seconds))
@@ -73,7 +72,7 @@ def _service_row(stack: Stack, service: Service) -> g.Row:
         cells.append(
             g.stat(
                 f"Budget left: {slo.name}",
-                g.q(g.budget_left(service, slo)),
+                g.q(slo_math.budget_left(service, slo)),
                 unit="percentunit",
                 steps=(("red", None), ("orange", 0.25), ("green", 0.5)),
                 graph=False,
@@ -90,7 +89,7 @@ def _component_rows(stack: Stack) -> list[g.Row]:
         return g.stat(
             f"{what} up",
             g.q(f'min(up{{job="{job}"}})'),
-            steps=RED_GREEN,
+            steps=g.UP_STEPS,
             graph=False,
             description=f"1 when Prometheus can scrape {what}.",
         )
@@ -173,7 +172,7 @@ def _component_rows(stack: Stack) -> list[g.Row]:
                         g.stat(
                             f"{title} reachable",
                             g.q(expr),
-                            steps=RED_GREEN,
+                            steps=g.UP_STEPS,
                             graph=False,
                             links=[g.link(title, UIDS[name])],
                             description=f"1 when every {title} instance answers its exporter.",
@@ -245,7 +244,7 @@ def dashboard(stack: Stack) -> g.Board:
                 g.q("avg by (job) (up)", "{{job}}"),
                 unit="percentunit",
                 graph=False,
-                steps=RED_GREEN,
+                steps=g.UP_STEPS,
                 w=12,
                 description="Share of each job's targets Prometheus can scrape.",
             ),

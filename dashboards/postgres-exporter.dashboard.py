@@ -17,12 +17,9 @@ def dashboard(stack: Stack) -> g.Board | None:
         g.Row(
             "Availability",
             [
-                g.stat(
+                g.up(
                     "Up",
                     g.q(f"pg_up{{{SEL}}}", "{{instance}}"),
-                    graph=False,
-                    mappings=[g.UP_DOWN],
-                    steps=(("red", None), ("green", 1)),
                     description="1 when the exporter can query PostgreSQL.",
                 ),
                 g.stat(
@@ -33,8 +30,9 @@ def dashboard(stack: Stack) -> g.Board | None:
                         "{{instance}}",
                     ),
                     unit="percentunit",
-                    steps=(("green", None), ("orange", 0.8), ("red", 0.9)),
-                    description="Backends as a share of max_connections.",
+                    steps=g.percent_alert(stack, "PostgresTooManyConnections"),
+                    description="Backends as a share of max_connections; red from the PostgresTooManyConnections "
+                    "alert's threshold.",
                 ),
                 g.stat(
                     "Database size",

@@ -16,12 +16,9 @@ def dashboard(stack: Stack) -> g.Board | None:
         g.Row(
             "Pushes",
             [
-                g.stat(
+                g.up(
                     "Pushgateway up",
                     g.q('up{job="pushgateway"}'),
-                    graph=False,
-                    mappings=[g.UP_DOWN],
-                    steps=(("red", None), ("green", 1)),
                     description="1 when Prometheus can scrape the Pushgateway.",
                 ),
                 g.stat(

@@ -17,12 +17,9 @@ def dashboard(stack: Stack) -> g.Board | None:
         g.Row(
             "Broker",
             [
-                g.stat(
+                g.up(
                     "Up",
                     g.q(f"up{{{SEL}}}", "{{instance}}"),
-                    graph=False,
-                    mappings=[g.UP_DOWN],
-                    steps=(("red", None), ("green", 1)),
                     description="1 when Prometheus can scrape the node.",
                 ),
                 g.stat(
@@ -56,7 +53,9 @@ def dashboard(stack: Stack) -> g.Board | None:
                     "Messages queued",
                     g.q(f"sum by (instance) (rabbitmq_queue_messages_ready{{{SEL}}})", "ready {{instance}}"),
                     g.q(f"sum by (instance) (rabbitmq_queue_messages_unacked{{{SEL}}})", "unacked {{instance}}"),
-                    description="Messages waiting for a consumer, and delivered but not yet acknowledged.",
+                    steps=g.alert_steps(stack, "RabbitmqTooManyReadyMessages"),
+                    description="Messages waiting for a consumer (ready), and delivered but not yet acknowledged; "
+                    "the line is the RabbitmqTooManyReadyMessages alert's threshold for ready messages.",
                 ),
                 g.timeseries(
                     "Message rates",
@@ -92,7 +91,7 @@ def dashboard(stack: Stack) -> g.Board | None:
                         "{{instance}}",
                     ),
                     unit="bytes",
-                    steps=(("red", None), ("green", 1)),
+                    steps=g.UP_STEPS,
                     description="Disk space left before the disk alarm blocks publishers.",
                 ),
             ],

@@ -17,12 +17,9 @@ def dashboard(stack: Stack) -> g.Board | None:
         g.Row(
             "Availability",
             [
-                g.stat(
+                g.up(
                     "Up",
                     g.q(f"redis_up{{{SEL}}}", "{{instance}}"),
-                    graph=False,
-                    mappings=[g.UP_DOWN],
-                    steps=(("red", None), ("green", 1)),
                     description="1 when the exporter can talk to Redis.",
                 ),
                 g.stat(
@@ -41,8 +38,9 @@ def dashboard(stack: Stack) -> g.Board | None:
                     "Client slots used",
                     g.q(f"redis_connected_clients{{{SEL}}} / redis_config_maxclients{{{SEL}}}", "{{instance}}"),
                     unit="percentunit",
-                    steps=(("green", None), ("orange", 0.8), ("red", 0.9)),
-                    description="Connected clients as a share of maxclients.",
+                    steps=g.percent_alert(stack, "RedisTooManyConnections"),
+                    description="Connected clients as a share of maxclients; red from the RedisTooManyConnections "
+                    "alert's threshold.",
                 ),
             ],
         ),
@@ -61,9 +59,10 @@ def dashboard(stack: Stack) -> g.Board | None:
                     unit="percentunit",
                     lo=0,
                     hi=1,
-                    steps=(("green", None), ("orange", 0.8), ("red", 0.9)),
+                    steps=g.percent_alert(stack, "RedisOutOfMemory"),
                     quiet="only Redis instances with maxmemory set have a limit",
-                    description="Used memory as a share of maxmemory; near 1, Redis evicts or refuses writes.",
+                    description="Used memory as a share of maxmemory; near 1, Redis evicts or refuses writes. The "
+                    "line is the RedisOutOfMemory alert's threshold.",
                 ),
             ],
         ),

@@ -8,7 +8,6 @@ from generator.model import Stack
 
 P = 'job="prometheus"'
 A = 'job="alertmanager"'
-OK: g.Steps = (("red", None), ("green", 1))
 
 
 def _prometheus() -> list[g.Row]:
@@ -19,7 +18,7 @@ def _prometheus() -> list[g.Row]:
                 g.stat(
                     "Up",
                     g.q(f"up{{{P}}}", "{{instance}}"),
-                    steps=OK,
+                    steps=g.UP_STEPS,
                     graph=False,
                     w=4,
                     description="1 when Prometheus scrapes itself.",
@@ -27,7 +26,7 @@ def _prometheus() -> list[g.Row]:
                 g.stat(
                     "Config reloaded",
                     g.q(f"prometheus_config_last_reload_successful{{{P}}}"),
-                    steps=OK,
+                    steps=g.UP_STEPS,
                     graph=False,
                     w=4,
                     mappings=[g.BOOLEAN_OK],
@@ -115,7 +114,7 @@ def _alertmanager() -> g.Row:
             g.stat(
                 "Up",
                 g.q(f"up{{{A}}}", "{{instance}}"),
-                steps=OK,
+                steps=g.UP_STEPS,
                 graph=False,
                 w=4,
                 description="1 when Prometheus can scrape Alertmanager.",
@@ -123,7 +122,7 @@ def _alertmanager() -> g.Row:
             g.stat(
                 "Config reloaded",
                 g.q(f"alertmanager_config_last_reload_successful{{{A}}}"),
-                steps=OK,
+                steps=g.UP_STEPS,
                 graph=False,
                 mappings=[g.BOOLEAN_OK],
                 w=4,
@@ -132,7 +131,7 @@ def _alertmanager() -> g.Row:
             g.stat(
                 "Alertmanagers discovered",
                 g.q(f"prometheus_notifications_alertmanagers_discovered{{{P}}}"),
-                steps=OK,
+                steps=g.UP_STEPS,
                 graph=False,
                 w=4,
                 description="Alertmanagers Prometheus sends alerts to.",

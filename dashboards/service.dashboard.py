@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from generator import conventions as c
 from generator import dashboards as g
+from generator import slo_math
 from generator.model import Service, Stack
-from generator.render import slo as slo_rules
 
 
 def _sel(service: Service) -> str:
@@ -33,7 +33,7 @@ def dashboard(stack: Stack) -> g.Board | None:
                 latency.append(g.q(g.quantile(quant, http.duration, sel), f"{name} p{round(quant * 100)}"))
             limit = next((s.threshold_seconds for s in service.slos if s.threshold_seconds), None)
             if limit is not None:
-                good = g.rate(http.duration + "_bucket", f"{sel},{slo_rules.le_matcher(limit)}")
+                good = g.rate(http.duration + "_bucket", f"{sel},{slo_math.le_matcher(limit)}")
                 apdex.append(g.q(f"{good} / {g.rate(http.duration + '_count', sel)}", name))
     error_steps = g.percent_alert(stack, "ServiceHighErrorRatio")
     latency_steps = g.alert_steps(stack, "ServiceHighLatency")

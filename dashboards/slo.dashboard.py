@@ -1,31 +1,31 @@
 """SLOs: per service objective, error budget left over the period, burn rate per alerting tier, and the
 time left until the budget is spent at the current rate. Burn rates read the SLO recording rules
-(render/slo.py); the period's ratio is computed with the rules' own expression (they stop at 3d).
+(generator/slo_math.py); the period's ratio is computed with the rules' own expression (they stop at 3d).
 """
 
 from __future__ import annotations
 
 from generator import conventions as c
 from generator import dashboards as g
+from generator import slo_math
 from generator.model import SLO, Service, Stack
-from generator.render import slo as slo_rules
 from generator.rules_catalog import plain
 from generator.spec.formats import duration_seconds
 
 
 def _row(service: Service, slo: SLO) -> g.Row:
-    budget = slo_rules.budget(slo)
+    budget = slo_math.budget(slo)
     period = duration_seconds(slo.period)
 
     def burn(window: str) -> str:
-        return f"{g.sli_error(service.name, slo, window)} / {plain(budget)}"
+        return f"{slo_math.sli_error(service.name, slo, window)} / {plain(budget)}"
 
     bad = f"requests slower than {slo.threshold}" if slo.kind == "latency" else "failed requests"
     tiers = [
-        g.q(burn(t.long), f"{t.name}: {t.long} (alert above {plain(slo_rules.burn_factor(slo, t))})")
-        for t in slo_rules.TIERS
+        g.q(burn(t.long), f"{t.name}: {t.long} (alert above {plain(slo_math.burn_factor(slo, t))})")
+        for t in slo_math.TIERS
     ]
-    left = g.budget_left(service, slo)
+    left = slo_math.budget_left(service, slo)
     return g.Row(
         f"{service.name} / {slo.name}: {plain(slo.objective)}% over {slo.period}",
         [
@@ -40,7 +40,7 @@ def _row(service: Service, slo: SLO) -> g.Row:
             ),
             g.stat(
                 "Achieved",
-                g.q(f"1 - ({slo_rules.error_ratio(service, slo, slo.period)})"),
+                g.q(f"1 - ({slo_math.error_ratio(service, slo, slo.period)})"),
                 unit="percentunit",
                 decimals=3,
                 steps=(("red", None), ("green", slo.objective / 100)),

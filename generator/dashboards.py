@@ -4,7 +4,8 @@
 Board | None`: a declarative description built with the helpers below (None: the view does not
 apply, e.g. its exporter is not in the spec). `build(stack)` lays every Board out on the grid, lets
 grafanalib build it and has `dashboard_json.finish` turn that into the classic model Grafana 13
-provisions.
+provisions. `rendered(stack)` says which dashboards exist, for links between them and from alerts.
+Threshold lines come from the rule packs after the spec's overrides (`alert_steps`).
 
 A panel that only has data when something is wrong (firing alerts, failed pushes) says so with
 `quiet=<reason>`: the reason goes into its description after QUIET_MARK, where users read it and the
@@ -27,7 +28,7 @@ from grafanalib import core as gl  # type: ignore[import-untyped]
 from grafanalib._gen import DashboardEncoder  # type: ignore[import-untyped]
 
 from generator import catalog, conventions, dashboard_json, rules_catalog
-from generator.model import SLO, Service, Stack
+from generator.model import Stack
 
 SUFFIX = ".dashboard.py"
 PROMETHEUS = dashboard_json.PROMETHEUS
@@ -47,6 +48,7 @@ UP_DOWN = {
     "type": "value",
     "options": {"0": {"text": "down", "color": "red", "index": 0}, "1": {"text": "up", "color": "green", "index": 1}},
 }
+UP_STEPS: Steps = (("red", None), ("green", 1))  # red below 1: down, failed, missing
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,12 @@ def stat(
     return Cell(panel, w, h)
 
 
+def up(title: str, target: Any, description: str, w: int = 6) -> Cell:
+    """A 1-or-0 stat (a target up, an exporter reaching its server, a probe succeeding): "up" in
+    green or "down" in red, per series."""
+    return stat(title, target, description=description, graph=False, mappings=[UP_DOWN], steps=UP_STEPS, w=w)
+
+
 def table(
     title: str,
     *targets: Any,
@@ -260,47 +268,22 @@ def custom_var(name: str, values: Sequence[str], label: str) -> Any:
     )
 
 
-def alert_threshold(stack: Stack, alert: str) -> Decimal | None:
-    """The threshold of rule-pack alert `alert` after the spec's overrides; None if unknown or disabled."""
-    from generator.render import rules as render_rules  # imported when used: see _slo_rules
-
-    rule = rules_catalog.alert_index().get(alert)
-    override = stack.alerts.overrides.get(alert)
-    if rule is None or (override is not None and not override.enabled):
-        return None
-    return render_rules.tunables(stack, rule)[0]
-
-
-def alert_steps(stack: Stack, alert: str, to_panel: Callable[[Decimal], Decimal] = lambda t: t) -> Steps:
-    """Green, then red from the alert's threshold converted to the panel's unit; only green when the
-    alert is disabled (no line for a threshold nobody is alerted on)."""
-    threshold = alert_threshold(stack, alert)
-    return (("green", None),) if threshold is None else (("green", None), ("red", to_panel(threshold)))
+def alert_steps(
+    stack: Stack, alert: str, to_panel: Callable[[Decimal], Decimal] = lambda t: t, below: bool = False
+) -> Steps:
+    """Green, then red from the alert's threshold converted to the panel's unit (red, then green for an
+    alert on a value falling `below` it); only green when the alert is disabled (no line for a
+    threshold nobody is alerted on)."""
+    threshold = rules_catalog.alert_threshold(stack, alert)
+    if threshold is None:
+        return (("green", None),)
+    base, alerting = ("red", "green") if below else ("green", "red")
+    return ((base, None), (alerting, to_panel(threshold)))
 
 
 def percent_alert(stack: Stack, alert: str) -> Steps:
     """alert_steps for a 0-1 panel of an alert whose threshold is in percent."""
     return alert_steps(stack, alert, lambda t: t / 100)
-
-
-def _slo_rules() -> Any:
-    # Imported when used: the rule renderers may import this module (uids() for alert links).
-    from generator.render import slo
-
-    return slo
-
-
-def sli_error(service: str, slo: SLO, window: str) -> str:
-    """The SLO's share of bad events over `window`, as recorded by the SLO recording rules."""
-    matchers = f'{conventions.LABEL_SERVICE}="{service}",{conventions.LABEL_SLO}="{slo.name}"'
-    return f"{_slo_rules().record_name(window)}{{{matchers}}}"
-
-
-def budget_left(service: Service, slo: SLO) -> str:
-    """Share of the SLO's error budget left over its period. The recording rules stop at the longest
-    alert window (3d), so the period's ratio is computed here, with the rules' own expression."""
-    rules = _slo_rules()
-    return f"1 - ({rules.error_ratio(service, slo, slo.period)}) / {rules.budget(slo)}"
 
 
 def rate(metric: str, matchers: str, by: str = "") -> str:
@@ -372,20 +355,34 @@ def _excluded(stack: Stack, view: str, uid: str) -> bool:
     return bool(keys & set(stack.dashboards.exclude))
 
 
-def build(stack: Stack) -> list[Dashboard]:
-    """Every dashboard of `stack` (none when dashboards are disabled), sorted by uid."""
-    if not stack.dashboards.enabled:
-        return []
+def _boards(stack: Stack) -> dict[str, Board]:
+    """view -> Board of every dashboard `stack` renders: none without Grafana or with dashboards
+    disabled, and neither views that do not apply (their exporter is not in the spec) nor excluded ones."""
+    if not stack.dashboards.enabled or not stack.has("grafana"):
+        return {}
     boards: dict[str, Board] = {}
     for view, define in definitions().items():
         board = define(stack)
         if board is not None and not _excluded(stack, view, board.uid):
             boards[view] = board
-    live = {b.uid: b.title for b in boards.values()}
-    built = [Dashboard(view, b.uid, b.title, finish(b, live)) for view, b in boards.items()]
+    return boards
+
+
+# The last stack asked about and its answer. Alert annotations ask once per alert, and an answer runs
+# every dashboard definition; a Stack is frozen, so the same object always gets the same answer.
+_LAST: list[tuple[Stack, Mapping[str, str]]] = []
+
+
+def rendered(stack: Stack) -> Mapping[str, str]:
+    """uid -> title of every dashboard `stack` renders: what dashboard links and the `dashboard`
+    annotations of alerts may point at."""
+    if not _LAST or _LAST[0][0] is not stack:
+        _LAST[:] = [(stack, {b.uid: b.title for b in _boards(stack).values()})]
+    return _LAST[0][1]
+
+
+def build(stack: Stack) -> list[Dashboard]:
+    """Every dashboard of `stack`, sorted by uid."""
+    live = rendered(stack)
+    built = [Dashboard(view, b.uid, b.title, finish(b, live)) for view, b in _boards(stack).items()]
     return sorted(built, key=lambda d: d.uid)
-
-
-def uids(stack: Stack) -> set[str]:
-    """The uids of the dashboards `stack` renders: what alert `dashboard` annotations may link to."""
-    return {dashboard.uid for dashboard in build(stack)} if stack.has("grafana") else set()

@@ -8,13 +8,13 @@ names), the recording rules of the rendered rule files, and Prometheus itself (`
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 import yaml
 
 from generator import catalog, promql
 from generator.model import Stack
+from generator.promql_vocabulary import AGGREGATORS, GROUPING, KEYWORDS
 
 # Series Prometheus writes itself: per scrape target, and for alerting rules.
 BUILTINS: dict[str, str] = {
@@ -66,40 +66,7 @@ def inventory(stack: Stack, rule_texts: Iterable[str] = ()) -> dict[str, str]:
 
 
 # --- metric names in PromQL -------------------------------------------------------------------------
-# For an expression our parser rejects, a small lexer: promtool proves the syntax; this only has to find the
-# names that select series. Everything that can hold an identifier which is *not* a metric is removed
-# first (strings, label matchers, ranges, grouping label lists, numbers, durations), then an
-# identifier not followed by "(" and not a keyword is a metric name.
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
-_NAME_MATCHER = re.compile(r'__name__\s*=\s*"((?:[^"\\]|\\.)*)"')
-_BRACES = re.compile(r"\{[^{}]*\}")
-_BRACKETS = re.compile(r"\[[^\[\]]*\]")
-_GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)")
-_DURATION = re.compile(r"\b(?:\d+(?:ms|s|m|h|d|w|y))+\b")
-_NUMBER = re.compile(r"\b0x[0-9a-fA-F]+\b|(?<![\w:])\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|(?<![\w:])\.\d+(?:[eE][+-]?\d+)?")
-_IDENT = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
-_KEYWORDS = frozenset(
-    {
-        "and",
-        "or",
-        "unless",
-        "by",
-        "without",
-        "on",
-        "ignoring",
-        "group_left",
-        "group_right",
-        "offset",
-        "bool",
-        "inf",
-        "nan",
-        "Inf",
-        "NaN",
-        "atan2",
-        "start",
-        "end",
-    }
-)
+_CLOSING = {"{": "}", "[": "]", "(": ")"}
 
 
 def metric_names(expr: str) -> set[str]:
@@ -117,20 +84,31 @@ def metric_names(expr: str) -> set[str]:
     return names
 
 
+def _called(token: promql.Token, after: promql.Token) -> bool:
+    """A function call or an aggregation (`sum by (job) (...)`), not a metric name."""
+    return after.text == "(" or (token.text in AGGREGATORS and after.text in ("by", "without"))
+
+
 def _lexed_names(expr: str) -> set[str]:
-    names = {m.group(1) for m in _NAME_MATCHER.finditer(expr)}
-    text = _STRING.sub('""', expr)
-    text = _BRACKETS.sub(" ", text)
-    previous = None
-    while previous != text:  # grouping lists may follow braces that were removed; repeat to a fixpoint
-        previous = text
-        text = _BRACES.sub(" ", text)
-        text = _GROUPING.sub(" ", text)
-    text = _DURATION.sub(" ", text)
-    text = _NUMBER.sub(" ", text)
-    for match in _IDENT.finditer(text):
-        word = match.group(0)
-        if word in _KEYWORDS or text[match.end() :].lstrip().startswith("("):
-            continue
-        names.add(word)
+    """The names in an expression our parser rejects, from its tokens (promtool proves the syntax; this
+    only has to find what selects series): an identifier outside label matchers, ranges and grouping
+    lists, neither a keyword nor a function or aggregation, is a metric name; so is a `__name__="..."`
+    matcher."""
+    tokens = promql.tokenize(expr, lenient=True)
+    names: set[str] = set()
+    closing: list[str] = []  # the brackets we are inside of that hold no metric names
+    for i, token in enumerate(tokens[:-1]):
+        before, after = tokens[i - 1] if i else None, tokens[i + 1]
+        opens = token.kind == "op" and token.text in _CLOSING
+        if closing:
+            if opens:
+                closing.append(_CLOSING[token.text])
+            elif token.kind == "op" and token.text == closing[-1]:
+                closing.pop()
+            elif token.text == "__name__" and after.text == "=" and tokens[i + 2].kind == "string":
+                names.add(promql.unquote(tokens[i + 2].text))
+        elif opens and (token.text != "(" or (before is not None and before.text in GROUPING)):
+            closing.append(_CLOSING[token.text])  # label matchers, a range, or a grouping list
+        elif token.kind == "ident" and not _called(token, after) and token.text.lower() not in KEYWORDS:
+            names.add(token.text)
     return names

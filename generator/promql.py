@@ -3,7 +3,8 @@
 It accepts the classic PromQL that Prometheus 2.42 and 3.x share (selectors, functions, aggregations,
 binary operators with vector matching, subqueries, offset/@). It is not the authority on syntax:
 `promtool check rules` is. It exists so that `validate` can point at a broken `expr` in the spec
-without running a tool, and so the lint can analyse expressions (generator.promql_analysis).
+without running a tool, and so the lint can analyse expressions (generator.promql_analysis). The
+words it knows (functions, aggregators, operators) are in generator.promql_vocabulary.
 """
 
 from __future__ import annotations
@@ -13,65 +14,15 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-AGGREGATORS = _words(
-    """
-    avg bottomk count count_values group limit_ratio limitk max min quantile stddev stdvar sum topk
-    """
+from generator.promql_vocabulary import (
+    AGGREGATORS,
+    COMPARISONS,
+    FUNCTIONS,
+    MODIFIERS,
+    PARAM_AGGREGATORS,
+    PRECEDENCE,
+    SET_OPS,
 )
-_PARAM_AGGREGATORS = _words(
-    """
-    bottomk count_values limit_ratio limitk quantile topk
-    """
-)
-# 2.42's functions plus the 3.x ones we know of; an unknown name is a syntax error in Prometheus too
-FUNCTIONS = _words(
-    """
-    abs absent absent_over_time acos acosh asin asinh atan atanh avg_over_time ceil changes clamp
-    clamp_max clamp_min cos cosh count_over_time day_of_month day_of_week day_of_year days_in_month deg
-    delta deriv double_exponential_smoothing exp first_over_time floor group_over_time histogram_avg
-    histogram_count histogram_fraction histogram_quantile histogram_stddev histogram_stdvar
-    histogram_sum holt_winters hour idelta increase info irate label_join label_replace last_over_time
-    ln log10 log2 mad_over_time max_over_time min_over_time minute month pi predict_linear
-    present_over_time quantile_over_time rad rate resets round scalar sgn sin sinh sort sort_by_label
-    sort_by_label_desc sort_desc sqrt stddev_over_time stdvar_over_time sum_over_time tan tanh time
-    timestamp ts_of_first_over_time ts_of_last_over_time ts_of_max_over_time ts_of_min_over_time vector
-    year
-    """
-)
-# functions whose result is a scalar
-SCALAR_FUNCTIONS = _words(
-    """
-    pi scalar time
-    """
-)
-# functions that return a label-less vector when called without arguments
-NO_ARG_VECTOR = _words(
-    """
-    day_of_month day_of_week day_of_year days_in_month hour minute month year
-    """
-)
-# functions that keep the metric name (everything else drops it)
-KEEP_NAME = _words(
-    """
-    first_over_time last_over_time sort sort_by_label sort_by_label_desc sort_desc
-    """
-)
-# functions that need at least two samples in their window: the lint's "window >= 4 scrapes" rule
-RATE_FUNCTIONS = _words(
-    """
-    changes delta deriv idelta increase irate predict_linear rate resets
-    """
-)
-# binary operators from the loosest to the tightest binding
-_LEVELS = ("or", "and unless", "== != <= < >= >", "+ -", "* / % atan2", "^")
-_PRECEDENCE = {op: level for level, ops in enumerate(_LEVELS, start=1) for op in ops.split()}
-COMPARISONS = frozenset({"==", "!=", "<=", "<", ">=", ">"})
-_SET_OPS = frozenset({"and", "or", "unless"})
 
 _TOKEN = re.compile(
     r"""
@@ -101,11 +52,16 @@ class Token:
     pos: int
 
 
-def tokenize(text: str) -> list[Token]:
+def tokenize(text: str, lenient: bool = False) -> list[Token]:
+    """The tokens of `text`, ending with an "eof" token; `lenient` skips characters PromQL does not
+    know instead of raising (for reading names out of a broken expression)."""
     tokens = []
     pos = 0
     while pos < len(text):
         match = _TOKEN.match(text, pos)
+        if not match and lenient:
+            pos += 1
+            continue
         if not match:
             raise ParseError(f"unexpected character {text[pos]!r}", pos + 1)
         kind = match.lastgroup or ""
@@ -230,16 +186,16 @@ class _Parser:
     def binary_op(self) -> str | None:
         token = self.peek()
         text = token.text.lower() if token.kind == "ident" else token.text
-        if token.kind in ("op", "ident") and text in _PRECEDENCE:
+        if token.kind in ("op", "ident") and text in PRECEDENCE:
             return text
         return None
 
     def binary(self, min_prec: int) -> Node:
         lhs = self.unary()
-        while (op := self.binary_op()) is not None and _PRECEDENCE[op] >= min_prec:
+        while (op := self.binary_op()) is not None and PRECEDENCE[op] >= min_prec:
             self.next()
             template = self.modifiers(op)
-            prec = _PRECEDENCE[op]
+            prec = PRECEDENCE[op]
             rhs = self.binary(prec if op == "^" else prec + 1)
             lhs = replace(template, lhs=lhs, rhs=rhs)
         return lhs
@@ -257,7 +213,7 @@ class _Parser:
             labels = self.labels()
             node = replace(node, on=labels) if on else replace(node, ignoring=labels)
             if self.peek().kind == "ident" and self.peek().text in ("group_left", "group_right"):
-                if op in _SET_OPS:
+                if op in SET_OPS:
                     raise self.fail(f"no grouping allowed for {op!r} operation")
                 group = self.next().text
                 node = replace(node, group=group, include=self.labels() if self.peek().text == "(" else ())
@@ -271,7 +227,7 @@ class _Parser:
             if token.kind == "ident" and ":" not in token.text:
                 names.append(token.text)
             elif token.kind == "string":
-                names.append(_unquote(token.text))
+                names.append(unquote(token.text))
             else:
                 raise self.fail("expected a label name", token)
             if self.peek().text == ",":
@@ -284,7 +240,7 @@ class _Parser:
     def unary(self) -> Node:
         if self.peek().kind == "op" and self.peek().text in ("-", "+"):
             op = self.next().text
-            return Unary(op, self.binary(_PRECEDENCE["^"]))
+            return Unary(op, self.binary(PRECEDENCE["^"]))
         return self.postfix(self.primary())
 
     def postfix(self, node: Node) -> Node:
@@ -333,7 +289,7 @@ class _Parser:
         if token.kind == "number":
             return Number(token.text)
         if token.kind == "string":
-            return String(_unquote(token.text))
+            return String(unquote(token.text))
         if token.kind == "duration":
             raise self.fail("a duration is only allowed in [...] or after offset", token)
         if token.text == "(" and token.kind == "op":
@@ -356,16 +312,7 @@ class _Parser:
                 hint = f"; did you mean {guess[0]!r}?" if guess else ""
                 raise ParseError(f"unknown function {name!r}{hint}", token.pos + 1)
             return Call(name, self.call_args())
-        if name in _PRECEDENCE or name in (
-            "by",
-            "without",
-            "on",
-            "ignoring",
-            "group_left",
-            "group_right",
-            "bool",
-            "offset",
-        ):
+        if name in PRECEDENCE or name in MODIFIERS:
             raise self.fail("expected an expression", token)
         if self.peek().text == "{" and self.peek().kind == "op":
             self.next()
@@ -377,18 +324,18 @@ class _Parser:
         while self.peek().text != "}":
             token = self.next()
             if token.kind == "string" and self.peek().text in (",", "}"):
-                name = _unquote(token.text)  # 3.x quoted metric name: {"my.metric"}
+                name = unquote(token.text)  # 3.x quoted metric name: {"my.metric"}
             else:
                 if token.kind not in ("ident", "string"):
                     raise self.fail("expected a label matcher", token)
-                label = _unquote(token.text) if token.kind == "string" else token.text
+                label = unquote(token.text) if token.kind == "string" else token.text
                 op = self.next()
                 if op.text not in ("=", "!=", "=~", "!~"):
                     raise self.fail("expected a matcher operator (=, !=, =~, !~)", op)
                 value = self.next()
                 if value.kind != "string":
                     raise self.fail("expected a quoted label value", value)
-                found.append((label, op.text, _unquote(value.text)))
+                found.append((label, op.text, unquote(value.text)))
             if self.peek().text == ",":
                 self.next()
             elif self.peek().text != "}":
@@ -422,13 +369,13 @@ class _Parser:
                 raise self.fail("grouping given twice")
             without = self.next().text == "without"
             grouping = self.labels()
-        wanted = 2 if op in _PARAM_AGGREGATORS else 1
+        wanted = 2 if op in PARAM_AGGREGATORS else 1
         if len(args) != wanted:
             raise self.fail(f"{op} takes {wanted} argument(s), got {len(args)}")
         return Aggregate(op, args[-1], args[0] if wanted == 2 else None, grouping, without)
 
 
-def _unquote(text: str) -> str:
+def unquote(text: str) -> str:
     if text.startswith("`"):
         return text[1:-1]
     body = text[1:-1]

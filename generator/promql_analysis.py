@@ -13,11 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from generator.promql import (
-    COMPARISONS,
-    KEEP_NAME,
-    NO_ARG_VECTOR,
-    RATE_FUNCTIONS,
-    SCALAR_FUNCTIONS,
     Aggregate,
     Binary,
     Call,
@@ -29,6 +24,7 @@ from generator.promql import (
     Unary,
     walk,
 )
+from generator.promql_vocabulary import COMPARISONS, KEEP_NAME, NO_ARG_VECTOR, RATE_FUNCTIONS, SCALAR_FUNCTIONS
 
 
 def rate_windows(node: Node) -> Iterator[tuple[str, str]]:

@@ -16,6 +16,9 @@ group is rendered with that alert's resolved tunables (`threshold`, `for_m` = it
 minutes, rounded up), so tests stay true after an override, and dropped when the alert is disabled.
 `exp_labels` list only what the expression yields; the rule's static labels (severity, overrides)
 are added when rendered, as are the runbook_url and dashboard annotations.
+
+`tunables` and `alert_threshold` apply the spec's `alerts.overrides` to a pack alert: the one answer the
+rule renderers and the dashboards (whose threshold lines follow the alerts) both read.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from typing import Any
 import yaml
 
 from generator import catalog
+from generator.model import Stack
 
 ALWAYS = ("stack",)  # packs rendered whatever `alerts.packs` says
 SERVICE_PACK = "service"  # instantiated once per service that declares http metrics
@@ -169,6 +173,34 @@ def component_packs() -> list[str]:
 def alert_index() -> dict[str, PackRule]:
     """Every pack alert by name (names are unique across packs; the catalog tests say so)."""
     return {rule.name: rule for pack in packs().values() for rule in pack.rules() if rule.alert}
+
+
+# ---- the spec's overrides -------------------------------------------------------------------------
+
+
+def enabled(stack: Stack, alert: str) -> bool:
+    """False when the spec disables `alert` (`alerts.overrides.<alert>.enabled: false`)."""
+    override = stack.alerts.overrides.get(alert)
+    return override is None or override.enabled
+
+
+def tunables(stack: Stack, rule: PackRule) -> tuple[Decimal | None, str | None, str, dict[str, str]]:
+    """threshold, for, severity and extra labels of a pack alert after its override."""
+    override = stack.alerts.overrides.get(rule.name)
+    threshold = rule.threshold
+    if override and override.threshold is not None:
+        threshold = Decimal(str(override.threshold))
+    for_ = (override.for_ if override and override.for_ else None) or rule.for_
+    severity = (override.severity if override else None) or rule.severity
+    return threshold, for_, severity, dict(override.labels) if override else {}
+
+
+def alert_threshold(stack: Stack, alert: str) -> Decimal | None:
+    """The threshold of pack alert `alert` after the spec's overrides; None if unknown or disabled."""
+    rule = alert_index().get(alert)
+    if rule is None or not enabled(stack, alert):
+        return None
+    return tunables(stack, rule)[0]
 
 
 # ---- placeholders -------------------------------------------------------------------------------

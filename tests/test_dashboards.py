@@ -12,9 +12,11 @@ import pytest
 import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
+from typer.testing import CliRunner
 
 from generator import conventions, dashboard_json, pipeline
 from generator.checks import CheckContext, dashboards_lint
+from generator.cli import app
 from generator.metrics_inventory import metric_names
 from generator.render import Tree
 
@@ -163,6 +165,69 @@ def test_excluded_and_disabled_dashboards(write_spec: Callable[..., Path]) -> No
     assert any(p.startswith(conventions.GRAFANA_DATASOURCES_DIR) for p in tree.files), "datasources stay"
 
 
+def alert_links(tree: Tree) -> dict[str, str | None]:
+    """alert name -> its `dashboard` annotation, from the rendered rule files."""
+    links: dict[str, str | None] = {}
+    for path, text in tree.files.items():
+        if path.startswith(conventions.PROMETHEUS_RULES_DIR + "/"):
+            for group in yaml.safe_load(text)["groups"]:
+                links.update({r["alert"]: r["annotations"].get("dashboard") for r in group["rules"] if "alert" in r})
+    return links
+
+
+@pytest.mark.parametrize(
+    ("dashboards", "node_link"),
+    [
+        ({"exclude": ["node-exporter"]}, "promstack-overview"),  # the overview shows the hosts instead
+        ({"exclude": ["node-exporter", "overview"]}, None),
+        ({"enabled": False}, None),
+    ],
+    ids=["node-excluded", "node-and-overview-excluded", "disabled"],
+)
+def test_alerts_link_only_to_rendered_dashboards_and_check_passes(
+    write_spec: Callable[..., Path], dashboards: dict[str, Any], node_link: str | None
+) -> None:
+    spec = write_spec({"exporters": {"node": {}}, "dashboards": dashboards})
+    tree = context(spec).tree
+    rendered = {b["uid"] for b in boards(tree).values()}
+    links = alert_links(tree)
+    uids = {name: dashboard_json.link_uid(link) if link else None for name, link in links.items()}
+    assert uids["NodeHighCpuLoad"] == uids["HostDown"] == node_link
+    assert {uid for uid in uids.values() if uid} <= rendered
+    if dashboards.get("enabled", True):
+        assert uids["PrometheusConfigReloadFailed"] == "promstack-self", "alerts whose dashboard is rendered keep it"
+    else:
+        assert set(uids.values()) == {None}
+    result = CliRunner().invoke(app, ["check", str(spec)])
+    assert result.exit_code == 0, result.output
+    assert "ok  dashboards/lint" in result.output and "ok  rules/lint" in result.output
+
+
+def _steps(board: dict[str, Any], title: str) -> list[dict[str, Any]]:
+    steps: list[dict[str, Any]] = _panel(board, title)["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    return steps
+
+
+def test_exporter_panels_draw_the_pack_thresholds_after_overrides(write_spec: Callable[..., Path]) -> None:
+    redis = {"exporters": {"redis": {"targets": ["redis:6379"]}}}
+    default = next(b for b in boards(context(write_spec(redis)).tree).values() if b["uid"] == "promstack-redis")
+    assert _steps(default, "Client slots used") == [{"color": "green"}, {"color": "red", "value": 0.9}]
+    assert _steps(default, "Memory used of maxmemory") == [{"color": "green"}, {"color": "red", "value": 0.9}]
+
+    overrides = {"RedisTooManyConnections": {"threshold": 75}, "RedisOutOfMemory": {"enabled": False}}
+    tree = context(write_spec({**redis, "alerts": {"overrides": overrides}})).tree
+    board = next(b for b in boards(tree).values() if b["uid"] == "promstack-redis")
+    assert _steps(board, "Client slots used") == [{"color": "green"}, {"color": "red", "value": 0.75}]
+    assert _steps(board, "Memory used of maxmemory") == [{"color": "green"}], "no line for a disabled alert"
+    rule = next(
+        r
+        for g in yaml.safe_load(tree.files[f"{conventions.PROMETHEUS_RULES_DIR}/redis-exporter.yml"])["groups"]
+        for r in g["rules"]
+        if r["alert"] == "RedisTooManyConnections"
+    )
+    assert rule["expr"].endswith("* 100 > 75"), "the panel and the alert moved together"
+
+
 def test_provisioning_files(write_spec: Callable[..., Path]) -> None:
     spec = write_spec(
         {
@@ -288,6 +353,10 @@ def test_lint_checks_alert_dashboard_links(write_spec: Callable[..., Path]) -> N
         ("histogram_quantile(0.9, sum by (le) (rate(d_bucket[1m]))) > 1e3", {"d_bucket"}),
         ('{__name__="by_name"} offset 5m or vector(0)', {"by_name"}),
         ("count(up == 0) or time() - node_boot_time_seconds", {"up", "node_boot_time_seconds"}),
+        # our parser rejects these; the names are still read from the tokens
+        ('sum by (job) (rate(a_total{code=~"5.."}[5m])) / on (job) group_left b:rec)', {"a_total", "b:rec"}),
+        ('{__name__="by_name"} offset 5m or vector(1) +', {"by_name"}),
+        ("max without (a, b) (m1) ! m2 ; $var", {"m1", "m2", "var"}),
     ],
 )
 def test_metric_names_of_a_query(expr: str, names: set[str]) -> None:

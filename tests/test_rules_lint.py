@@ -173,6 +173,21 @@ def test_a_template_using_a_dropped_label_fails_check_naming_the_rule(write_spec
     )
 
 
+@needs_promtool
+def test_a_custom_alert_without_tests_fails_the_lint_saying_how_to_add_one(write_spec: Callable[..., Path]) -> None:
+    spec = _custom(write_spec, {"expr": "queue_size > 100"})
+    line = next(i for i, text in enumerate(spec.read_text().splitlines(), 1) if "QueueStuck" in text)
+    assert _failures(spec, "rules/lint") == [
+        f"[rules/lint] alert QueueStuck ({spec}:{line}): no promtool test covers this alert, and every alert needs "
+        "at least one. Add a `tests:` list to the alert in the spec, with a case whose input series make it fire "
+        "and one whose series keep it silent, e.g. `tests: [{series: {'<metric>{<labels>}': '<values, e.g. "
+        "0+10x30>'}, fires: true}, {series: {...}, fires: false}]`."
+    ]
+    one = [{"series": {'queue_size{job="q"}': "200x20"}, "fires": True, "eval_time": "5m", "labels": {"job": "q"}}]
+    spec = _custom(write_spec, {"expr": "queue_size > 100", "tests": one})
+    assert pipeline.check(spec, only=["rules/lint", "rules/test"]) == ["rules/lint", "rules/test"]
+
+
 def test_lint_policy_problems(write_spec: Callable[..., Path]) -> None:
     spec = _custom(
         write_spec,

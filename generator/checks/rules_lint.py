@@ -1,11 +1,12 @@
 """Check `rules/lint`: our rule policy on every rule promstack renders, offline.
 
 Per rule: the expression parses; annotation and label templates only read labels the expression
-keeps (a label-flow analysis of the PromQL, see generator.promql); alerts are CamelCase and carry a
-known severity, summary, description, runbook_url and (with Grafana) dashboard; recording rules are
-named level:metric:operations; rate windows hold at least 4 scrapes; `for` is 0s or at least the
-evaluation interval; static labels do not shadow external labels; no alert is defined twice. Every
-alert of a pack, a service or an SLO has a promtool test that fires and one that stays silent.
+keeps (a label-flow analysis of the PromQL, see generator.promql_analysis); alerts are CamelCase and
+carry a known severity, summary, description, runbook_url and (when the overview dashboard is
+rendered) dashboard; recording rules are named level:metric:operations; rate windows hold at least
+4 scrapes; `for` is 0s or at least the evaluation interval; static labels do not shadow external
+labels; no alert is defined twice. Every alert of a pack, a service or an SLO has a promtool test
+that fires and one that stays silent; every alert of the spec (`alerts.rules`) has at least one.
 Problems name the rule and where it came from (pack file line or spec line).
 """
 
@@ -23,7 +24,7 @@ from generator.checks import CheckContext, run_tool, tool
 from generator.model import Stack
 from generator.promql import ParseError, parse
 from generator.promql_analysis import Labels, output_labels, rate_windows, template_external_labels, template_labels
-from generator.render._alerting import Group, Rule, RuleFile, grafana_url
+from generator.render._alerting import Group, Rule, RuleFile, dashboard_url
 from generator.render.rule_tests import all_test_files
 from generator.render.rules import CUSTOM, all_rule_files
 from generator.spec.formats import duration_ms
@@ -81,7 +82,8 @@ def _alert_policy(stack: Stack, rule: Rule, group: Group) -> Iterator[str]:
     if severity not in conventions.SEVERITIES:
         yield f"{_who(rule)}: severity {severity!r} is not one of {', '.join(conventions.SEVERITIES)}"
     notes = rule.data.get("annotations", {})
-    wanted = (*REQUIRED, "dashboard") if grafana_url(stack) else REQUIRED
+    # with the overview rendered every alert links to a dashboard (its own, or the overview in its place)
+    wanted = (*REQUIRED, "dashboard") if dashboard_url(stack, "overview") else REQUIRED
     for key in wanted:
         if not notes.get(key):
             yield f"{_who(rule)}: annotation {key} is missing"
@@ -137,16 +139,29 @@ def _coverage(stack: Stack, files: list[RuleFile]) -> Iterator[str]:
         for name, kinds in test_file.coverage().items():
             found.setdefault(name, set()).update(kinds)
     reported: set[str] = set()
-    for rule in (r for f in files for r in f.rules() if r.alert and r.origin != CUSTOM):
+    for rule in (r for f in files for r in f.rules() if r.alert):
         if rule.name in reported:
             continue
         kinds = found.get(rule.name, set())
+        if rule.origin == CUSTOM:  # the spec's own alerts need one test; packs and SLOs come with both kinds
+            if not kinds:
+                yield _untested(rule)
+            continue
         if True not in kinds:
             reported.add(rule.name)
             yield f"{_who(rule)}: no promtool test makes it fire"
         if False not in kinds and rule.name != conventions.ALERT_WATCHDOG:  # Watchdog never stays silent
             reported.add(rule.name)
             yield f"{_who(rule)}: no promtool test shows it staying silent"
+
+
+def _untested(rule: Rule) -> str:
+    return (
+        f"{_who(rule)}: no promtool test covers this alert, and every alert needs at least one. Add a "
+        "`tests:` list to the alert in the spec, with a case whose input series make it fire and one whose "
+        "series keep it silent, e.g. `tests: [{series: {'<metric>{<labels>}': '<values, e.g. 0+10x30>'}, "
+        "fires: true}, {series: {...}, fires: false}]`."
+    )
 
 
 def lint(stack: Stack, promtool: str | None = None) -> list[str]:

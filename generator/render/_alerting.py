@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from generator import conventions
+from generator import conventions, dashboards
 from generator.model import Stack
 from generator.promql import ParseError, Selector, parse
 from generator.spec.formats import duration_ms
@@ -78,7 +78,6 @@ class TestFile:
     rule_files: tuple[str, ...]  # relative to prometheus/tests/
     groups: tuple[Mapping[str, Any], ...]
     fixtures: Mapping[str, Any] = field(default_factory=dict)  # extra rule files under tests/fixtures/
-    evaluation_interval: str | None = None  # default: test_evaluation_interval()
 
     @property
     def path(self) -> str:
@@ -87,7 +86,7 @@ class TestFile:
     def data(self, stack: Stack) -> dict[str, Any]:
         return {
             "rule_files": list(self.rule_files),
-            "evaluation_interval": self.evaluation_interval or test_evaluation_interval(stack),
+            "evaluation_interval": test_evaluation_interval(stack),
             "tests": [dict(group) for group in self.groups],
         }
 
@@ -107,19 +106,28 @@ def test_evaluation_interval(stack: Stack) -> str:
     return stack.evaluation_interval if stacks > mine else TEST_INTERVAL
 
 
-def grafana_url(stack: Stack) -> str | None:
-    grafana = stack.components.get("grafana")
-    return grafana.url.rstrip("/") if grafana else None
-
-
 def dashboard_url(stack: Stack, ref: str) -> str | None:
-    """A dashboard link from a DASHBOARD_UIDS key, a uid, or a full URL; None without Grafana."""
+    """The link of an alert's `dashboard` annotation, from a DASHBOARD_UIDS key, a uid or a full URL;
+    None without Grafana.
+
+    A promstack dashboard that this stack does not render (excluded, dashboards disabled) is replaced
+    by the overview: whoever follows the link from a notification still lands on the stack's state
+    (every component of the spec has its row there, the hosts' with the alerts' thresholds) rather
+    than on Grafana's "dashboard not found". Without the overview either, there is no link. Any other
+    uid is kept as written, so that `dashboards/lint` reports a mistyped one.
+    """
     if ref.startswith(("http://", "https://")):
         return ref
-    base = grafana_url(stack)
-    if base is None:
+    grafana = stack.components.get("grafana")
+    if grafana is None:
         return None
-    return f"{base}/d/{conventions.DASHBOARD_UIDS.get(ref, ref)}"
+    uid = conventions.DASHBOARD_UIDS.get(ref, ref)
+    live = dashboards.rendered(stack)
+    if uid not in live and uid in conventions.DASHBOARD_UIDS.values():
+        uid = conventions.DASHBOARD_UIDS["overview"]
+        if uid not in live:
+            return None
+    return f"{grafana.url.rstrip('/')}/d/{uid}"
 
 
 def alert_annotations(

@@ -1,8 +1,9 @@
-"""Renderer: alert and recording rules -> prometheus/rules/<pack>.yml, service.yml (RED), custom.yml.
+"""Renderer: alert and recording rules -> prometheus/rules/<pack>.yml, service.yml (RED), slo.yml, custom.yml.
 
-Packs come from the catalog (`rules/*.rules.yml`) with `alerts.overrides` applied here, on the data:
-threshold, for, severity, extra labels, enabled. The service pack is instantiated once per service
-with http metrics. Custom rules come from the spec as written. SLO rules are rendered by `slo`.
+Packs come from the catalog (`rules/*.rules.yml`) with `alerts.overrides` applied on the data
+(threshold, for, severity, extra labels: `rules_catalog.tunables`; enabled). The service pack is
+instantiated once per service with http metrics. SLO rules are built by `slo`. Custom rules come from
+the spec as written.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from generator.render._alerting import (
     matcher_examples,
 )
 from generator.render.slo import slo_rule_file
-from generator.rules_catalog import Pack, PackRule, Value, expand
+from generator.rules_catalog import Pack, PackRule, Value, enabled, expand, tunables
 from generator.spec.formats import duration_ms
 
 CUSTOM = "custom"
@@ -80,20 +81,8 @@ def instances(stack: Stack, pack: str) -> list[Instance]:
     ]
 
 
-def tunables(stack: Stack, rule: PackRule) -> tuple[Decimal | None, str | None, str, dict[str, str]]:
-    """threshold, for, severity and extra labels of a pack alert after its override."""
-    override = stack.alerts.overrides.get(rule.name)
-    threshold = rule.threshold
-    if override and override.threshold is not None:
-        threshold = Decimal(str(override.threshold))
-    for_ = (override.for_ if override and override.for_ else None) or rule.for_
-    severity = (override.severity if override else None) or rule.severity
-    return threshold, for_, severity, dict(override.labels) if override else {}
-
-
 def _resolve(stack: Stack, pack: Pack, rule: PackRule, instance: Instance) -> Resolved | None:
-    override = stack.alerts.overrides.get(rule.name)
-    if override is not None and not override.enabled:
+    if not enabled(stack, rule.name):
         return None
     if any(need not in instance.variables for need in rule.requires):
         return None
@@ -191,9 +180,6 @@ def all_rule_files(stack: Stack) -> list[RuleFile]:
 
 def render(stack: Stack, target: Target) -> Tree:
     tree = Tree()
-    files = [resolve_pack(stack, name)[0] for name in pack_names(stack)]
-    custom = custom_rule_file(stack)
-    for rule_file in [*files, *([custom] if custom else [])]:
-        if rule_file.rules():
-            tree.files[rule_file.path] = dump_yaml(rule_file.data(), stack)
+    for rule_file in all_rule_files(stack):
+        tree.files[rule_file.path] = dump_yaml(rule_file.data(), stack)
     return tree

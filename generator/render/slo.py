@@ -1,22 +1,21 @@
-"""Renderer: SLO rules -> prometheus/rules/slo.yml, and the promtool tests that prove them.
+"""SLO rules (prometheus/rules/slo.yml, written by the `rules` renderer) and the promtool tests that prove them.
 
 Per SLO: the error ratio over every window of `conventions.SLO_TIERS`, recorded as
 `service_slo:sli_error:ratio_rate<window>{service, slo}`, and one multi-window multi-burn-rate alert
 (`conventions.SLO_ALERT`) per tier (Google SRE workbook, ch. 5). Burn-rate factors are for a 30-day
 period and scale with the SLO's period so that each tier spends the same share of the budget in its
-long window. Every constant is computed from Decimals and rendered exactly.
+long window. Every constant is computed from Decimals and rendered exactly (generator.slo_math,
+which the dashboards read too).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from itertools import pairwise
 from typing import Any
 
 from generator import conventions
 from generator.model import SLO, Service, Stack
-from generator.render import Target, Tree, dump_yaml
 from generator.render._alerting import (
     Group,
     Rule,
@@ -27,86 +26,26 @@ from generator.render._alerting import (
     matcher_examples,
     test_group,
 )
-from generator.rules_catalog import between, humanize_percentage, plain
+from generator.rules_catalog import between, enabled, humanize_percentage, plain
+from generator.slo_math import (
+    PERIOD_30D_MS,
+    TIERS,
+    Tier,
+    budget,
+    burn_factor,
+    error_ratio,
+    record_name,
+    selectors,
+    sli_error,
+    threshold,
+    windows,
+)
 from generator.spec.formats import duration_ms, format_duration
 
-RECORD = "service_slo:sli_error:ratio_rate{window}"
-PERIOD_30D_MS = 30 * 86400_000
 # Traffic guard: a tier fires only when its short window saw at least this many requests, so one
 # failed request at 3 a.m. on an idle service does not page anyone.
 MIN_REQUESTS = 10
 FOR = {"critical": "2m", "warning": "15m"}  # the short window already debounces; `for` rides out one bad eval
-
-
-@dataclass(frozen=True)
-class Tier:
-    name: str
-    factor: Decimal  # burn rate for a 30-day period
-    long: str
-    short: str
-    severity: str
-
-
-TIERS = tuple(Tier(n, Decimal(f), long, short, sev) for n, f, long, short, sev in conventions.SLO_TIERS)
-
-
-def windows() -> list[str]:
-    found = {w for t in TIERS for w in (t.long, t.short)}
-    return sorted(found, key=lambda w: duration_ms(w) or 0)
-
-
-def record_name(window: str) -> str:
-    return RECORD.format(window=window)
-
-
-def budget(slo: SLO) -> Decimal:
-    return 1 - slo.objective / 100
-
-
-def _scale(slo: SLO) -> Decimal:
-    return Decimal(duration_ms(slo.period) or PERIOD_30D_MS) / PERIOD_30D_MS
-
-
-def burn_factor(slo: SLO, tier: Tier) -> Decimal:
-    return _exact(tier.factor * _scale(slo))
-
-
-def threshold(slo: SLO, tier: Tier) -> Decimal:
-    """Error ratio above which `tier` fires: burn factor x error budget (rounded once, at the end)."""
-    return _exact(tier.factor * _scale(slo) * budget(slo))
-
-
-def _exact(value: Decimal) -> Decimal:
-    """Round a non-terminating quotient (e.g. a 28-day period) to 12 significant digits."""
-    with localcontext() as ctx:
-        ctx.prec = 12
-        return +value
-
-
-def le_matcher(seconds: Decimal) -> str:
-    """The histogram bucket at the threshold. Integer bounds are exposed as "1" by Go clients and
-    Prometheus 2 but stored as "1.0" by Prometheus 3 (and Python clients): match both."""
-    text = plain(seconds)
-    return f'le=~"{text}|{text}\\\\.0"' if "." not in text else f'le="{text}"'
-
-
-def selectors(service: Service, slo: SLO) -> tuple[str, str]:
-    """(bad-or-good events, all events) selectors of an SLO."""
-    assert service.http is not None
-    job = f'job="{service.name}"'
-    if slo.kind == "latency":
-        assert service.http.duration and slo.threshold_seconds is not None
-        good = f"{service.http.duration}_bucket{{{job},{le_matcher(slo.threshold_seconds)}}}"
-        return good, f"{service.http.duration}_count{{{job}}}"
-    return f"{service.http.requests}{{{job},{service.http.errors}}}", f"{service.http.requests}{{{job}}}"
-
-
-def error_ratio(service: Service, slo: SLO, window: str) -> str:
-    events, total = selectors(service, slo)
-    if slo.kind == "latency":
-        return f"1 - sum(rate({events}[{window}])) / sum(rate({total}[{window}]))"
-    # no error series at all means no errors, not "no data"
-    return f"(sum(rate({events}[{window}])) or vector(0)) / sum(rate({total}[{window}]))"
 
 
 def _what(slo: SLO) -> str:
@@ -115,12 +54,10 @@ def _what(slo: SLO) -> str:
 
 def _alert(stack: Stack, service: Service, slo: SLO, tier: Tier) -> dict[str, Any]:
     limit = plain(threshold(slo, tier))
-    match = f'{{service="{service.name}",slo="{slo.name}"}}'
     _, total = selectors(service, slo)
-    expr = (
-        f"{record_name(tier.long)}{match} > {limit}\nand\n{record_name(tier.short)}{match} > {limit}\n"
-        f"and on()\nsum(increase({total}[{tier.short}])) >= {MIN_REQUESTS}"
-    )
+    long, short = (sli_error(service.name, slo, window) for window in (tier.long, tier.short))
+    traffic = f"sum(increase({total}[{tier.short}]))"
+    expr = f"{long} > {limit}\nand\n{short} > {limit}\nand on()\n{traffic} >= {MIN_REQUESTS}"
     factor = plain(burn_factor(slo, tier))
     period_ms = duration_ms(slo.period) or PERIOD_30D_MS
     gone = format_duration(int(Decimal(period_ms) / burn_factor(slo, tier)) // 60_000 * 60_000)
@@ -154,11 +91,6 @@ def _labels(stack: Stack, service: Service, slo: SLO, tier: Tier) -> dict[str, s
     }
 
 
-def alerts_enabled(stack: Stack) -> bool:
-    override = stack.alerts.overrides.get(conventions.SLO_ALERT)
-    return override is None or override.enabled
-
-
 def slo_rule_file(stack: Stack) -> RuleFile | None:
     groups = []
     for service in stack.services:
@@ -177,7 +109,7 @@ def slo_rule_file(stack: Stack) -> RuleFile | None:
                 )
                 for w in windows()
             )
-        if alerts_enabled(stack):
+        if enabled(stack, conventions.SLO_ALERT):
             rules.extend(
                 Rule(_alert(stack, service, slo, tier), f"SLO {service.name}/{slo.name}", service.interval, "slo")
                 for slo in service.slos
@@ -185,14 +117,6 @@ def slo_rule_file(stack: Stack) -> RuleFile | None:
             )
         groups.append(Group(f"slo-{service.name}", tuple(rules)))
     return RuleFile("slo", tuple(groups)) if groups else None
-
-
-def render(stack: Stack, target: Target) -> Tree:
-    tree = Tree()
-    rule_file = slo_rule_file(stack)
-    if rule_file is not None:
-        tree.files[rule_file.path] = dump_yaml(rule_file.data(), stack)
-    return tree
 
 
 # ---- tests --------------------------------------------------------------------------------------
@@ -263,7 +187,7 @@ def _family(service: Service, slo: SLO) -> list[SLO]:
 def slo_test_groups(stack: Stack) -> list[dict[str, Any]]:
     """Groups proving every tier of every SLO: one case between each pair of thresholds, one below
     all, one near-zero-traffic case, and for integer latency bounds both `le` spellings."""
-    if not alerts_enabled(stack):
+    if not enabled(stack, conventions.SLO_ALERT):
         return []
     groups: list[dict[str, Any]] = []
     for service in stack.services:
