@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from generator import conventions, pipeline
-from generator.errors import CheckError, PromstackError
+from generator.errors import CheckError, SpecError
 from generator.render import Target, render
 from generator.spec import load_stack
 
@@ -225,7 +225,8 @@ def test_msteams_renders_for_the_pinned_version_and_is_refused_before_0_28(write
         pipeline.check(spec, only=["alertmanager/config"])
     assert "msteams_configs" in str(failed.value) and "Install amtool 0.28 or newer" in str(failed.value)
     old = write_spec(notifications=teams, components={"alertmanager": {"version": "v0.27.0"}}, name="old.yaml")
-    with pytest.raises(PromstackError, match=r"receiver teams: msteams needs Alertmanager 0.28 or newer.*v0.27.0"):
+    # the spec is refused before anything renders, with the receiver's location (exit 2)
+    with pytest.raises(SpecError, match=r"old.yaml:\d+:\d+: \$.notifications.receivers\[0\].msteams: msteams needs"):
         pipeline.render_spec(old)
 
 

@@ -33,7 +33,6 @@ COMPONENT = "alertmanager"
 NULL_RECEIVER = "null"  # delivers nowhere: where the always-firing Watchdog goes unless the spec routes it
 CRITICAL_GROUP_WAIT = "10s"  # a critical alert waits at most this long for companions before it is sent
 RESOLVE_TIMEOUT = "5m"
-MSTEAMS_MIN_VERSION = (0, 28)
 ALERTNAME = "alertname"
 # receiver kinds whose secret 0.25 can only read inline: using one turns alertmanager.yml into a SecretFile
 INLINE_SECRET_KINDS = frozenset({"webhook", "telegram", "discord", "wechat"})
@@ -311,7 +310,7 @@ def _integration(
         }
     if kind == "msteams":
         found = version(stack)
-        if found is not None and found < MSTEAMS_MIN_VERSION:
+        if found is not None and found < conventions.MSTEAMS_MIN_ALERTMANAGER:
             raise PromstackError(
                 f"receiver {receiver}: msteams needs Alertmanager 0.28 or newer (msteams_configs came in 0.26, "
                 f"reading its webhook URL from a file works from 0.28); the stack runs "

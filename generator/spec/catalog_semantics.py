@@ -11,10 +11,6 @@ from generator import catalog, conventions
 from generator.errors import Problem
 from generator.spec.loader import Document
 
-# msteams_configs arrived in Alertmanager 0.26; reading its webhook URL from a file works from 0.28 on,
-# and promstack never writes a webhook URL into alertmanager.yml itself.
-MSTEAMS_MIN_VERSION = (0, 28)
-
 
 def dashboard_names() -> set[str]:
     views = {p.name.removesuffix(".dashboard.py") for p in catalog.folder("dashboards").glob("*.dashboard.py")}
@@ -22,9 +18,10 @@ def dashboard_names() -> set[str]:
 
 
 def _alertmanager_version(data: dict[str, Any]) -> tuple[int, int] | None:
-    spec = (data.get("components") or {}).get("alertmanager") or {}
+    components = data.get("components")
+    spec = components.get("alertmanager") if isinstance(components, dict) else None
     if not isinstance(spec, dict):
-        return None
+        spec = {}
     tag = spec.get("version")
     if not isinstance(tag, str):
         image = spec.get("image")
@@ -56,7 +53,7 @@ def catalog_problems(doc: Document) -> Iterator[Problem]:
             isinstance(receiver, dict)
             and "msteams" in receiver
             and version is not None
-            and version < MSTEAMS_MIN_VERSION
+            and version < conventions.MSTEAMS_MIN_ALERTMANAGER
         ):
             yield doc.problem(
                 f"$.notifications.receivers[{index}].msteams",
