@@ -36,8 +36,18 @@ SPECS = sorted(
 HASH = re.compile(r"(promstack\.config-hash: )[0-9a-f]{16}")
 
 
-def ours(path: str) -> bool:
-    return path in ("prometheus/prometheus.yml", "compose.yaml", ".env") or path.startswith("blackbox-exporter/")
+def golden_files(spec: Path) -> dict[str, str]:
+    """The whole rendered tree. A secret file is shown as its declaration (template and references),
+    so reviewers see where secrets go without any value being involved."""
+    tree = render(load_stack(spec), Target("compose", "/promstack"))
+    files = dict(tree.files)
+    for path, secret in tree.secrets.items():
+        refs = "".join(
+            f"# ${{{k}}} <- {v.describe()}{' (bcrypt)' if k in secret.bcrypt else ''}\n"
+            for k, v in sorted(secret.values.items())
+        )
+        files[f"{path}.secret"] = f"# secret file, resolved at write time (mode 0600)\n{refs}{secret.template}"
+    return files
 
 
 def masked(text: str) -> str:
@@ -56,7 +66,7 @@ def test_golden(case: str, update_golden: bool) -> None:
         if update_golden:
             shutil.copyfile(source, spec)
         assert spec.read_text() == source.read_text(), f"{spec} is no longer a copy of {source}"
-    files = {p: t for p, t in render(load_stack(spec), Target("compose", "/promstack")).files.items() if ours(p)}
+    files = golden_files(spec)
     expected_dir = GOLDEN / case / "expected"
     if update_golden:
         shutil.rmtree(expected_dir, ignore_errors=True)
