@@ -98,6 +98,75 @@ def test_cmd(spec: SpecArg) -> None:
         typer.echo(f"ok  {name}")
 
 
+# --- runtimes: up / down / status / diff (imported lazily: the docker SDK is slow to import) ---------------
+ProjectOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--project-name",
+        "-p",
+        help="Compose project and state-dir name (default: $PROMSTACK_PROJECT, else the stack's name).",
+        show_default=False,
+    ),
+]
+
+
+@app.command()
+def up(
+    spec: SpecArg,
+    runtime: RuntimeOpt = "auto",
+    project: ProjectOpt = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for health and scrape targets.")] = 180,
+) -> None:
+    """Check and deploy the stack, or apply only what changed (live reload, no restart); wait until healthy."""
+    from generator import runtimes
+
+    outcome = guarded(lambda: runtimes.up(spec, runtimes.Options(runtime, project, timeout, out=say)))
+    for line in runtimes.summary(outcome):
+        typer.echo(line)
+
+
+@app.command()
+def down(
+    spec: SpecArg,
+    runtime: RuntimeOpt = "auto",
+    project: ProjectOpt = None,
+    volumes: Annotated[bool, typer.Option("--volumes", help="Also delete the data (metrics, silences).")] = False,
+) -> None:
+    """Stop and remove the stack. Its data is kept unless --volumes."""
+    from generator import runtimes
+
+    typer.echo(guarded(lambda: runtimes.down(spec, runtimes.Options(runtime, project, out=say), volumes)))
+
+
+@app.command()
+def status(
+    spec: SpecArg,
+    project: ProjectOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Each component (state, health, version, uptime), scrape targets, firing alerts."""
+    import json
+
+    from generator import runtimes
+
+    report = guarded(lambda: runtimes.status(spec, runtimes.Options(project=project, out=say)))
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, sort_keys=True))
+    else:
+        for line in runtimes.status_lines(report):
+            typer.echo(line)
+
+
+@app.command()
+def diff(spec: SpecArg, runtime: RuntimeOpt = "auto", project: ProjectOpt = None) -> None:
+    """What `up` would change: per component, then file by file (secret files are named, never shown)."""
+    from generator import runtimes
+
+    difference = guarded(lambda: runtimes.diff(spec, runtimes.Options(runtime, project, out=say)))
+    for line in runtimes.diff_lines(difference):
+        typer.echo(line)
+
+
 def run() -> None:
     try:
         app()

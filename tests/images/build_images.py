@@ -26,6 +26,7 @@ Usage::
 
     python tests/images/build_images.py [--force] [--only prometheus ...]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,6 +71,7 @@ class MissingBinaryError(ImageBuildError):
 # --------------------------------------------------------------------------- #
 # Component recipes
 # --------------------------------------------------------------------------- #
+
 
 @dataclass
 class Component:
@@ -165,6 +167,7 @@ def _add_prometheus_web(fs: "RootFS") -> None:
 def _add_tree(src: str, dest: str | None = None) -> Callable[["RootFS"], None]:
     def add(fs: "RootFS") -> None:
         fs.add_host_tree(Path(src), dest or src)
+
     return add
 
 
@@ -173,12 +176,21 @@ def _add_python(fs: "RootFS") -> None:
     config dir and other tooling not needed to run a small stdlib script."""
     stdlib = Path("/usr/lib/python3.11")
     if not stdlib.is_dir():
-        raise MissingBinaryError(
-            f"{stdlib} not found: install the Debian package 'libpython3.11-stdlib'")
+        raise MissingBinaryError(f"{stdlib} not found: install the Debian package 'libpython3.11-stdlib'")
     skip_top = {
-        "test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3",
-        "pydoc_data", "config-3.11-x86_64-linux-gnu", "site-packages",
-        "dist-packages", "sitecustomize.py", "EXTERNALLY-MANAGED", "turtle.py",
+        "test",
+        "idlelib",
+        "tkinter",
+        "turtledemo",
+        "ensurepip",
+        "lib2to3",
+        "pydoc_data",
+        "config-3.11-x86_64-linux-gnu",
+        "site-packages",
+        "dist-packages",
+        "sitecustomize.py",
+        "EXTERNALLY-MANAGED",
+        "turtle.py",
     }
     for dirpath, dirnames, filenames in os.walk(stdlib):
         d = Path(dirpath)
@@ -204,7 +216,8 @@ def _add_python(fs: "RootFS") -> None:
 
 
 COMPONENTS: dict[str, Component] = {
-    c.name: c for c in [
+    c.name: c
+    for c in [
         Component(
             name="prometheus",
             package="prometheus",
@@ -271,7 +284,8 @@ COMPONENTS: dict[str, Component] = {
             expose=[9115],
             dirs=[("/etc/blackbox_exporter", 0o755, ROOT_UID)],
             extra=lambda fs: fs.add_host_file(
-                Path("/etc/prometheus/blackbox.yml"), "/etc/blackbox_exporter/config.yml", required=False),
+                Path("/etc/prometheus/blackbox.yml"), "/etc/blackbox_exporter/config.yml", required=False
+            ),
         ),
         Component(
             name="redis-exporter",
@@ -334,6 +348,7 @@ COMPONENTS: dict[str, Component] = {
 # rootfs tarball assembly
 # --------------------------------------------------------------------------- #
 
+
 @dataclass
 class _Entry:
     kind: str  # "dir" | "file" | "bytes" | "symlink"
@@ -382,8 +397,7 @@ class RootFS:
         self._parents(path)
         self.entries[path] = _Entry("symlink", 0o777, 0, target=target)
 
-    def add_host_file(self, src: Path, dest: str, mode: int | None = None, uid: int = 0,
-                      required: bool = True) -> None:
+    def add_host_file(self, src: Path, dest: str, mode: int | None = None, uid: int = 0, required: bool = True) -> None:
         src = Path(src)
         if not src.exists():
             if required:
@@ -482,12 +496,13 @@ def ldd(binary: Path) -> list[tuple[str, Path]]:
 # helpers
 # --------------------------------------------------------------------------- #
 
+
 def _require(path: str, package: str) -> Path:
     p = Path(path)
     if not p.exists():
         raise MissingBinaryError(
-            f"{path} not found: it is provided by the Debian package '{package}' "
-            f"(apt-get install {package})")
+            f"{path} not found: it is provided by the Debian package '{package}' (apt-get install {package})"
+        )
     return p
 
 
@@ -527,16 +542,14 @@ def ensure_docker(start: bool = True) -> None:
 
 
 def package_version(package: str) -> str:
-    proc = subprocess.run(["dpkg-query", "-W", "-f=${Version}", package],
-                          capture_output=True, text=True)
+    proc = subprocess.run(["dpkg-query", "-W", "-f=${Version}", package], capture_output=True, text=True)
     return proc.stdout.strip() if proc.returncode == 0 else "unknown"
 
 
 def binary_version(comp: Component) -> str:
     """First line of ``<binary> --version`` (log-formatted lines are unwrapped)."""
     try:
-        proc = subprocess.run([comp.binary, *comp.version_args], capture_output=True,
-                              text=True, timeout=20, cwd="/")
+        proc = subprocess.run([comp.binary, *comp.version_args], capture_output=True, text=True, timeout=20, cwd="/")
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"unknown ({exc})"
     out = (proc.stdout.strip() or proc.stderr.strip()).splitlines()
@@ -572,6 +585,7 @@ def image_labels(ref: str) -> dict[str, str] | None:
 # build
 # --------------------------------------------------------------------------- #
 
+
 def _base_rootfs(fs: RootFS, comp: Component) -> None:
     fs.add_dir("/bin")
     fs.add_dir("/etc")
@@ -591,9 +605,7 @@ def _base_rootfs(fs: RootFS, comp: Component) -> None:
         if applet == "busybox":
             continue
         fs.add_symlink(f"/bin/{applet}", "busybox")
-    fs.add_bytes("/etc/passwd",
-                 "root:x:0:0:root:/root:/bin/sh\n"
-                 "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")
+    fs.add_bytes("/etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")
     fs.add_bytes("/etc/group", "root:x:0:\nnobody:x:65534:\nnogroup:x:65534:\n")
     fs.add_bytes("/etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files dns\n")
     # Docker bind-mounts these at run time; placeholders keep tools happy elsewhere.
@@ -665,21 +677,28 @@ def build_image(comp: Component, force: bool = False, verbose: bool = True) -> s
         args = ["import"]
         for c in _changes(comp, new_labels):
             args += ["--change", c]
-        args += ["--message", f"promstack test image {comp.name} from Debian {comp.package} {pkg_version}",
-                 str(tar_path), comp.ref]
+        args += [
+            "--message",
+            f"promstack test image {comp.name} from Debian {comp.package} {pkg_version}",
+            str(tar_path),
+            comp.ref,
+        ]
         _docker(*args)
     # Re-verify the labels landed (older daemons may ignore LABEL in --change).
     got = image_labels(comp.ref) or {}
     if got.get(f"{LABEL}.hash") != digest:
         raise ImageBuildError(f"{comp.ref}: label {LABEL}.hash not stored by docker import")
     if verbose:
-        print(f"[{comp.name}] built {comp.ref} ({fs.size() / 1e6:.1f} MB rootfs) "
-              f"in {time.monotonic() - t0:.1f}s", flush=True)
+        print(
+            f"[{comp.name}] built {comp.ref} ({fs.size() / 1e6:.1f} MB rootfs) in {time.monotonic() - t0:.1f}s",
+            flush=True,
+        )
     return comp.ref
 
 
-def build_all(force: bool = False, only: Iterable[str] | None = None,
-              verbose: bool = True, start_daemon: bool = True) -> dict[str, str]:
+def build_all(
+    force: bool = False, only: Iterable[str] | None = None, verbose: bool = True, start_daemon: bool = True
+) -> dict[str, str]:
     """Build (or reuse) every test image; return {component: image_ref}."""
     names = list(only) if only else list(COMPONENTS)
     unknown = [n for n in names if n not in COMPONENTS]

@@ -1,0 +1,402 @@
+"""Stage `deploy`: `up`, `down`, `status` and `diff` on a runtime (compose or local host processes).
+
+`auto` picks compose where a Docker engine answers and a compose client is installed, else local; a
+stack already deployed stays on the runtime it runs on. `up` validates, renders, runs every check and
+resolves every secret before anything running is touched, then applies only the difference (see
+`apply`). Only this package imports `docker` or starts processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from generator import checks, conventions, pipeline
+from generator.errors import CheckError, DeployError, SecretError, UsageError
+from generator.model import Stack
+from generator.render import Target, Tree, render
+from generator.runtimes import apply, health
+from generator.runtimes.apply import Backend, Plan, Progress, Verified
+from generator.runtimes.state import Record, State, locked
+from generator.spec import load_stack
+from generator.write import Secrets, materialize, write_tree
+
+RUNTIMES = ("auto", "compose", "local")
+PROJECT_ENV = "PROMSTACK_PROJECT"
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+@dataclass
+class Options:
+    runtime: str = "auto"
+    project: str | None = None  # default: $PROMSTACK_PROJECT, else the stack's name
+    timeout: float = 180.0  # seconds `up` waits for health and scrape targets
+    out: Progress = _stderr
+    checks: bool = True  # run every check before touching anything (only tests of the rollback turn it off)
+
+
+def project_name(stack: Stack, options: Options) -> str:
+    name = options.project or os.environ.get(PROJECT_ENV) or stack.name
+    if not name.replace("-", "").replace("_", "").isalnum() or name != name.lower():
+        raise UsageError(f"project name {name!r} must be lower-case letters, digits, - and _")
+    return name
+
+
+def choose(runtime: str, record: Record | None) -> str:
+    if runtime not in RUNTIMES:
+        raise UsageError(f"--runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
+    if record is not None:
+        if runtime not in ("auto", record.runtime):
+            raise UsageError(
+                f"stack {record.project!r} runs on the {record.runtime} runtime; "
+                f"`promstack down` it before switching to {runtime}"
+            )
+        return record.runtime
+    if runtime != "auto":
+        return runtime
+    from generator.runtimes import compose  # imports the docker SDK: only when needed
+
+    try:
+        compose.compose_command()
+    except DeployError:
+        return "local"
+    return "compose" if compose.engine_answers() else "local"
+
+
+def backend(runtime: str, state: State, stack: Stack, secrets: Secrets, out: Progress) -> Backend:
+    if runtime == "compose":
+        from generator.runtimes.compose import ComposeBackend
+
+        return ComposeBackend(state, stack, secrets, out)
+    from generator.runtimes.local import LocalBackend
+
+    return LocalBackend(state, stack, secrets, out)
+
+
+@dataclass
+class Outcome:
+    stack: Stack
+    project: str
+    runtime: str
+    state: State
+    plan: Plan
+    verified: Verified
+    skipped: dict[str, str]
+    seconds: float
+    urls: list[tuple[str, str]] = field(default_factory=list)  # (what, URL)
+    dashboards: list[tuple[str, str]] = field(default_factory=list)  # (title, URL)
+
+
+def up(spec: Path, options: Options) -> Outcome:
+    """Render, check, deploy or apply the difference live, wait until healthy; raise on any failure."""
+    began = time.monotonic()
+    out = options.out
+    stack = load_stack(spec)
+    project = project_name(stack, options)
+    state = State.of(project)
+    with locked(state, on_wait=out):
+        record = state.load()
+        runtime = choose(options.runtime, record)
+        secrets = Secrets(spec.absolute().parent)
+        runner = backend(runtime, state, stack, secrets, out)
+        out(f"promstack up: stack {stack.name!r} as project {project!r} on the {runtime} runtime")
+        stack, skipped = _runnable(runner, stack)
+        for why in skipped.values():
+            out(f"  skipped: {why}")
+        tree = render(stack, runner.target())
+        if options.checks:
+            passed = _check(stack, spec) if skipped else pipeline.check(spec)
+            out(f"  checks             {len(passed)} passed ({', '.join(passed)})")
+        runner.preflight(tree)
+        env = apply.resolve_env(tree, secrets)
+        state.create()
+        staging = apply.stage(tree, state, secrets, stack, runtime)
+        run = [name for name, c in stack.components.items() if c.runs]
+        fingerprints = runner.definitions(tree, staging, env, run)
+        changes = apply.compare(staging, state.tree, apply.folders(stack, tree.files.get(conventions.COMPOSE_FILE)))
+        plan = apply.make_plan(changes, fingerprints, record.components if record else {}, runner.processes())
+        _tell_plan(plan, out)
+        new = Record(runtime, project, str(spec.absolute()), fingerprints, skipped)
+        verified = apply.execute(
+            runner,
+            plan,
+            run,
+            skipped,
+            options.timeout,
+            saved=lambda: state.save(new),
+            restore_record=lambda: state.save(record) if record else None,
+            before=set(record.components) if record else None,
+        )
+        shutil.rmtree(state.staging, ignore_errors=True)  # it holds resolved secrets: keep no spare copy
+    return Outcome(
+        stack,
+        project,
+        runtime,
+        state,
+        plan,
+        verified,
+        skipped,
+        time.monotonic() - began,
+        _urls(stack, skipped),
+        _dashboards(stack, state.tree, skipped),
+    )
+
+
+def _check(stack: Stack, spec: Path) -> list[str]:
+    """pipeline.check for a stack reduced to what this runtime can run (same checks, same tree layout)."""
+    workdir = Path(tempfile.mkdtemp(prefix="promstack-check-"))
+    try:
+        root = workdir / "tree"
+        target = Target("local", str(root))
+        tree = render(stack, target)
+        write_tree(tree, root, Secrets(workdir, placeholders=True), salt=stack.name)
+        ctx = checks.CheckContext(stack, tree, root, target, render(stack, Target("compose")))
+        failures = checks.run_checks(ctx)
+        if failures:
+            raise CheckError(failures)
+        return ctx.passed
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _tell_plan(plan: Plan, out: Progress) -> None:
+    if plan.empty:
+        out("  no changes: the running stack already matches the spec")
+        return
+    files = len(plan.files)
+    out(
+        f"  {files} file(s) change; "
+        + (", ".join(f"{n}: {a}" for n, a, _ in plan.actions()) or "no component needs a reload or restart")
+    )
+
+
+def _urls(stack: Stack, skipped: dict[str, str]) -> list[tuple[str, str]]:
+    titles = {"grafana": "Grafana", "prometheus": "Prometheus", "alertmanager": "Alertmanager"}
+    return [(titles[n], stack.components[n].url) for n in titles if n in stack.components and n not in skipped]
+
+
+def _dashboards(stack: Stack, tree: Path, skipped: dict[str, str]) -> list[tuple[str, str]]:
+    grafana = stack.component("grafana")
+    if grafana is None or "grafana" in skipped:
+        return []
+    found = []
+    for path in sorted((tree / conventions.GRAFANA_DASHBOARDS_DIR).rglob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if data.get("uid"):
+            found.append((str(data.get("title", data["uid"])), f"{grafana.url.rstrip('/')}/d/{data['uid']}"))
+    return found
+
+
+def down(spec: Path, options: Options, volumes: bool = False) -> str:
+    """Stop and remove the stack; its data stays unless `volumes`."""
+    stack = load_stack(spec)
+    project = project_name(stack, options)
+    state = State.of(project)
+    secrets = Secrets(spec.absolute().parent)
+    with locked(state, on_wait=options.out):
+        record = state.load()
+        if record is not None:
+            runtimes = [choose(options.runtime, record)]
+        elif options.runtime != "auto":
+            runtimes = [choose(options.runtime, None)]
+        else:  # nothing recorded: clean up whatever may be left on either runtime
+            runtimes = ["local"] + (["compose"] if choose("auto", None) == "compose" else [])
+        for runtime in runtimes:
+            backend(runtime, state, stack, secrets, options.out).stop(volumes)
+        state.forget(keep_data=not volumes)
+    kept = "data removed" if volumes else "data kept (down --volumes removes it)"
+    return f"stack {stack.name!r} (project {project!r}) is down; {kept}"
+
+
+def status(spec: Path, options: Options) -> dict[str, Any]:
+    """Each component (state, health, version, uptime), scrape targets, firing alerts."""
+    stack = load_stack(spec)
+    project = project_name(stack, options)
+    state = State.of(project)
+    record = state.load()
+    report: dict[str, Any] = {
+        "stack": stack.name,
+        "project": project,
+        "deployed": record is not None,
+        "runtime": record.runtime if record else None,
+        "components": {},
+        "targets": [],
+        "alerts": [],
+        "state_dir": str(state.root),
+    }
+    if record is None:
+        return report
+    secrets = Secrets(spec.absolute().parent)
+    runner = backend(record.runtime, state, stack, secrets, options.out)
+    procs = runner.processes()
+    now = time.time()
+    endpoints: dict[str, health.Endpoint] = {}
+    for name, component in stack.components.items():
+        if not component.runs:
+            continue
+        entry: dict[str, Any] = {"url": component.url}
+        if name in record.skipped:
+            entry.update(state="skipped", health="-", reason=record.skipped[name])
+            report["components"][name] = entry
+            continue
+        try:
+            endpoint = health.Endpoint.of(component, secrets)
+        except SecretError:  # its credentials are not in this shell: ask without them
+            endpoint = health.Endpoint.of(component, Secrets(Path("."), placeholders=True))
+        endpoints[name] = endpoint
+        proc = procs.get(name)
+        entry["state"] = proc.state if proc else "not running"
+        answer = health.healthy(endpoint) if proc and proc.up else None
+        entry["health"] = (
+            "healthy" if answer and answer.ok else (f"unhealthy ({answer.error or answer.status})" if answer else "-")
+        )
+        entry["version"] = health.version(endpoint) if answer and answer.ok else ""
+        entry["uptime_seconds"] = round(now - proc.started) if proc and proc.up and proc.started else None
+        report["components"][name] = entry
+    prometheus = endpoints.get("prometheus")
+    if prometheus is not None:
+        report["targets"] = [t.as_dict() for t in health.targets(prometheus) or []]
+        report["alerts"] = [
+            {
+                "alertname": a.get("labels", {}).get("alertname", ""),
+                "labels": a.get("labels", {}),
+                "active_at": a.get("activeAt", ""),
+            }
+            for a in health.firing(prometheus)
+        ]
+    return report
+
+
+@dataclass
+class Difference:
+    runtime: str
+    deployed: bool
+    plan: Plan
+    lines: list[str]
+
+
+def diff(spec: Path, options: Options) -> Difference:
+    """What `up` would change: per component, and file by file (secret files named, never shown)."""
+    stack = load_stack(spec)
+    project = project_name(stack, options)
+    state = State.of(project)
+    record = state.load()
+    runtime = choose(options.runtime, record)
+    secrets = Secrets(spec.absolute().parent)
+    runner = backend(runtime, state, stack, secrets, options.out)
+    stack, _ = _runnable(runner, stack)
+    tree: Tree = render(stack, runner.target())
+    scratch = Path(tempfile.mkdtemp(prefix="promstack-diff-"))
+    try:
+        materialize(tree, scratch, secrets, salt=stack.name)
+        run = [name for name, c in stack.components.items() if c.runs]
+        fingerprints = runner.definitions(tree, scratch, apply.resolve_env(tree, secrets), run)
+        changes = apply.compare(scratch, state.tree, apply.folders(stack, tree.files.get(conventions.COMPOSE_FILE)))
+        plan = apply.make_plan(changes, fingerprints, record.components if record else {}, runner.processes())
+        return Difference(runtime, record is not None, plan, apply.unified(scratch, state.tree, changes))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _runnable(runner: Backend, stack: Stack) -> tuple[Stack, dict[str, str]]:
+    """The stack without the optional components this runtime cannot run here (e.g. Grafana without a
+    binary): nothing is deployed for them, not even a scrape job that would only page about them."""
+    skipped = runner.skips()
+    if skipped:
+        stack = replace(stack, components={n: c for n, c in stack.components.items() if n not in skipped})
+        runner.stack = stack
+    return stack, skipped
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours}h"
+    if hours:
+        return f"{hours}h{minutes}m"
+    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
+
+
+def summary(outcome: Outcome) -> list[str]:
+    """The one-screen report `up` prints on success."""
+    verified = outcome.verified
+    lines = [
+        f"stack {outcome.stack.name!r} is up on {outcome.runtime} (project {outcome.project!r}, "
+        f"{outcome.seconds:.1f}s; state in {outcome.state.root})"
+    ]
+    actions = outcome.plan.actions()
+    if actions:
+        lines.append("applied: " + "; ".join(f"{action} {name}" for name, action, _ in actions))
+    elif outcome.plan.files:
+        lines.append(f"applied: {len(outcome.plan.files)} file(s) that no running component reads")
+    else:
+        lines.append("applied: nothing (no changes)")
+    up_count = sum(1 for t in verified.targets if t.health == "up")
+    lines.append(f"scrape targets: {up_count} of {len(verified.targets)} up")
+    for warning in verified.warnings:
+        lines.append(f"  warning: {warning}")
+    for why in outcome.skipped.values():
+        lines.append(f"  not running: {why}")
+    lines.append("")
+    for what, url in outcome.urls:
+        lines.append(f"  {what:<13} {url}")
+    for title, url in outcome.dashboards:
+        lines.append(f"    dashboard   {title}: {url}")
+    return lines
+
+
+def status_lines(report: dict[str, Any]) -> list[str]:
+    if not report["deployed"]:
+        return [f"stack {report['stack']!r} (project {report['project']!r}) is not deployed"]
+    lines = [
+        f"stack {report['stack']!r} on {report['runtime']} (project {report['project']!r})",
+        "",
+        f"  {'component':<18} {'state':<12} {'health':<12} {'version':<12} uptime",
+    ]
+    for name, entry in report["components"].items():
+        lines.append(
+            f"  {name:<18} {entry['state']:<12} {entry['health']:<12} {entry.get('version') or '-':<12} "
+            f"{_duration(entry.get('uptime_seconds'))}"
+        )
+        if entry.get("reason"):
+            lines.append(f"    {entry['reason']}")
+    targets = report["targets"]
+    lines += ["", f"scrape targets: {sum(1 for t in targets if t['health'] == 'up')} of {len(targets)} up"]
+    for target in targets:
+        if target["health"] != "up":
+            lines.append(f"  {target['job']} {target['instance']}: {target['health']} {target['error']}".rstrip())
+    lines.append(f"firing alerts: {len(report['alerts'])}")
+    for alert in report["alerts"]:
+        labels = ", ".join(f"{k}={v}" for k, v in sorted(alert["labels"].items()) if k != "alertname")
+        lines.append(f"  {alert['alertname']} {{{labels}}} since {alert['active_at']}")
+    return lines
+
+
+def diff_lines(difference: Difference) -> list[str]:
+    plan = difference.plan
+    if not difference.deployed:
+        head = [f"not deployed yet: `up` would create everything on {difference.runtime}"]
+    elif plan.empty:
+        return ["no changes: the running stack matches the spec"]
+    else:
+        head = [f"`up` would change (on {difference.runtime}):"]
+    head += [f"  {action:<9} {name}: {why}" for name, action, why in plan.actions()]
+    return [*head, "", *difference.lines] if difference.deployed else head

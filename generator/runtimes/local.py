@@ -1,0 +1,341 @@
+"""Runtime `local`: the rendered configs run as host processes under supervisord (PyPI `supervisor`).
+
+supervisord gets its own config, unix socket (never a TCP port), pid file and logs in the stack's state
+dir, and one program file per component in run/programs/. A program is `sh -c 'set -a; . ENVFILE; exec
+BINARY FLAGS'`: the env file (0600, in run/env/) carries secret variables, so no value has to survive
+supervisor's config quoting, and `exec` leaves the real binary as supervisord's child (signals reach it).
+Binaries come from PATH under their upstream or Debian names (catalog `binaries`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import xmlrpc.client
+from pathlib import Path
+from typing import Any
+
+from supervisor.xmlrpc import SupervisorTransport  # type: ignore[import-untyped]
+
+from generator import catalog
+from generator.errors import DeployError
+from generator.render import Tree, args
+from generator.runtimes.apply import Backend, Plan, Proc
+
+# components the stack works without: reported plainly when their binary is missing
+OPTIONAL = frozenset({"grafana"})
+# supervisord's own variables the programs inherit: nothing from the user's shell, so no stray secret
+_PASS_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME")
+_UP_STATES = frozenset({"RUNNING"})
+_GAVE_UP = frozenset({"FATAL", "EXITED", "STOPPED", "BACKOFF"})
+
+
+def _escape(text: str) -> str:
+    """supervisor interpolates %(name)s in every value; a literal % is written %%."""
+    return text.replace("%", "%%")
+
+
+class LocalBackend(Backend):
+    name = "local"
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        self.programs: dict[str, str] = {}  # component -> program file text, for converge
+        self.envs: dict[str, str] = {}  # component -> env file text
+
+    # -- paths --------------------------------------------------------------------------------------
+    @property
+    def conf(self) -> Path:
+        return self.state.run / "supervisord.conf"
+
+    @property
+    def program_dir(self) -> Path:
+        return self.state.run / "programs"
+
+    @property
+    def env_dir(self) -> Path:
+        return self.state.run / "env"
+
+    def data_dir(self, name: str) -> str | None:
+        return str(self.state.data / name) if catalog.entry(name).data else None
+
+    # -- preflight and definitions ------------------------------------------------------------------
+    def binary(self, name: str) -> str | None:
+        for candidate in catalog.entry(name).binaries:
+            found = shutil.which(candidate)
+            if found:
+                return found
+        return None
+
+    def _missing(self) -> dict[str, str]:
+        missing = {}
+        for name, component in self.stack.components.items():
+            if component.runs and not self.binary(name):
+                entry = catalog.entry(name)
+                missing[name] = (
+                    f"{name} is not installed: none of {', '.join(entry.binaries) or '(no binary)'} is on PATH "
+                    f"(package: {entry.package})"
+                )
+        return missing
+
+    def skips(self) -> dict[str, str]:
+        return {name: why for name, why in self._missing().items() if name in OPTIONAL}
+
+    def preflight(self, tree: Tree) -> None:
+        missing = [why for name, why in self._missing().items() if name not in OPTIONAL]
+        if missing:
+            raise DeployError(
+                "the local runtime runs every component from a binary on PATH:\n  " + "\n  ".join(missing)
+            )
+
+    def definitions(self, tree: Tree, staging: Path, env: dict[str, dict[str, str]], run: list[str]) -> dict[str, str]:
+        target = self.target()
+        self.programs, self.envs = {}, {}
+        prints = {}
+        for name in run:
+            # preflight has refused missing binaries for `up`; `diff` shows the upstream name instead
+            binary = self.binary(name) or catalog.entry(name).binaries[0]
+            data = self.data_dir(name)
+            flags = args.command(self.stack, name, target, data_dir=data)
+            variables = {**args.environment(self.stack, name, target, data_dir=data), **env.get(name, {})}
+            env_text = "".join(f"{key}={shlex.quote(value)}\n" for key, value in sorted(variables.items()))
+            env_file = self.env_dir / f"{name}.env"
+            script = f"set -a; . {shlex.quote(str(env_file))}; set +a; exec {shlex.join([binary, *flags])}"
+            workdir = data or str(self.state.data)
+            text = "\n".join(
+                [
+                    f"[program:{name}]",
+                    f"command={_escape(shlex.join(['/bin/sh', '-c', script]))}",
+                    f"directory={_escape(workdir)}",
+                    "autostart=true",
+                    "autorestart=true",
+                    # a process that dies within 2s of starting has failed to start; after 3 tries it is FATAL
+                    "startsecs=2",
+                    "startretries=3",
+                    "stopsignal=TERM",
+                    "stopwaitsecs=30",
+                    "stopasgroup=true",
+                    "killasgroup=true",
+                    "redirect_stderr=true",
+                    f"stdout_logfile={_escape(str(self.state.logs / f'{name}.log'))}",
+                    "stdout_logfile_maxbytes=10MB",
+                    "stdout_logfile_backups=2",
+                    "",
+                ]
+            )
+            self.programs[name] = text
+            self.envs[name] = env_text
+            prints[name] = hashlib.sha256(f"{text}\0{env_text}".encode()).hexdigest()
+        return prints
+
+    # -- supervisord ---------------------------------------------------------------------------------
+    def rpc(self) -> Any:
+        transport = SupervisorTransport(None, None, f"unix://{self.state.socket}")
+        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+
+    def alive(self) -> bool:
+        if not self.state.socket.exists():
+            return False
+        try:
+            return bool(self.rpc().supervisor.getState()["statename"] == "RUNNING")
+        except (OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError):
+            return False
+
+    def _write_conf(self) -> None:
+        sock = str(self.state.socket)
+        text = "\n".join(
+            [
+                "; written by promstack: supervisord of this stack only",
+                "[unix_http_server]",
+                f"file={_escape(sock)}",
+                "chmod=0700",
+                "[supervisord]",
+                f"logfile={_escape(str(self.state.logs / 'supervisord.log'))}",
+                "logfile_maxbytes=10MB",
+                "logfile_backups=2",
+                f"pidfile={_escape(str(self.state.run / 'supervisord.pid'))}",
+                f"childlogdir={_escape(str(self.state.logs))}",
+                f"directory={_escape(str(self.state.root))}",
+                "nodaemon=false",
+                "[rpcinterface:supervisor]",
+                "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+                "[supervisorctl]",
+                f"serverurl=unix://{_escape(sock)}",
+                "[include]",
+                f"files={_escape(str(self.program_dir))}/*.conf",
+                "",
+            ]
+        )
+        self.conf.write_text(text)
+
+    def _write_programs(self) -> None:
+        for folder in (self.program_dir, self.env_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+            folder.chmod(0o700)
+        for path in self.program_dir.glob("*.conf"):
+            if path.stem not in self.programs:
+                path.unlink()
+        for path in self.env_dir.glob("*.env"):
+            if path.stem not in self.envs:
+                path.unlink()
+        for name, text in self.programs.items():
+            _write_private(self.program_dir / f"{name}.conf", text)
+            _write_private(self.env_dir / f"{name}.env", self.envs[name])
+        for name in self.programs:
+            Path(self.data_dir(name) or self.state.data).mkdir(parents=True, exist_ok=True)
+
+    def _start_supervisord(self) -> None:
+        self._write_conf()
+        with contextlib.suppress(OSError):
+            self.state.socket.unlink()
+        env = {key: os.environ[key] for key in _PASS_ENV if key in os.environ}
+        result = subprocess.run(
+            [sys.executable, "-m", "supervisor.supervisord", "-c", str(self.conf)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise DeployError(f"supervisord did not start: {(result.stderr or result.stdout).strip()[-500:]}")
+        deadline = time.monotonic() + 15
+        while not self.alive():
+            if time.monotonic() > deadline:
+                raise DeployError(
+                    f"supervisord did not answer on {self.state.socket} within 15s; "
+                    f"see {self.state.logs / 'supervisord.log'}"
+                )
+            time.sleep(0.1)
+        self.out(f"  supervisord        started (socket {self.state.socket})")
+
+    def converge(self, plan: Plan) -> None:
+        if self.programs:
+            self._write_programs()
+        if not self.alive():
+            self._start_supervisord()  # starts every program at once (autostart)
+            return
+        server = self.rpc().supervisor
+        added, changed, removed = server.reloadConfig()[0]
+        for name in removed:
+            _quiet(server.stopProcessGroup, name)
+            _quiet(server.removeProcessGroup, name)
+        for name in changed:
+            _quiet(server.stopProcessGroup, name)
+            _quiet(server.removeProcessGroup, name)
+            server.addProcessGroup(name)
+        for name in added:
+            server.addProcessGroup(name)
+        restarted = set(added) | set(changed)
+        for name in [*plan.create, *plan.recreate]:
+            if name in restarted:
+                continue
+            # same definition (files changed, or it had stopped): a plain restart picks up the files
+            _quiet(server.stopProcess, name)
+            _quiet(server.startProcess, name, False)
+
+    def processes(self) -> dict[str, Proc]:
+        if not self.alive():
+            return {}
+        found = {}
+        for info in self.rpc().supervisor.getAllProcessInfo():
+            state = str(info["statename"])
+            found[str(info["name"])] = Proc(
+                state.lower(), state in _UP_STATES, float(info["start"]) or None, str(info.get("description", ""))
+            )
+        return found
+
+    def gave_up(self, name: str) -> str | None:
+        if not self.alive():
+            return "supervisord is not running"
+        try:
+            info = self.rpc().supervisor.getProcessInfo(name)
+        except xmlrpc.client.Fault:
+            return None
+        state = str(info["statename"])
+        if state in _GAVE_UP:
+            return f"process {state.lower()} ({info.get('description', '')}); last log lines:\n" + "\n".join(
+                f"    {line}" for line in self.logs(name)
+            )
+        return None
+
+    def logs(self, component: str, lines: int = 15) -> list[str]:
+        path = self.state.logs / f"{component}.log"
+        try:
+            with path.open("rb") as handle:
+                handle.seek(0, os.SEEK_END)
+                handle.seek(max(0, handle.tell() - 16384))
+                return handle.read().decode(errors="replace").splitlines()[-lines:]
+        except OSError:
+            return []
+
+    def signal(self, component: str, signame: str) -> None:
+        self.rpc().supervisor.signalProcess(component, signame)
+
+    def stop(self, volumes: bool) -> None:
+        pid_file = self.state.run / "supervisord.pid"
+        if self.alive():
+            with contextlib.suppress(OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError):
+                self.rpc().supervisor.stopAllProcesses()
+            with contextlib.suppress(OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError):
+                self.rpc().supervisor.shutdown()
+        try:
+            pid = int(pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return
+        deadline = time.monotonic() + 45
+        while _running(pid):
+            if time.monotonic() > deadline:
+                raise DeployError(f"supervisord (pid {pid}) did not stop within 45s")
+            time.sleep(0.1)
+
+    def save_good(self) -> None:
+        _copy_dir(self.program_dir, self.state.run / "programs.good")
+        _copy_dir(self.env_dir, self.state.run / "env.good")
+
+    def restore_good(self) -> None:
+        _copy_dir(self.state.run / "programs.good", self.program_dir)
+        _copy_dir(self.state.run / "env.good", self.env_dir)
+        self.programs, self.envs = {}, {}  # converge must not write the new definitions again
+
+
+def _quiet(call: Any, *params: Any) -> None:
+    """supervisor answers NOT_RUNNING / BAD_NAME faults for what is already as we want it."""
+    with contextlib.suppress(xmlrpc.client.Fault):
+        call(*params)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie (parent has not reaped it yet) has stopped for our purposes
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _write_private(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def _copy_dir(source: Path, dest: Path) -> None:
+    if not source.is_dir():
+        return
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(source, dest)
+    dest.chmod(0o700)

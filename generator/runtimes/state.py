@@ -1,0 +1,223 @@
+"""Stage `deploy`: the per-stack state directory every runtime works in, and the lock that serializes them.
+
+Layout of `<state>/` (default `~/.local/state/promstack/<project>/`, or `$PROMSTACK_STATE_DIR/<project>`):
+
+    tree/        the live rendered tree; containers bind-mount its folders, so it is only ever updated
+                 file by file in place, never replaced as a directory
+    last-good/   a copy of `tree/` as of the last `up` that ended healthy: what a failed change rolls back to
+    staging/     the next tree, fully written (secrets resolved) before anything running is touched
+    data/        local runtime: one data directory per component (compose uses named volumes)
+    logs/        local runtime: supervisord's and every program's log
+    run/         local runtime: supervisord config, pid file and unix socket
+    lock         `fcntl.flock`ed by `up` and `down`
+    state.json   what was deployed: runtime, project, spec, and a fingerprint per component
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from generator.errors import DeployError
+
+STATE_ENV = "PROMSTACK_STATE_DIR"
+LOCK_TIMEOUT_ENV = "PROMSTACK_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT = 120.0
+# AF_UNIX paths are limited to 108 bytes on Linux; deeper state dirs get their socket elsewhere
+_SOCKET_MAX = 100
+
+
+def base_dir() -> Path:
+    explicit = os.environ.get(STATE_ENV)
+    if explicit:
+        return Path(explicit).expanduser().absolute()
+    xdg = os.environ.get("XDG_STATE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "state") / "promstack"
+
+
+@dataclass(frozen=True)
+class State:
+    """Paths of one stack's state directory (nothing is created until `create()`)."""
+
+    root: Path
+    project: str
+
+    @staticmethod
+    def of(project: str) -> State:
+        return State(base_dir() / project, project)
+
+    @property
+    def tree(self) -> Path:
+        return self.root / "tree"
+
+    @property
+    def last_good(self) -> Path:
+        return self.root / "last-good"
+
+    @property
+    def staging(self) -> Path:
+        return self.root / "staging"
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / "lock"
+
+    @property
+    def record_file(self) -> Path:
+        return self.root / "state.json"
+
+    @property
+    def socket(self) -> Path:
+        """supervisord's unix socket (never a TCP port): in run/, or a short path if run/ is too deep."""
+        preferred = self.run / "supervisor.sock"
+        if len(str(preferred)) <= _SOCKET_MAX:
+            return preferred
+        digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / f"promstack-{digest}.sock"
+
+    def create(self) -> None:
+        for path in (self.root, self.tree, self.data, self.logs, self.run):
+            path.mkdir(parents=True, exist_ok=True)
+        # the tree holds resolved secrets (in 0700 folders) and logs may quote configs: owner only
+        self.root.chmod(0o700)
+
+    def exists(self) -> bool:
+        return self.record_file.exists()
+
+    def load(self) -> Record | None:
+        try:
+            data = json.loads(self.record_file.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise DeployError(f"{self.record_file} is unreadable ({exc}); remove it and run `up` again") from None
+        return Record(
+            runtime=data["runtime"],
+            project=data["project"],
+            spec=data.get("spec", ""),
+            components=dict(data.get("components", {})),
+            skipped=dict(data.get("skipped", {})),
+            extra=dict(data.get("extra", {})),
+        )
+
+    def save(self, record: Record) -> None:
+        text = json.dumps(record.as_dict(), indent=2, sort_keys=True) + "\n"
+        tmp = self.record_file.with_name(f".{self.record_file.name}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, self.record_file)
+
+    def forget(self, keep_data: bool) -> None:
+        """After `down`: drop the runtime state; keep data/ unless asked (and the lock, which we hold)."""
+        for path in (self.tree, self.last_good, self.staging, self.run):
+            shutil.rmtree(path, ignore_errors=True)
+        self.record_file.unlink(missing_ok=True)
+        if not keep_data:
+            shutil.rmtree(self.data, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            self.socket.unlink()
+
+    def save_last_good(self) -> None:
+        """Copy the live tree to last-good/ (not mounted anywhere, so a whole-directory swap is fine)."""
+        fresh = self.root / ".last-good.new"
+        shutil.rmtree(fresh, ignore_errors=True)
+        shutil.copytree(self.tree, fresh, symlinks=True)
+        old = self.root / ".last-good.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if self.last_good.exists():
+            os.rename(self.last_good, old)
+        os.rename(fresh, self.last_good)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+@dataclass
+class Record:
+    """state.json: what the last successful `up` deployed."""
+
+    runtime: str
+    project: str
+    spec: str
+    components: dict[str, str] = field(default_factory=dict)  # component -> fingerprint of its definition
+    skipped: dict[str, str] = field(default_factory=dict)  # component -> why it does not run here
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "runtime": self.runtime,
+            "project": self.project,
+            "spec": self.spec,
+            "components": self.components,
+            "skipped": self.skipped,
+            "extra": self.extra,
+        }
+
+
+def lock_timeout() -> float:
+    raw = os.environ.get(LOCK_TIMEOUT_ENV)
+    try:
+        return float(raw) if raw else DEFAULT_LOCK_TIMEOUT
+    except ValueError:
+        return DEFAULT_LOCK_TIMEOUT
+
+
+@contextlib.contextmanager
+def locked(state: State, timeout: float | None = None, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold the stack's lock: a second up/down waits up to `timeout` seconds, then refuses plainly."""
+    state.root.mkdir(parents=True, exist_ok=True)
+    limit = lock_timeout() if timeout is None else timeout
+    fd = os.open(state.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + limit
+        said = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = _holder(state)
+                    raise DeployError(
+                        f"another promstack up/down is running on stack {state.project!r}{holder}; waited "
+                        f"{limit:g}s for it (lock {state.lock_file}) and gave up. Try again when it has finished."
+                    ) from None
+                if on_wait is not None and not said:
+                    said = True
+                    on_wait(
+                        f"waiting for another promstack up/down on stack {state.project!r} to finish "
+                        f"(at most {limit:g}s)"
+                    )
+                time.sleep(0.1)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
+def _holder(state: State) -> str:
+    try:
+        pid = state.lock_file.read_text().strip()
+    except OSError:
+        return ""
+    return f" (pid {pid})" if pid.isdigit() else ""
