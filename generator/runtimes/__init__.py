@@ -73,6 +73,20 @@ def choose(runtime: str, record: Record | None) -> str:
     return "compose" if compose.engine_answers() else "local"
 
 
+def _compose_or_local(stack: Stack, out: Progress) -> str:
+    """`auto` on a new stack: compose only if its images can be had (an air-gapped engine cannot pull)."""
+    from generator.runtimes import compose
+
+    missing = compose.unavailable_images(stack, out)
+    if not missing:
+        return "compose"
+    out(
+        f"  the Docker engine answers, but {len(missing)} image(s) cannot be had (e.g. {missing[0]}); "
+        "running the stack as host processes instead (--runtime compose to insist)"
+    )
+    return "local"
+
+
 def backend(runtime: str, state: State, stack: Stack, secrets: Secrets, out: Progress) -> Backend:
     if runtime == "compose":
         from generator.runtimes.compose import ComposeBackend
@@ -107,6 +121,8 @@ def up(spec: Path, options: Options) -> Outcome:
     with locked(state, on_wait=out):
         record = state.load()
         runtime = choose(options.runtime, record)
+        if runtime == "compose" and options.runtime == "auto" and record is None:
+            runtime = _compose_or_local(stack, out)
         secrets = Secrets(spec.absolute().parent)
         runner = backend(runtime, state, stack, secrets, out)
         out(f"promstack up: stack {stack.name!r} as project {project!r} on the {runtime} runtime")

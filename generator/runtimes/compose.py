@@ -30,8 +30,9 @@ import yaml
 
 from generator import catalog, conventions
 from generator.errors import DeployError
+from generator.model import Stack
 from generator.render import Tree
-from generator.runtimes.apply import Backend, Plan, Proc
+from generator.runtimes.apply import Backend, Plan, Proc, Progress
 
 PULL_TIMEOUT = 300.0
 COMPOSE_TIMEOUT = 600.0
@@ -73,6 +74,40 @@ def engine_answers() -> bool:
     except DeployError:
         return False
     return True
+
+
+def pull(image: str, out: Progress) -> str | None:
+    """Pull `image` with a bounded wait; None when it worked, else why not (one line)."""
+    out(f"  pulling {image}")
+    cli = shutil.which("docker")
+    if cli is None:
+        return "the docker command line is not installed"
+    try:
+        result = subprocess.run(
+            [cli, "pull", "--quiet", image], capture_output=True, text=True, timeout=PULL_TIMEOUT, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return f"no answer from the registry within {PULL_TIMEOUT:g}s"
+    if result.returncode != 0:
+        return ((result.stderr or result.stdout).strip().splitlines() or ["docker pull failed"])[-1][:300]
+    return None
+
+
+def unavailable_images(stack: Stack, out: Progress) -> list[str]:
+    """Images of `stack` that are neither present nor pullable: `auto` then runs the stack as processes."""
+    client = engine(3.0)
+    missing = []
+    for component in stack.components.values():
+        if not component.runs or not component.image:
+            continue
+        try:
+            client.images.get(component.image)
+        except docker.errors.ImageNotFound:
+            if pull(component.image, out) is not None:
+                missing.append(component.image)
+        except docker.errors.APIError:
+            missing.append(component.image)
+    return missing
 
 
 def _user_ids(user: str | None) -> tuple[int, int] | None:
@@ -152,19 +187,7 @@ class ComposeBackend(Backend):
         return True
 
     def _pull(self, image: str) -> str | None:
-        self.out(f"  pulling {image}")
-        cli = shutil.which("docker")
-        if cli is None:
-            return "the docker command line is not installed"
-        try:
-            result = subprocess.run(
-                [cli, "pull", "--quiet", image], capture_output=True, text=True, timeout=PULL_TIMEOUT, check=False
-            )
-        except subprocess.TimeoutExpired:
-            return f"no answer from the registry within {PULL_TIMEOUT:g}s"
-        if result.returncode != 0:
-            return (result.stderr or result.stdout).strip().splitlines()[-1][:300]
-        return None
+        return pull(image, self.out)
 
     def definitions(self, tree: Tree, staging: Path, env: dict[str, dict[str, str]], run: list[str]) -> dict[str, str]:
         self.env = compose_environment(env)
