@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from generator.errors import SpecError
-from generator.spec.loader import load_text
 from generator.spec.formats import compose_memory, duration_ms, format_duration, is_hostport
+from generator.spec.loader import load_text
 
 
 def test_positions_point_at_values_and_keys() -> None:

@@ -9,7 +9,7 @@ from generator.spec.build import build
 from generator.spec.loader import Document, load_file, load_text
 from generator.spec.validate import validate
 
-__all__ = ["Document", "load_file", "load_text", "validate", "build", "load_stack", "stack_from_text"]
+__all__ = ["Document", "build", "load_file", "load_stack", "load_text", "stack_from_text", "validate"]
 
 
 def load_stack(path: Path) -> Stack:

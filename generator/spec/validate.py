@@ -15,9 +15,9 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from generator import catalog, conventions
 from generator.errors import Problem, SpecError
+from generator.spec.catalog_semantics import catalog_problems
 from generator.spec.formats import FORMATS, conforms, duration_ms
 from generator.spec.loader import Document, child_path, printable
-from generator.spec.catalog_semantics import catalog_problems
 from generator.spec.rules_semantics import rule_problems
 
 SCHEMA_PATH = Path(__file__).with_name("stack.schema.json")

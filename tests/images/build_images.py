@@ -41,9 +41,9 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 HERE = Path(__file__).resolve().parent
 REPOSITORY = "promstack-test"
@@ -95,7 +95,7 @@ class Component:
     # (image symlink path, target)
     symlinks: list[tuple[str, str]] = field(default_factory=list)
     # hook adding extra content: fn(rootfs)
-    extra: Callable[["RootFS"], None] | None = None
+    extra: Callable[[RootFS], None] | None = None
 
     @property
     def ref(self) -> str:
@@ -135,7 +135,7 @@ inhibit_rules:
 """
 
 
-def _add_prometheus_web(fs: "RootFS") -> None:
+def _add_prometheus_web(fs: RootFS) -> None:
     """Debian's prometheus serves its (classic) web UI from
     /usr/share/prometheus/web/ on disk (the React UI is not packaged).  The
     health/ready/reload endpoints do not need it, but include it so the UI
@@ -164,14 +164,14 @@ def _add_prometheus_web(fs: "RootFS") -> None:
             fs.add_host_file(p, str(p))
 
 
-def _add_tree(src: str, dest: str | None = None) -> Callable[["RootFS"], None]:
-    def add(fs: "RootFS") -> None:
+def _add_tree(src: str, dest: str | None = None) -> Callable[[RootFS], None]:
+    def add(fs: RootFS) -> None:
         fs.add_host_tree(Path(src), dest or src)
 
     return add
 
 
-def _add_python(fs: "RootFS") -> None:
+def _add_python(fs: RootFS) -> None:
     """Debian's python3.11 stdlib minus tests, the 25 MB static libpython
     config dir and other tooling not needed to run a small stdlib script."""
     stdlib = Path("/usr/lib/python3.11")
