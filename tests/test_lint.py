@@ -1,0 +1,31 @@
+"""The code stays as STYLE.md asks: ruff clean and formatted, mypy --strict clean on the package."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PATHS = ["generator", "tests", "bench", "dashboards"]
+
+
+def _tool(name: str) -> str:
+    path = BIN / name if (BIN / name).exists() else shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed (pip install -e .[dev])")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["ruff", "check", *PATHS], ["ruff", "format", "--check", *PATHS], ["mypy", "generator"]],
+    ids=["ruff-check", "ruff-format", "mypy-strict"],
+)
+def test_clean(argv: list[str]) -> None:
+    done = subprocess.run([_tool(argv[0]), *argv[1:]], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
