@@ -13,11 +13,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_dashboards_live import _live_failures
 from test_runtime_compose import compose_spec, containers, docker_images_or_skip
 from test_runtime_local import Deployment, deployment_factory, free_ports, query, wait_for
-
-from generator import pipeline
-from generator.errors import CheckError
 
 pytestmark = [pytest.mark.live, pytest.mark.docker, pytest.mark.xdist_group("runtime-compose")]
 
@@ -25,14 +23,6 @@ pytestmark = [pytest.mark.live, pytest.mark.docker, pytest.mark.xdist_group("run
 @pytest.fixture
 def deployments(tmp_path: Path) -> Iterator[Callable[..., Deployment]]:
     yield from deployment_factory(tmp_path)
-
-
-def _live_failures(spec: Path, url: str) -> list[str]:
-    try:
-        pipeline.check(spec, live=url, only=["dashboards/live"])
-    except CheckError as exc:
-        return exc.failures
-    return []
 
 
 def test_demo_runs_on_compose_and_every_panel_has_data(
