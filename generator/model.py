@@ -14,8 +14,13 @@ class SecretRef:
 
     env: str | None = None
     file: str | None = None
+    # a secret promstack makes up itself when the spec names none (e.g. Grafana's admin password): the
+    # writer generates it once and keeps it (see write.Secrets); the name is its path below secrets/
+    generated: str | None = None
 
     def describe(self) -> str:
+        if self.generated:
+            return f"generated secret {self.generated}"
         return f"environment variable {self.env}" if self.env else f"file {self.file}"
 
 

@@ -6,6 +6,7 @@ The tree is written into a fresh sibling directory and renamed into place, so a 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -13,6 +14,7 @@ import shutil
 import string
 import tempfile
 from pathlib import Path
+from secrets import token_urlsafe
 
 import bcrypt
 
@@ -26,16 +28,47 @@ _BCRYPT_ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345
 
 
 class Secrets:
-    """Resolves secret references: from the environment, or files relative to the spec's folder."""
+    """Resolves secret references: from the environment, files relative to the spec's folder, or generated.
 
-    def __init__(self, base: Path, environ: dict[str, str] | None = None, placeholders: bool = False) -> None:
+    A generated secret (`SecretRef.generated`, e.g. Grafana's admin password when the spec names none) is
+    read from `keep/<name>` where an earlier run left it, else made up once (`secrets.token_urlsafe`) and,
+    with `persist`, written there 0600 at once: the same password on every later run. `up` keeps them in
+    the state dir (they outlive `down`, like the data that depends on them); `generate` reads them back
+    from the output folder it replaces (see `write_tree`), so generating twice gives the same bytes.
+    """
+
+    def __init__(
+        self,
+        base: Path,
+        environ: dict[str, str] | None = None,
+        placeholders: bool = False,
+        keep: Path | None = None,
+        persist: bool = False,
+    ) -> None:
         self.base = base
         self.environ = dict(os.environ if environ is None else environ)
         self.placeholders = placeholders
+        self.keep = keep
+        self.persist = persist
+        self._generated: dict[str, str] = {}  # shared with copies made by `keeping`: one value per run
+
+    def keeping(self, folder: Path) -> Secrets:
+        """These secrets, reading generated ones from `folder` unless a folder was given already."""
+        if self.keep is not None:
+            return self
+        other = copy.copy(self)
+        other.keep = folder
+        return other
+
+    def kept(self, ref: SecretRef) -> Path | None:
+        """Where a generated secret is kept (None for other references or without a folder)."""
+        return self.keep / ref.generated if ref.generated and self.keep is not None else None
 
     def value(self, ref: SecretRef) -> str:
         if self.placeholders:
             return PLACEHOLDER
+        if ref.generated:
+            return self._generate(ref.generated)
         where = ref.describe()
         if ref.env:
             if ref.env not in self.environ:
@@ -56,6 +89,28 @@ class Secrets:
             raise SecretError(f"secret {where} is empty")
         return plain
 
+    def _generate(self, name: str) -> str:
+        if name in self._generated:
+            return self._generated[name]
+        path = self.keep / name if self.keep is not None else None
+        plain = ""
+        if path is not None:
+            try:
+                plain = path.read_text(encoding="utf-8").strip()
+            except FileNotFoundError:
+                pass
+            except (OSError, UnicodeDecodeError) as exc:
+                why = getattr(exc, "strerror", None) or "not UTF-8 text"
+                raise SecretError(
+                    f"the generated secret {path} cannot be read: {why}; remove it to get a new one"
+                ) from None
+        if not plain:
+            plain = token_urlsafe(24)  # 192 bits, URL- and shell-safe
+            if path is not None and self.persist:
+                _keep(path, plain)
+        self._generated[name] = plain
+        return plain
+
     def fill(self, secret: SecretFile, salt: str) -> str:
         values = {}
         for key, ref in secret.values.items():
@@ -73,6 +128,25 @@ class Secrets:
             else:
                 values[key] = plain
         return string.Template(secret.template).substitute(values)
+
+
+def _keep(path: Path, plain: str) -> None:
+    """Write a generated secret owner-only and atomically (a crash leaves the old file or none)."""
+    try:
+        missing = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
+        for folder in reversed(missing):
+            folder.mkdir()
+            folder.chmod(0o700)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(plain + "\n")
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise SecretError(f"cannot keep the generated secret in {path}: {exc.strerror}") from None
 
 
 def _bcrypt(plain: str, salt_seed: str) -> str:
@@ -116,6 +190,8 @@ def write_tree(tree: Tree, out: Path, secrets: Secrets, salt: str, manifest_text
     """Replace `out` by the rendered tree, atomically; on any failure `out` is untouched."""
     out = out.absolute()
     _refuse_foreign(out)
+    # a secret generated for the previous output (Grafana's admin password) is kept, not made up again
+    secrets = secrets.keeping(out / conventions.SECRETS_DIR)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))

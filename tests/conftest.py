@@ -54,3 +54,40 @@ def free_port() -> int:
 @pytest.fixture
 def port() -> Callable[[], int]:
     return free_port
+
+
+DOCKER_GROUP = "runtime-compose"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep every Docker test in the one xdist group "runtime-compose" (`pytest -n 2 --dist loadgroup`):
+    a fault test restarts the engine, and nothing else may use it meanwhile.
+
+    1. a `docker` test without a group (e.g. the compose parameter of a test that also runs locally)
+       joins the group;
+    2. the group reaches the scheduler: xdist 3.8 passes it as an `@group` suffix of the node id, set
+       through `item._nodeid`, which pytest 9.2 no longer reads (node ids are structured), so every
+       test is scheduled on its own (pytest-dev/pytest-xdist#1386). trylast: after xdist's own hook;
+       where its suffix took effect, nothing is done here.
+    """
+    for item in items:
+        if item.get_closest_marker("docker") is not None and item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(DOCKER_GROUP))
+    if not getattr(config.option, "loadgroup", False):  # set on xdist workers under --dist loadgroup
+        return
+    for item in items:
+        names = {
+            str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")
+        }
+        if not names:
+            continue
+        suffix = "@" + "_".join(sorted(names))
+        if item.nodeid.endswith(suffix):
+            continue
+        grouped = item.nodeid + suffix
+        node_id = getattr(item, "_id", None)
+        if node_id is not None:
+            item._id = type(node_id).parse(grouped)  # type: ignore[attr-defined]
+        else:
+            item._nodeid = grouped

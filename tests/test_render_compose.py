@@ -210,6 +210,7 @@ def test_command_lines_per_runtime() -> None:
         "--web.external-url=http://localhost:9093",
         "--web.route-prefix=/",
         "--cluster.listen-address=",
+        "--data.maintenance-interval=10s",
     ]
     assert command(stack, "node-exporter", local) == ["--web.listen-address=127.0.0.1:9100", "--no-collector.systemd"]
     assert "--path.rootfs=/rootfs" in command(stack, "node-exporter", COMPOSE)

@@ -20,6 +20,12 @@ TLS_KEY = "tls.key"
 # the plain password a component's own healthcheck sends (compose healthchecks run inside the container)
 WEB_PASSWORD = "web-password"
 MY_CNF = "my.cnf"
+ADMIN_PASSWORD = "admin_password"  # Grafana's: the spec key and the secret file's name
+# How often Alertmanager snapshots silences and the notification log to disk (its default is 15m). It
+# also writes one on a clean shutdown, but a crash (kill -9, OOM) loses whatever changed since the last
+# snapshot: a silence created less than this long before a crash is gone after the restart. Kept short
+# because a snapshot is small; the flag exists since 0.25 (Debian) and in 0.33 (pinned).
+ALERTMANAGER_MAINTENANCE = "10s"
 DEMO_SCRIPT = "app.py"
 DINGTALK_CONFIG = "config.yml"
 BLACKBOX_CONFIG = "blackbox.yml"
@@ -39,6 +45,19 @@ WEB_CONFIG_COMPONENTS = frozenset(
 )
 # components that can serve TLS and check basic auth at all (cAdvisor cannot: its auth is not enforced)
 SUPPORTS_AUTH = WEB_CONFIG_COMPONENTS | {"redis-exporter", "grafana"}
+
+
+def admin_password(grafana: Component) -> SecretRef:
+    """Grafana's admin password: the spec's reference, else one promstack generates once and keeps.
+
+    Never Grafana's built-in admin/admin: without a password setting Grafana would create the admin user
+    with that on its first start, and anyone reaching it could log in."""
+    return grafana.secrets.get(ADMIN_PASSWORD) or SecretRef(generated=f"grafana/{ADMIN_PASSWORD}")
+
+
+def _user_flag(component: Component, flag: str) -> bool:
+    """Whether the spec's own `args` set `flag` already (kingpin refuses a flag given twice)."""
+    return any(str(arg).split("=", 1)[0] == flag for arg in component.options.get("args", ()))
 
 
 def listen(component: Component, target: Target) -> str:
@@ -111,6 +130,11 @@ def command(stack: Stack, name: str, target: Target, data_dir: str | None = None
             "--web.route-prefix=/",
             # a single instance: an empty address turns gossip clustering off
             "--cluster.listen-address=",
+            *(
+                []
+                if _user_flag(component, "--data.maintenance-interval")
+                else [f"--data.maintenance-interval={ALERTMANAGER_MAINTENANCE}"]
+            ),
             *_web_config_flag(component, target),
             *component.options.get("args", ()),
         ]
@@ -183,8 +207,8 @@ def environment(stack: Stack, name: str, target: Target, data_dir: str | None = 
             "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
             "GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES": "false",
         }
-        if "admin_password" in component.secrets:
-            env["GF_SECURITY_ADMIN_PASSWORD__FILE"] = target.secret_path(name, "admin_password")
+        # always a password file (the spec's secret, or a generated one): never admin/admin
+        env["GF_SECURITY_ADMIN_PASSWORD__FILE"] = target.secret_path(name, ADMIN_PASSWORD)
         if target.runtime == "local":
             env["GF_SERVER_HTTP_ADDR"] = "127.0.0.1"
             if data_dir is not None:

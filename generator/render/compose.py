@@ -74,7 +74,7 @@ def config_hash(tree: Tree, name: str) -> str:
         if path not in tree.secrets:
             continue
         secret = tree.secrets[path]
-        refs = sorted((k, v.env or "", v.file or "") for k, v in secret.values.items())
+        refs = sorted((k, v.env or "", v.file or "", v.generated or "") for k, v in secret.values.items())
         digest.update(f"{path}\0{secret.template}\0{refs}\0{sorted(secret.bcrypt)}\0".encode())
     return digest.hexdigest()[:16]
 

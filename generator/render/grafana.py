@@ -1,10 +1,10 @@
 """Renderer: Grafana provisioning (datasources, dashboard provider), the dashboards, the admin password.
 
 Files: grafana/provisioning/datasources/promstack.yaml, grafana/provisioning/dashboards/promstack.yaml,
-grafana/dashboards/<folder>/<uid>.json and, when the spec sets one, secrets/grafana/admin_password
-(the compose runtime hands it to Grafana as GF_SECURITY_ADMIN_PASSWORD__FILE). Credentials Grafana
-needs to query a protected Prometheus or Alertmanager are secret files too, read by Grafana's
-provisioning through `$__file{path}`, so no secret value is ever rendered.
+grafana/dashboards/<folder>/<uid>.json and secrets/grafana/admin_password, which Grafana reads through
+GF_SECURITY_ADMIN_PASSWORD__FILE: the spec's secret, or one generated once (see args.admin_password).
+Credentials Grafana needs to query a protected Prometheus or Alertmanager are secret files too, read by
+Grafana's provisioning through `$__file{path}`, so no secret value is ever rendered.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ from typing import Any
 from generator import conventions, dashboards
 from generator.model import Component, Stack
 from generator.render import SecretFile, Target, Tree, dump_yaml
-from generator.render.args import server_name
+from generator.render.args import ADMIN_PASSWORD, admin_password, server_name
 
 NAME = "promstack"  # the provisioning file names and the dashboard provider's name
-ADMIN_PASSWORD = "admin_password"
 
 
 def folder_dir(stack: Stack) -> str:
@@ -122,10 +121,8 @@ def render(stack: Stack, target: Target) -> Tree:
     tree.files[f"{conventions.GRAFANA_DATASOURCES_DIR}/{NAME}.yaml"] = dump_yaml(
         datasources(stack, target, tree), stack
     )
-    if ADMIN_PASSWORD in grafana.secrets:
-        tree.secrets[f"{conventions.SECRETS_DIR}/grafana/{ADMIN_PASSWORD}"] = SecretFile.single(
-            grafana.secrets[ADMIN_PASSWORD]
-        )
+    # always declared: the spec's password, or one the writer generates once and keeps (never admin/admin)
+    tree.secrets[f"{conventions.SECRETS_DIR}/grafana/{ADMIN_PASSWORD}"] = SecretFile.single(admin_password(grafana))
     built = dashboards.build(stack)
     if built:
         tree.files[f"{conventions.GRAFANA_PROVIDERS_DIR}/{NAME}.yaml"] = dump_yaml(provider(stack, target), stack)

@@ -21,13 +21,28 @@ from typing import Any
 from generator import checks, conventions, pipeline
 from generator.errors import CheckError, DeployError, SecretError, UsageError
 from generator.model import Stack
-from generator.render import Target, Tree, render
-from generator.runtimes import apply, health
+from generator.render import Target, Tree, args, render
+from generator.runtimes import apply, files, health
 from generator.runtimes.apply import Backend, Plan, Progress, Verified
+from generator.runtimes.report import diff_lines, status_lines, summary
 from generator.runtimes.state import Record, State, locked
 from generator.spec import load_stack
 from generator.write import Secrets, materialize, write_tree
 
+# what the CLI uses; the report lines live in `report`
+__all__ = [
+    "RUNTIMES",
+    "Difference",
+    "Options",
+    "Outcome",
+    "diff",
+    "diff_lines",
+    "down",
+    "status",
+    "status_lines",
+    "summary",
+    "up",
+]
 RUNTIMES = ("auto", "compose", "local")
 PROJECT_ENV = "PROMSTACK_PROJECT"
 
@@ -109,6 +124,7 @@ class Outcome:
     seconds: float
     urls: list[tuple[str, str]] = field(default_factory=list)  # (what, URL)
     dashboards: list[tuple[str, str]] = field(default_factory=list)  # (title, URL)
+    grafana_login: str | None = None  # who logs in and where the password is; never the password
 
 
 def up(spec: Path, options: Options) -> Outcome:
@@ -123,7 +139,8 @@ def up(spec: Path, options: Options) -> Outcome:
         runtime = choose(options.runtime, record)
         if runtime == "compose" and options.runtime == "auto" and record is None:
             runtime = _compose_or_local(stack, out)
-        secrets = Secrets(spec.absolute().parent)
+        # a secret promstack generates (Grafana's admin password) is made once and kept in the state dir
+        secrets = Secrets(spec.absolute().parent, keep=state.generated, persist=True)
         runner = backend(runtime, state, stack, secrets, out)
         out(f"promstack up: stack {stack.name!r} as project {project!r} on the {runtime} runtime")
         stack, skipped = _runnable(runner, stack)
@@ -139,7 +156,7 @@ def up(spec: Path, options: Options) -> Outcome:
         staging = apply.stage(tree, state, secrets, stack, runtime)
         run = [name for name, c in stack.components.items() if c.runs]
         fingerprints = runner.definitions(tree, staging, env, run)
-        changes = apply.compare(staging, state.tree, apply.folders(stack, tree.files.get(conventions.COMPOSE_FILE)))
+        changes = files.compare(staging, state.tree, files.folders(stack, tree.files.get(conventions.COMPOSE_FILE)))
         plan = apply.make_plan(changes, fingerprints, record.components if record else {}, runner.processes())
         _tell_plan(plan, out)
         new = Record(runtime, project, str(spec.absolute()), fingerprints, skipped)
@@ -165,6 +182,7 @@ def up(spec: Path, options: Options) -> Outcome:
         time.monotonic() - began,
         _urls(stack, skipped),
         _dashboards(stack, state.tree, skipped),
+        _grafana_login(stack, secrets),
     )
 
 
@@ -199,6 +217,17 @@ def _tell_plan(plan: Plan, out: Progress) -> None:
 def _urls(stack: Stack, skipped: dict[str, str]) -> list[tuple[str, str]]:
     titles = {"grafana": "Grafana", "prometheus": "Prometheus", "alertmanager": "Alertmanager"}
     return [(titles[n], stack.components[n].url) for n in titles if n in stack.components and n not in skipped]
+
+
+def _grafana_login(stack: Stack, secrets: Secrets) -> str | None:
+    """Where Grafana's admin password is: the generated file (path only) or the spec's reference."""
+    grafana = stack.component("grafana")  # a skipped Grafana is not in the stack any more
+    if grafana is None:
+        return None
+    ref = args.admin_password(grafana)
+    kept = secrets.kept(ref)
+    where = f"in {kept} (generated once, owner-only)" if kept else f"from {ref.describe()}"
+    return f"user {str(grafana.options.get('admin_user', 'admin'))!r}, password {where}"
 
 
 def _dashboards(stack: Stack, tree: Path, skipped: dict[str, str]) -> list[tuple[str, str]]:
@@ -255,7 +284,7 @@ def status(spec: Path, options: Options) -> dict[str, Any]:
     }
     if record is None:
         return report
-    secrets = Secrets(spec.absolute().parent)
+    secrets = Secrets(spec.absolute().parent, keep=state.generated)
     runner = backend(record.runtime, state, stack, secrets, options.out)
     procs = runner.processes()
     now = time.time()
@@ -311,7 +340,7 @@ def diff(spec: Path, options: Options) -> Difference:
     state = State.of(project)
     record = state.load()
     runtime = choose(options.runtime, record)
-    secrets = Secrets(spec.absolute().parent)
+    secrets = Secrets(spec.absolute().parent, keep=state.generated)  # read only: diff generates nothing
     runner = backend(runtime, state, stack, secrets, options.out)
     stack, _ = _runnable(runner, stack)
     tree: Tree = render(stack, runner.target())
@@ -320,9 +349,9 @@ def diff(spec: Path, options: Options) -> Difference:
         materialize(tree, scratch, secrets, salt=stack.name)
         run = [name for name, c in stack.components.items() if c.runs]
         fingerprints = runner.definitions(tree, scratch, apply.resolve_env(tree, secrets), run)
-        changes = apply.compare(scratch, state.tree, apply.folders(stack, tree.files.get(conventions.COMPOSE_FILE)))
+        changes = files.compare(scratch, state.tree, files.folders(stack, tree.files.get(conventions.COMPOSE_FILE)))
         plan = apply.make_plan(changes, fingerprints, record.components if record else {}, runner.processes())
-        return Difference(runtime, record is not None, plan, apply.unified(scratch, state.tree, changes))
+        return Difference(runtime, record is not None, plan, files.unified(scratch, state.tree, changes))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -335,84 +364,3 @@ def _runnable(runner: Backend, stack: Stack) -> tuple[Stack, dict[str, str]]:
         stack = replace(stack, components={n: c for n, c in stack.components.items() if n not in skipped})
         runner.stack = stack
     return stack, skipped
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = int(seconds)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d{hours}h"
-    if hours:
-        return f"{hours}h{minutes}m"
-    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
-
-
-def summary(outcome: Outcome) -> list[str]:
-    """The one-screen report `up` prints on success."""
-    verified = outcome.verified
-    lines = [
-        f"stack {outcome.stack.name!r} is up on {outcome.runtime} (project {outcome.project!r}, "
-        f"{outcome.seconds:.1f}s; state in {outcome.state.root})"
-    ]
-    actions = outcome.plan.actions()
-    if actions:
-        lines.append("applied: " + "; ".join(f"{action} {name}" for name, action, _ in actions))
-    elif outcome.plan.files:
-        lines.append(f"applied: {len(outcome.plan.files)} file(s) that no running component reads")
-    else:
-        lines.append("applied: nothing (no changes)")
-    up_count = sum(1 for t in verified.targets if t.health == "up")
-    lines.append(f"scrape targets: {up_count} of {len(verified.targets)} up")
-    for warning in verified.warnings:
-        lines.append(f"  warning: {warning}")
-    for why in outcome.skipped.values():
-        lines.append(f"  not running: {why}")
-    lines.append("")
-    for what, url in outcome.urls:
-        lines.append(f"  {what:<13} {url}")
-    for title, url in outcome.dashboards:
-        lines.append(f"    dashboard   {title}: {url}")
-    return lines
-
-
-def status_lines(report: dict[str, Any]) -> list[str]:
-    if not report["deployed"]:
-        return [f"stack {report['stack']!r} (project {report['project']!r}) is not deployed"]
-    lines = [
-        f"stack {report['stack']!r} on {report['runtime']} (project {report['project']!r})",
-        "",
-        f"  {'component':<18} {'state':<12} {'health':<12} {'version':<12} uptime",
-    ]
-    for name, entry in report["components"].items():
-        lines.append(
-            f"  {name:<18} {entry['state']:<12} {entry['health']:<12} {entry.get('version') or '-':<12} "
-            f"{_duration(entry.get('uptime_seconds'))}"
-        )
-        if entry.get("reason"):
-            lines.append(f"    {entry['reason']}")
-    targets = report["targets"]
-    lines += ["", f"scrape targets: {sum(1 for t in targets if t['health'] == 'up')} of {len(targets)} up"]
-    for target in targets:
-        if target["health"] != "up":
-            lines.append(f"  {target['job']} {target['instance']}: {target['health']} {target['error']}".rstrip())
-    lines.append(f"firing alerts: {len(report['alerts'])}")
-    for alert in report["alerts"]:
-        labels = ", ".join(f"{k}={v}" for k, v in sorted(alert["labels"].items()) if k != "alertname")
-        lines.append(f"  {alert['alertname']} {{{labels}}} since {alert['active_at']}")
-    return lines
-
-
-def diff_lines(difference: Difference) -> list[str]:
-    plan = difference.plan
-    if not difference.deployed:
-        head = [f"not deployed yet: `up` would create everything on {difference.runtime}"]
-    elif plan.empty:
-        return ["no changes: the running stack matches the spec"]
-    else:
-        head = [f"`up` would change (on {difference.runtime}):"]
-    head += [f"  {action:<9} {name}: {why}" for name, action, why in plan.actions()]
-    return [*head, "", *difference.lines] if difference.deployed else head

@@ -25,6 +25,7 @@ import yaml
 from generator import catalog, conventions
 from generator.errors import DeployError
 from generator.model import Component, Stack
+from generator.render import args
 from generator.spec.formats import duration_ms
 from generator.write import Secrets
 
@@ -58,11 +59,10 @@ class Endpoint:
         if component.auth and component.auth.basic:
             auth = (component.auth.basic.username, secrets.value(component.auth.basic.password))
         elif component.name == "grafana":
-            # the admin API (provisioning reload) needs the admin login; the health path does not
-            password = component.secrets.get("admin_password")
+            # the admin API (provisioning reload) needs the admin login; the health path does not. The
+            # password is the spec's, or the generated one Grafana was started with (never admin/admin)
             user = str(component.options.get("admin_user", "admin"))
-            # without a password in the spec Grafana keeps its built-in one, which is "admin"
-            auth = (user, secrets.value(password) if password is not None else "admin")
+            auth = (user, secrets.value(args.admin_password(component)))
         scheme = "https" if component.auth and component.auth.tls else "http"
         return Endpoint(component.name, f"{scheme}://127.0.0.1:{component.port}", entry.health, auth)
 

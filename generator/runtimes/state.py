@@ -7,6 +7,8 @@ Layout of `<state>/` (default `~/.local/state/promstack/<project>/`, or `$PROMST
     last-good/   a copy of `tree/` as of the last `up` that ended healthy: what a failed change rolls back to
     staging/     the next tree, fully written (secrets resolved) before anything running is touched
     data/        local runtime: one data directory per component (compose uses named volumes)
+    generated/   secrets promstack made up (Grafana's admin password when the spec names none), 0600 in
+                 0700 folders; kept by `down` like the data that depends on them, removed by `--volumes`
     logs/        local runtime: supervisord's and every program's log
     run/         local runtime: supervisord config, pid file and unix socket
     lock         `fcntl.flock`ed by `up` and `down`
@@ -73,6 +75,10 @@ class State:
         return self.root / "data"
 
     @property
+    def generated(self) -> Path:
+        return self.root / "generated"
+
+    @property
     def logs(self) -> Path:
         return self.root / "logs"
 
@@ -98,10 +104,13 @@ class State:
         return Path(tempfile.gettempdir()) / f"promstack-{digest}.sock"
 
     def create(self) -> None:
-        for path in (self.root, self.tree, self.data, self.logs, self.run):
-            path.mkdir(parents=True, exist_ok=True)
-        # the tree holds resolved secrets (in 0700 folders) and logs may quote configs: owner only
-        self.root.chmod(0o700)
+        try:
+            for path in (self.root, self.tree, self.data, self.logs, self.run):
+                path.mkdir(parents=True, exist_ok=True)
+            # the tree holds resolved secrets (in 0700 folders) and logs may quote configs: owner only
+            self.root.chmod(0o700)
+        except OSError as exc:
+            raise DeployError(f"cannot create the state directory {self.root}: {exc.strerror}") from None
 
     def exists(self) -> bool:
         return self.record_file.exists()
@@ -125,8 +134,12 @@ class State:
     def save(self, record: Record) -> None:
         text = json.dumps(record.as_dict(), indent=2, sort_keys=True) + "\n"
         tmp = self.record_file.with_name(f".{self.record_file.name}.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, self.record_file)
+        try:
+            tmp.write_text(text)
+            os.replace(tmp, self.record_file)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise DeployError(f"cannot write {self.record_file}: {exc.strerror}") from None
 
     def forget(self, keep_data: bool) -> None:
         """After `down`: drop the runtime state; keep data/ unless asked (and the lock, which we hold)."""
@@ -135,6 +148,7 @@ class State:
         self.record_file.unlink(missing_ok=True)
         if not keep_data:
             shutil.rmtree(self.data, ignore_errors=True)
+            shutil.rmtree(self.generated, ignore_errors=True)
         with contextlib.suppress(OSError):
             self.socket.unlink()
 
@@ -142,7 +156,15 @@ class State:
         """Copy the live tree to last-good/ (not mounted anywhere, so a whole-directory swap is fine)."""
         fresh = self.root / ".last-good.new"
         shutil.rmtree(fresh, ignore_errors=True)
-        shutil.copytree(self.tree, fresh, symlinks=True)
+        try:
+            shutil.copytree(self.tree, fresh, symlinks=True)
+        except OSError as exc:
+            shutil.rmtree(fresh, ignore_errors=True)
+            why = exc.strerror or str(exc)  # copytree gathers per-file errors into one shutil.Error
+            raise DeployError(
+                f"the stack runs, but its configuration could not be saved as the last good one ({why}); "
+                f"the previous one in {self.last_good} stays what a failed change rolls back to"
+            ) from None
         old = self.root / ".last-good.old"
         shutil.rmtree(old, ignore_errors=True)
         if self.last_good.exists():
@@ -184,9 +206,15 @@ def lock_timeout() -> float:
 @contextlib.contextmanager
 def locked(state: State, timeout: float | None = None, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
     """Hold the stack's lock: a second up/down waits up to `timeout` seconds, then refuses plainly."""
-    state.root.mkdir(parents=True, exist_ok=True)
     limit = lock_timeout() if timeout is None else timeout
-    fd = os.open(state.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        state.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(state.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        # e.g. a parent of the state dir is a file, or it is read-only: say which folder, not a traceback
+        raise DeployError(
+            f"cannot use the state directory {state.root}: {exc.strerror} (set {STATE_ENV} to a writable folder)"
+        ) from None
     try:
         deadline = time.monotonic() + limit
         said = False
@@ -208,8 +236,9 @@ def locked(state: State, timeout: float | None = None, on_wait: Callable[[str], 
                         f"(at most {limit:g}s)"
                     )
                 time.sleep(0.1)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        with contextlib.suppress(OSError):  # the holder's pid is only a hint in messages (a full disk)
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
         yield
     finally:
         os.close(fd)  # closing releases the flock

@@ -1,0 +1,95 @@
+"""Stage `deploy`: what `up`, `status` and `diff` print, one screen each (the CLI only echoes these lines).
+
+Secret values never reach these lines: `up` names the file a generated password is in, `diff` names
+secret files without showing them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from generator.runtimes import Difference, Outcome
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours}h"
+    if hours:
+        return f"{hours}h{minutes}m"
+    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
+
+
+def summary(outcome: Outcome) -> list[str]:
+    """The one-screen report `up` prints on success."""
+    verified = outcome.verified
+    lines = [
+        f"stack {outcome.stack.name!r} is up on {outcome.runtime} (project {outcome.project!r}, "
+        f"{outcome.seconds:.1f}s; state in {outcome.state.root})"
+    ]
+    actions = outcome.plan.actions()
+    if actions:
+        lines.append("applied: " + "; ".join(f"{action} {name}" for name, action, _ in actions))
+    elif outcome.plan.files:
+        lines.append(f"applied: {len(outcome.plan.files)} file(s) that no running component reads")
+    else:
+        lines.append("applied: nothing (no changes)")
+    up_count = sum(1 for t in verified.targets if t.health == "up")
+    lines.append(f"scrape targets: {up_count} of {len(verified.targets)} up")
+    for warning in verified.warnings:
+        lines.append(f"  warning: {warning}")
+    for why in outcome.skipped.values():
+        lines.append(f"  not running: {why}")
+    lines.append("")
+    for what, url in outcome.urls:
+        lines.append(f"  {what:<13} {url}")
+    if outcome.grafana_login:
+        lines.append(f"  {'Grafana login':<13} {outcome.grafana_login}")
+    for title, url in outcome.dashboards:
+        lines.append(f"    dashboard   {title}: {url}")
+    return lines
+
+
+def status_lines(report: dict[str, Any]) -> list[str]:
+    if not report["deployed"]:
+        return [f"stack {report['stack']!r} (project {report['project']!r}) is not deployed"]
+    lines = [
+        f"stack {report['stack']!r} on {report['runtime']} (project {report['project']!r})",
+        "",
+        f"  {'component':<18} {'state':<12} {'health':<12} {'version':<12} uptime",
+    ]
+    for name, entry in report["components"].items():
+        lines.append(
+            f"  {name:<18} {entry['state']:<12} {entry['health']:<12} {entry.get('version') or '-':<12} "
+            f"{_duration(entry.get('uptime_seconds'))}"
+        )
+        if entry.get("reason"):
+            lines.append(f"    {entry['reason']}")
+    targets = report["targets"]
+    lines += ["", f"scrape targets: {sum(1 for t in targets if t['health'] == 'up')} of {len(targets)} up"]
+    for target in targets:
+        if target["health"] != "up":
+            lines.append(f"  {target['job']} {target['instance']}: {target['health']} {target['error']}".rstrip())
+    lines.append(f"firing alerts: {len(report['alerts'])}")
+    for alert in report["alerts"]:
+        labels = ", ".join(f"{k}={v}" for k, v in sorted(alert["labels"].items()) if k != "alertname")
+        lines.append(f"  {alert['alertname']} {{{labels}}} since {alert['active_at']}")
+    return lines
+
+
+def diff_lines(difference: Difference) -> list[str]:
+    plan = difference.plan
+    if not difference.deployed:
+        head = [f"not deployed yet: `up` would create everything on {difference.runtime}"]
+    elif plan.empty:
+        return ["no changes: the running stack matches the spec"]
+    else:
+        head = [f"`up` would change (on {difference.runtime}):"]
+    head += [f"  {action:<9} {name}: {why}" for name, action, why in plan.actions()]
+    return [*head, "", *difference.lines] if difference.deployed else head
