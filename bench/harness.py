@@ -1,5 +1,5 @@
 """Helpers of the benchmarks: a stack in a throw-away state dir driven through the runtime API, a webhook
-receiver, stopping and starting the Pushgateway behind promstack's back on either runtime."""
+receiver, stopping (or freezing) and starting the Pushgateway behind promstack's back on either runtime."""
 
 from __future__ import annotations
 
@@ -22,16 +22,11 @@ from typing import Any
 import yaml
 
 from generator import runtimes
-from generator.spec.formats import duration_ms
 
 IMAGES = Path(__file__).resolve().parent.parent / "tests" / "images"
-
-
-def seconds(duration: str) -> float:
-    ms = duration_ms(duration)
-    if ms is None:
-        raise ValueError(f"not a duration: {duration}")
-    return ms / 1000
+# what each fault does to the Pushgateway: "stop" ends the process (the scrape is refused at once);
+# "freeze" suspends it (SIGSTOP / docker pause), so the port accepts and the scrape hangs until its timeout
+FAULTS = {"stop": ("stop", "start"), "freeze": ("freeze", "thaw")}
 
 
 def free_port() -> int:
@@ -145,11 +140,12 @@ class Bench:
         runtimes.down(self.spec, self.options(), volumes=True)
 
     def exporter(self, action: str) -> None:
-        """Stop or start the Pushgateway directly (a fault promstack does not know about)."""
+        """Stop, start, freeze or thaw the Pushgateway directly (a fault promstack does not know about)."""
         if self.runtime == "local":
             ctl = str(Path(sys.executable).with_name("supervisorctl"))
+            command = {"freeze": ["signal", "STOP"], "thaw": ["signal", "CONT"]}.get(action, [action])
             subprocess.run(
-                [ctl, "-c", str(self.root / "run" / "supervisord.conf"), action, "pushgateway"],
+                [ctl, "-c", str(self.root / "run" / "supervisord.conf"), *command, "pushgateway"],
                 check=True,
                 capture_output=True,
                 timeout=60,
@@ -162,22 +158,33 @@ class Bench:
             all=True,
             filters={"label": [f"com.docker.compose.project={self.project}", "com.docker.compose.service=pushgateway"]},
         )
-        container.stop(timeout=5) if action == "stop" else container.start()
+        {
+            "stop": lambda: container.stop(timeout=5),
+            "start": container.start,
+            "freeze": container.pause,
+            "thaw": container.unpause,
+        }[action]()
 
-    def time_to_alert(self, hook: Webhook) -> float:
-        """Seconds from stopping the Pushgateway to the firing TargetDown notification; then recover."""
-        time.sleep(1 + random.random())  # a random phase against the scrape and evaluation ticks
-        fault = time.monotonic()
-        self.exporter("stop")
-        fired = hook.first("TargetDown", "firing", fault)
-        self.exporter("start")
-        hook.first("TargetDown", "resolved", fired)
+    def time_to_alert(self, hook: Webhook, fault: str = "stop", phase: float = 2.0) -> float:
+        """Seconds from a Pushgateway fault (FAULTS) to the firing TargetDown notification; then recover.
+
+        Only the first fault of a run opens a new Alertmanager group (held for group_wait): Prometheus
+        re-sends a resolved alert every minute for 15 minutes, which keeps its group alive, so every
+        later fault joins that group and goes out at its next group_interval tick, like a target that
+        fails again in real life."""
+        time.sleep(random.uniform(0, phase))  # a random phase against the scrape and evaluation ticks
+        cause, cure = FAULTS[fault]
+        began = time.monotonic()
+        self.exporter(cause)
+        fired = hook.first("TargetDown", "firing", began)
+        self.exporter(cure)
+        hook.first("TargetDown", "resolved", fired, timeout=300)
         self.no_alert_group("TargetDown")
-        return fired - fault
+        return fired - began
 
     def no_alert_group(self, alertname: str, timeout: float = 60) -> None:
-        """Wait until Alertmanager has dropped the group: the next fault is a new group, held for group_wait
-        (an existing group would flush it at its next group_interval tick instead)."""
+        """Wait until Alertmanager lists no active alert of `alertname` (the API hides a group whose
+        alerts are resolved, though the group itself lives on)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with urllib.request.urlopen(f"{self.alertmanager}/api/v2/alerts/groups", timeout=5) as answer:

@@ -3,10 +3,12 @@
 
 Per runtime (local host processes; compose too where a Docker engine answers):
   cold up     `promstack up` on an empty state dir until every component is healthy (checks included)
-  rule change a new alert rule in the spec -> `up` -> the rule is loaded in Prometheus
-  alert       Pushgateway stopped -> TargetDown notification received by a webhook, next to the
-              fastest and slowest times the configured intervals allow
-Prints the figures and their ratios; see bench/README.md for how to read them.
+  rule change a new alert rule in the spec -> `up` -> the rule is loaded in Prometheus (test intervals only)
+  alert       a Pushgateway fault -> TargetDown notification received by a webhook, next to the worst
+              case the configured timers allow (generator.render.rules.notification_delay)
+Two sets of intervals: `--intervals test` (1s scrape, evaluation and group_wait: fast figures) and
+`--intervals example` (the timers of stack/stack.yaml exactly: its scrape and evaluation intervals, its
+routes and promstack's notification defaults). Prints the figures and their ratios; see bench/README.md.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import statistics
 import sys
 import tempfile
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness import (
+    FAULTS,
     Bench,
     RuleWatch,
     Webhook,
@@ -32,32 +36,52 @@ from harness import (
     compose_images,
     docker_answers,
     free_port,
-    seconds,
 )
 
+from generator.render.rules import Delay, notification_delay
+from generator.spec import load_stack
 
-def spec(name: str, ports: dict[str, int], args: argparse.Namespace, images: dict[str, str] | None) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "version": 1,
-        "name": name,
-        "scrape_interval": args.scrape,
-        "evaluation_interval": args.eval,
-        "components": {
-            "prometheus": {"port": ports["prometheus"]},
-            "alertmanager": {"port": ports["alertmanager"]},
-            "grafana": {"enabled": False},  # no Grafana binary or image on the reference machine
-        },
-        # the fault is a stopped Pushgateway: TargetDown (a stopped node exporter is HostDown instead)
-        "exporters": {"node": {"port": ports["node"]}, "pushgateway": {"port": ports["pushgateway"]}},
-        "alerts": {"overrides": {"Watchdog": {"enabled": False}}},
-        "notifications": {
+EXAMPLE = Path(__file__).resolve().parent.parent / "stack" / "stack.yaml"
+# the example's timing keys, copied as they are (absent ones keep promstack's defaults, as in the example)
+EXAMPLE_TIMING = ("scrape_interval", "scrape_timeout", "evaluation_interval")
+EXAMPLE_ROUTING = ("default_receiver", "routes", "group_by", "group_wait", "group_interval", "repeat_interval", "tests")
+
+
+def _notifications(args: argparse.Namespace) -> dict[str, Any]:
+    if args.intervals == "test":
+        return {
             "receivers": [{"name": "bench", "webhook": {"url": {"env": "HOOK_URL"}}}],
             "default_receiver": "bench",
             "group_wait": args.group_wait,
             "group_interval": "1s",
             "repeat_interval": "1h",
-        },
-    }
+        }
+    # the example's routing tree, every receiver replaced by the bench's webhook
+    example = yaml.safe_load(EXAMPLE.read_text())["notifications"]
+    receivers = [{"name": r["name"], "webhook": {"url": {"env": "HOOK_URL"}}} for r in example["receivers"]]
+    return {"receivers": receivers, **{k: example[k] for k in EXAMPLE_ROUTING if k in example}}
+
+
+def spec(name: str, ports: dict[str, int], args: argparse.Namespace, images: dict[str, str] | None) -> dict[str, Any]:
+    data: dict[str, Any] = {"version": 1, "name": name}
+    if args.intervals == "test":
+        data.update({"scrape_interval": args.scrape, "evaluation_interval": args.eval})
+    else:
+        example = yaml.safe_load(EXAMPLE.read_text())
+        data.update({k: example[k] for k in EXAMPLE_TIMING if k in example})
+    data.update(
+        {
+            "components": {
+                "prometheus": {"port": ports["prometheus"]},
+                "alertmanager": {"port": ports["alertmanager"]},
+                "grafana": {"enabled": False},  # no Grafana binary or image on the reference machine
+            },
+            # the fault is a Pushgateway: TargetDown (a stopped node exporter is HostDown instead)
+            "exporters": {"node": {"port": ports["node"]}, "pushgateway": {"port": ports["pushgateway"]}},
+            "alerts": {"overrides": {"Watchdog": {"enabled": False}}},
+            "notifications": _notifications(args),
+        }
+    )
     if images:
         data["components"]["prometheus"]["image"] = images["prometheus"]
         data["components"]["alertmanager"]["image"] = images["alertmanager"]
@@ -66,17 +90,38 @@ def spec(name: str, ports: dict[str, int], args: argparse.Namespace, images: dic
     return data
 
 
-def target_down_window(bench: Bench, args: argparse.Namespace) -> tuple[float, float]:
-    """(nominal, worst) fault-to-notification the configuration gives TargetDown: nominal = its `for`
-    plus group_wait (the fault lands just before a scrape and is evaluated at once); worst adds a whole
-    scrape interval until the next scrape and a whole evaluation interval until the rule sees it."""
-    rules = yaml.safe_load((bench.root / "tree" / "prometheus" / "rules" / "stack.yml").read_text())
-    group = next(g for g in rules["groups"] if any(r.get("alert") == "TargetDown" for r in g["rules"]))
-    rule = next(r for r in group["rules"] if r.get("alert") == "TargetDown")
-    evaluation = seconds(group.get("interval", args.eval))
-    pending = seconds(rule.get("for", "0s"))
-    wait = seconds(args.group_wait)
-    return pending + wait, seconds(args.scrape) + evaluation + pending + wait
+def _bound(delay: Delay, fault: str) -> Decimal:
+    return delay.worst if fault == "freeze" else delay.refused
+
+
+def _rule_changes(bench: Bench, args: argparse.Namespace, cold: float) -> str:
+    changes = []
+    for i in range(args.repeat):
+        series = f'bench_probe{{attempt="{i}"}}'
+        tests = [
+            {"series": {series: "1x20"}, "fires": True, "labels": {"attempt": str(i)}},
+            {"series": {series: "0x20"}, "fires": False},
+        ]
+        bench.data["alerts"]["rules"] = [
+            {
+                "alert": f"BenchRule{i}",
+                "expr": f"{series} > 0",
+                "severity": "info",
+                "summary": "A bench rule.",
+                "tests": tests,
+            }
+        ]
+        began = time.monotonic()
+        watcher = RuleWatch(bench.prometheus, f"BenchRule{i}", began)  # polls while `up` runs
+        applied = bench.up()
+        changes.append((watcher.result(), applied.total, applied.checks, applied.plan))
+    active = statistics.median(c[0] for c in changes)
+    return (
+        f"spec change -> rule on  {active:6.2f}s  median of {args.repeat} (checks "
+        f"{statistics.median(c[2] for c in changes):.2f}s before it; `up` returns after "
+        f"{statistics.median(c[1] for c in changes):.2f}s, verified; applied by {changes[-1][3]}); "
+        f"{active / cold:.2f} x cold up"
+    )
 
 
 def run_runtime(runtime: str, args: argparse.Namespace, work: Path) -> list[str]:
@@ -85,53 +130,35 @@ def run_runtime(runtime: str, args: argparse.Namespace, work: Path) -> list[str]
     hook = Webhook(host)
     ports = {name: free_port() for name in ("prometheus", "alertmanager", "node", "pushgateway")}
     bench = Bench(runtime, work / runtime, spec(f"bench{runtime}", ports, args, images), ports, hook.url)
-    lines = [f"== {runtime} (scrape {args.scrape}, evaluation {args.eval}, group_wait {args.group_wait})"]
+    lines = [f"== {runtime}, {args.intervals} intervals"]
     try:
         cold = bench.up()
         lines.append(
             f"cold up to healthy      {cold.total:6.2f}s  (checks {cold.checks:.2f}s, "
             f"deploy+health {cold.total - cold.checks:.2f}s)"
         )
+        if args.intervals == "test":
+            lines.append(_rule_changes(bench, args, cold.total))
 
-        changes = []
-        for i in range(args.repeat):
-            series = f'bench_probe{{attempt="{i}"}}'
-            tests = [
-                {"series": {series: "1x20"}, "fires": True, "labels": {"attempt": str(i)}},
-                {"series": {series: "0x20"}, "fires": False},
-            ]
-            bench.data["alerts"]["rules"] = [
-                {
-                    "alert": f"BenchRule{i}",
-                    "expr": f"{series} > 0",
-                    "severity": "info",
-                    "summary": "A bench rule.",
-                    "tests": tests,
-                }
-            ]
-            began = time.monotonic()
-            watcher = RuleWatch(bench.prometheus, f"BenchRule{i}", began)  # polls while `up` runs
-            applied = bench.up()
-            changes.append((watcher.result(), applied.total, applied.checks, applied.plan))
-        active = statistics.median(c[0] for c in changes)
+        delay = notification_delay(load_stack(bench.spec), "TargetDown", "pushgateway")
         lines.append(
-            f"spec change -> rule on  {active:6.2f}s  median of {args.repeat} (checks "
-            f"{statistics.median(c[2] for c in changes):.2f}s before it; `up` returns after "
-            f"{statistics.median(c[1] for c in changes):.2f}s, verified; applied by {changes[-1][3]}); "
-            f"{active / cold.total:.2f} x cold up"
+            f"TargetDown timers        scrape {delay.scrape}s + timeout {delay.timeout}s + evaluation "
+            f"{delay.evaluation}s + for {delay.hold}s + group_wait {delay.group_wait}s "
+            f"(group_interval {delay.group_interval}s)"
         )
-
-        nominal, worst = target_down_window(bench, args)
-        alerts = [bench.time_to_alert(hook) for _ in range(args.repeat)]
-        median = statistics.median(alerts)
-        lines.append(
-            f"fault -> notification   {median:6.2f}s  median of {args.repeat} "
-            f"(min {min(alerts):.2f}s, max {max(alerts):.2f}s; all: {', '.join(f'{a:.2f}' for a in alerts)})"
-        )
-        lines.append(
-            f"  configured window     {nominal:6.2f}s nominal .. {worst:.2f}s worst  -> median is "
-            f"{median / nominal if nominal else float('inf'):.2f} x nominal, {median / worst:.2f} x worst"
-        )
+        # a random phase over a whole scrape interval, so the runs sample every position against the ticks
+        phase = float(delay.scrape)
+        for fault in args.faults:
+            alerts = [bench.time_to_alert(hook, fault, phase) for _ in range(args.repeat)]
+            median, bound = statistics.median(alerts), float(_bound(delay, fault))
+            lines.append(
+                f"{fault:6} -> notification  {median:6.2f}s  median of {args.repeat} (min {min(alerts):.2f}s, "
+                f"max {max(alerts):.2f}s; all: {', '.join(f'{a:.2f}' for a in alerts)})"
+            )
+            lines.append(
+                f"  worst case {bound:6.2f}s  -> median is {median / bound:.2f} x, max {max(alerts) / bound:.2f} x "
+                f"the bound{'  EXCEEDED' if max(alerts) > bound + 1 else ''}"
+            )
     finally:
         bench.down()
         hook.close()
@@ -141,11 +168,20 @@ def run_runtime(runtime: str, args: argparse.Namespace, work: Path) -> list[str]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runtime", choices=["local", "compose", "both"], default="both")
-    parser.add_argument("--scrape", default="1s", help="scrape interval of the bench stack")
-    parser.add_argument("--eval", default="1s", help="evaluation interval of the bench stack")
-    parser.add_argument("--group-wait", default="1s", help="Alertmanager group_wait")
+    parser.add_argument("--intervals", choices=["test", "example"], default="test")
+    parser.add_argument("--scrape", default="1s", help="scrape interval of the bench stack (test intervals)")
+    parser.add_argument("--eval", default="1s", help="evaluation interval of the bench stack (test intervals)")
+    parser.add_argument("--group-wait", default="1s", help="Alertmanager group_wait (test intervals)")
+    parser.add_argument(
+        "--fault",
+        choices=[*FAULTS, "both"],
+        help="how the Pushgateway fails: stop (refused), freeze (hangs until the scrape timeout); "
+        "default: stop with test intervals, both with the example's",
+    )
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    fault = args.fault or ("stop" if args.intervals == "test" else "both")
+    args.faults = list(FAULTS) if fault == "both" else [fault]
     runtimes = ["local", "compose"] if args.runtime == "both" else [args.runtime]
     if args.runtime == "both" and not docker_answers():
         print("compose: skipped, no Docker engine answers")

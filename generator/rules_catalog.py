@@ -12,8 +12,14 @@ A pack file is a Prometheus rule file plus promstack keys that are stripped when
 rule's tunables and, in tests, helpers that format values the way Prometheus templates do.
 
 A test file is a promtool test file whose groups each name their subject, `alert: <Alert>`: the
-group is rendered with that alert's resolved tunables (`threshold`, `for_m` = its `for` in whole
-minutes, rounded up), so tests stay true after an override, and dropped when the alert is disabled.
+group is rendered with that alert's resolved tunables (`threshold`) and its test times, derived from
+its effective `for` and the pace promtool evaluates at (render/_alerting.py `test_timing`): `for_m`,
+the minutes from the first sample where the condition holds until the alert surely fires; `eval_m`,
+the minutes until an evaluation surely sees a sample (for checks after a recovery); `sync_m`, the
+minutes between evaluations that fall on a sample (for checks of time()-based values). A test
+written with them stays true after any override of `for`, threshold, severity or labels: its input
+series keep the condition true until past `for_m` (an event that a look-back window forgets must
+recur), and the group is dropped when the alert is disabled.
 `exp_labels` list only what the expression yields; the rule's static labels (severity, overrides)
 are added when rendered, as are the runbook_url and dashboard annotations.
 

@@ -1,4 +1,5 @@
-"""Route tests (amtool config routes test) and the inhibition proof (checks/inhibitions.py) on rendered trees."""
+"""Route tests (amtool config routes test), the inhibition proof (checks/inhibitions.py) on rendered trees, and
+the routing timers of pages with the time-to-notify bound they give (render/rules.py notification_delay)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,12 @@ import yaml
 from generator import conventions, pipeline
 from generator.checks import CheckContext, inhibitions
 from generator.errors import CheckError
+from generator.render import alertmanager
+from generator.render.rules import notification_delay, route_timers
+from generator.spec import load_stack
 from generator.write import Secrets, write_tree
 
+ROOT = Path(__file__).resolve().parent.parent
 needs_amtool = pytest.mark.skipif(shutil.which("amtool") is None, reason="amtool (prometheus-alertmanager) missing")
 
 ROUTED = {
@@ -221,11 +226,11 @@ def test_watchdog_goes_to_a_null_receiver_unless_the_spec_routes_it(write_spec: 
         }
     )
     config = am_config(routed)
-    assert [r["receiver"] for r in config["route"]["routes"]] == ["deadman"]
+    assert [r["receiver"] for r in config["route"]["routes"]] == ["deadman", "team"]  # team: critical fallback
     assert "null" not in {r["name"] for r in config["receivers"]}
 
 
-def test_critical_routes_wait_at_most_10s_even_under_a_slow_root(write_spec: Callable[..., Path]) -> None:
+def test_pages_get_fast_group_timers_even_under_a_slow_root(write_spec: Callable[..., Path]) -> None:
     spec = write_spec(
         notifications={
             "receivers": [
@@ -234,8 +239,9 @@ def test_critical_routes_wait_at_most_10s_even_under_a_slow_root(write_spec: Cal
             ],
             "default_receiver": "team",
             "group_wait": "1m",
+            "group_interval": "5m",
             "routes": [
-                {"match": {"severity": "critical"}, "receiver": "pager"},
+                {"match": {"severity": "critical", "team": "web"}, "receiver": "pager", "group_interval": "10s"},
                 {"match": {"team": "db"}, "receiver": "team", "group_wait": "30s"},
             ],
         }
@@ -243,5 +249,87 @@ def test_critical_routes_wait_at_most_10s_even_under_a_slow_root(write_spec: Cal
     route = am_config(spec)["route"]
     assert route["group_wait"] == "1m" and route["group_by"] == ["alertname", "job", "service"]
     _watchdog, pager, db, fallback = route["routes"]
-    assert pager["group_wait"] == "10s" and db["group_wait"] == "30s"
-    assert fallback == {"receiver": "team", "matchers": ['severity="critical"'], "group_wait": "10s"}
+    # the spec's own timer wins; the rest of a page's timers are PAGE_TIMERS
+    assert (pager["group_wait"], pager["group_interval"]) == ("2s", "10s") and db["group_wait"] == "30s"
+    assert "group_interval" not in db  # not a page: inherits the root's 5m
+    assert fallback == {
+        "receiver": "team",
+        "matchers": ['severity="critical"'],
+        **alertmanager.PAGE_TIMERS,
+    }
+    page = {"alertname": "TargetDown", "severity": "critical"}
+    assert route_timers(route, {**page, "team": "web"}) == [("pager", "2s", "10s")]
+    assert route_timers(route, page) == [("team", "2s", "2s")]
+    assert route_timers(route, {"alertname": "X", "severity": "warning", "team": "db"}) == [("team", "30s", "5m")]
+    assert route_timers(route, {"alertname": "X", "severity": "warning"}) == [("team", "1m", "5m")]
+
+
+def test_no_fallback_route_behind_a_route_that_takes_every_page(write_spec: Callable[..., Path]) -> None:
+    spec = write_spec(notifications={**ROUTED, "routes": [{"match": {"severity": "critical"}, "receiver": "pager"}]})
+    route = am_config(spec)["route"]
+    assert [r["receiver"] for r in route["routes"]] == ["null", "pager"]
+    assert (route["routes"][1]["group_wait"], route["routes"][1]["group_interval"]) == ("2s", "2s")
+
+
+@needs_amtool
+@pytest.mark.parametrize(
+    "labels",
+    [
+        {"alertname": "TargetDown", "severity": "critical", "team": "db"},
+        {"alertname": "TargetDown", "severity": "critical", "team": "web"},
+        {"alertname": "X", "severity": "warning", "team": "db"},
+        {"alertname": "X", "severity": "info"},
+        {"alertname": "Watchdog", "severity": "info"},
+    ],
+    ids=["critical+continue", "critical", "db", "default", "watchdog"],
+)
+def test_the_route_walk_of_the_delay_agrees_with_amtool(
+    tmp_path: Path, write_spec: Callable[..., Path], labels: dict[str, str]
+) -> None:
+    """route_timers (which the time-to-notify bound reads) delivers to the receivers amtool names."""
+    config = am_config(_spec(write_spec, []))
+    path = tmp_path / "am.yml"
+    for receiver in config["receivers"]:  # amtool only routes: placeholder receivers keep it loading
+        for key in [k for k in receiver if k != "name"]:
+            del receiver[key]
+    path.write_text(yaml.safe_dump(config))
+    done = subprocess.run(
+        ["amtool", "config", "routes", "test", f"--config.file={path}", *(f"{k}={v}" for k, v in labels.items())],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(done.stdout.strip().split(",")) == sorted(r for r, _, _ in route_timers(config["route"], labels))
+
+
+def test_the_example_pages_a_dead_target_within_30_seconds() -> None:
+    """The bound that stack.rules.yml and render/alertmanager.py promise, from the example's own
+    timers: 15 s scrape + 10 s timeout + 1 s evaluation + no `for` + 2 s group_wait or group_interval."""
+    stack = load_stack(ROOT / "stack" / "stack.yaml")
+    for alert, job in (("TargetDown", None), ("HostDown", "node-exporter")):
+        delay = notification_delay(stack, alert, job)
+        assert (delay.scrape, delay.timeout, delay.evaluation, delay.hold) == (15, 10, 1, 0)
+        assert (delay.group_wait, delay.group_interval) == (2, 2)
+        assert delay.worst == 28 < 30 and delay.refused == 18
+
+
+def test_the_delay_follows_the_spec(write_spec: Callable[..., Path]) -> None:
+    spec = write_spec(
+        scrape_interval="30s",
+        evaluation_interval="20s",
+        exporters={"node": {"interval": "45s"}},
+        alerts={"overrides": {"TargetDown": {"for": "3s"}, "HostDown": {"for": "1500ms"}}},
+        notifications={
+            **ROUTED,
+            "routes": [{"match": {"severity": "critical"}, "receiver": "pager", "group_wait": "20s"}],
+        },
+    )
+    delay = notification_delay(load_stack(spec), "TargetDown")
+    # the slowest job (node, 45s; its timeout the global 10s), `for: 3s` is three 1s evaluations
+    assert (delay.scrape, delay.timeout, delay.evaluation, delay.hold) == (45, 10, 1, 3)
+    assert (delay.group_wait, delay.group_interval, delay.worst) == (20, 2, 79)
+    assert notification_delay(load_stack(spec), "TargetDown", "prometheus").scrape == 30
+    # an alert fires at the first evaluation `for` after it became pending: 1.5s is two 1s evaluations
+    assert notification_delay(load_stack(spec), "HostDown", "node-exporter").hold == 2

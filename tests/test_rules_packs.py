@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from generator import conventions, pipeline, rules_catalog
 from generator.cli import app
 from generator.render import render
 from generator.spec import load_stack
+from generator.spec.formats import duration_ms
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = [ROOT / "stack" / "stack.yaml", *sorted((ROOT / "stack" / "examples").glob("*.yaml"))]
@@ -66,11 +68,12 @@ def test_public_alert_names_exist_where_routes_and_inhibitions_expect_them() -> 
     assert index[conventions.ALERT_WATCHDOG].pack == "stack"
     assert index[conventions.ALERT_HOST_DOWN].pack == "node-exporter"
     assert index[conventions.ALERT_HOST_DOWN].severity == index[conventions.ALERT_TARGET_DOWN].severity == "critical"
-    # the example's critical target-down alert must page within one scrape: no `for`, a fast group
+    # a dead target or host pages fast: no `for`, a group evaluated every second (the bound they give
+    # the example is in test_routes.py)
     for name in (conventions.ALERT_TARGET_DOWN, conventions.ALERT_HOST_DOWN):
         rule = index[name]
         group = next(g for g in rules_catalog.packs()[rule.pack].groups if rule in g.rules)
-        assert rule.for_ is None and group.interval == "5s"
+        assert rule.for_ is None and group.interval == "1s"
 
 
 @pytest.mark.parametrize("name", sorted(rules_catalog.alert_index()))
@@ -154,6 +157,82 @@ def test_overrides_take_effect_and_their_tests_still_pass(write_spec: Callable[.
     assert firing["exp_alerts"][0]["exp_labels"]["severity"] == "critical"
     result = _promtool_test(_write_prometheus(spec, tmp_path) / "tests", "node-exporter.yml")
     assert result.returncode == 0, result.stderr
+
+
+def _other_threshold(rule: rules_catalog.PackRule) -> float:
+    """An allowed threshold other than the pack's: twice it, half of it, or 7."""
+    assert rule.threshold is not None
+    for candidate in (rule.threshold * 2, rule.threshold / 2, Decimal(7)):
+        if candidate != rule.threshold and rule.allows(candidate):
+            return float(candidate)
+    raise AssertionError(f"no other threshold for {rule.name}")
+
+
+def _every_alert_overridden(for_: str) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for name, rule in rules_catalog.alert_index().items():
+        overrides[name] = {
+            "for": for_,
+            "severity": "warning" if rule.severity == "critical" else "critical",
+            "labels": {"team": "infra"},
+        }
+        if rule.threshold is not None:
+            overrides[name]["threshold"] = _other_threshold(rule)
+    return overrides
+
+
+@needs_promtool
+@pytest.mark.parametrize(
+    ("for_", "every"),
+    # 2s is below most evaluation intervals (not TargetDown's and HostDown's 1s): it behaves, and is
+    # rendered, as one interval.
+    # 3h10m outlasts every look-back window of the packs (the TSDB alerts look back 3h); evaluating
+    # every 150s, promtool's evaluations fall between the once-a-minute samples.
+    [("2s", "15s"), ("3h10m", "150s")],
+)
+def test_every_pack_alert_keeps_true_tests_under_any_for(
+    write_spec: Callable[..., Path], for_: str, every: str
+) -> None:
+    """One spec overrides `for`, threshold, severity and labels of every pack alert at once: the
+    rendered promtool tests still pass, and they test the overridden rules."""
+    spec = write_spec(
+        evaluation_interval=every,
+        exporters=ALL_EXPORTERS,
+        services=[{"name": "api", "targets": ["api:80"], "http": {"requests": "req_total", "duration": "req_seconds"}}],
+        alerts={"overrides": _every_alert_overridden(for_)},
+    )
+    assert pipeline.check(spec, only=["rules/check", "rules/lint", "rules/test"]) == [
+        "rules/check",
+        "rules/lint",
+        "rules/test",
+    ]
+    files = _files(spec, "prometheus/")
+    rules = {
+        r["alert"]: (r, g.get("interval", every))
+        for path, data in files.items()
+        if path.startswith("prometheus/rules/")
+        for g in data["groups"]
+        for r in g["rules"]
+        if "alert" in r and r["alert"] in rules_catalog.alert_index()
+    }
+    assert set(rules) == set(rules_catalog.alert_index())  # none went missing
+    tests = [t for path, data in files.items() if path.startswith("prometheus/tests/") for t in data["tests"]]
+    for name, (rule, interval) in rules.items():
+        effective = max(for_, interval, key=lambda d: duration_ms(d) or 0)
+        assert rule["for"] == effective, name
+        assert rule["labels"]["team"] == "infra"
+        firing = [
+            (case["eval_time"], alert)
+            for t in tests
+            for case in t["alert_rule_test"]
+            if case["alertname"] == name
+            for alert in case["exp_alerts"]
+        ]
+        assert firing, f"no test of {name} fires"
+        severity = rule["labels"]["severity"]
+        assert all(a["exp_labels"]["severity"] == severity and a["exp_labels"]["team"] == "infra" for _, a in firing)
+        # the firing checks moved past the `for`
+        assert all((duration_ms(at) or 0) >= (duration_ms(effective) or 0) for at, _ in firing), name
 
 
 def test_overriding_an_unknown_alert_exits_2_with_a_located_message(write_spec: Callable[..., Path]) -> None:

@@ -165,3 +165,16 @@ def test_an_slo_objective_of_100_is_refused(write_spec: Callable[..., Path]) -> 
     result = CliRunner().invoke(app, ["check", str(_spec(write_spec, [{"name": "a", "objective": 100}]))])
     assert result.exit_code == 2
     assert "$.services[0].slos[0].objective: an SLO objective" in result.output
+
+
+def test_a_custom_recording_rule_cannot_take_the_name_of_an_slo_record(write_spec: Callable[..., Path]) -> None:
+    """The names refused are the ones the SLO renderer records: every window of every tier."""
+    rules, _ = _slo_files(_spec(write_spec, [{"name": "availability", "objective": 99.9}]))
+    recorded = sorted({r["record"] for g in rules["groups"] for r in g["rules"] if "record" in r})
+    recording = [{"record": name, "expr": "vector(1)"} for name in [*recorded, "job:own_record:sum"]]
+    result = CliRunner().invoke(app, ["check", str(write_spec(alerts={"recording": recording}))])
+    assert result.exit_code == 2
+    refused = re.findall(
+        r"\$\.alerts\.recording\[(\d+)\]\.record: '([^']+)' is recorded by promstack's SLO", result.output
+    )
+    assert refused == [(str(i), name) for i, name in enumerate(recorded)]

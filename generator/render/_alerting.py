@@ -7,9 +7,11 @@ name where a problem comes from.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from generator import conventions, dashboards
@@ -100,10 +102,39 @@ class TestFile:
 
 
 def test_evaluation_interval(stack: Stack) -> str:
-    """Tests sample once a minute; evaluating more often only costs time (a group with its own faster
-    `interval`, like TargetDown's, still runs at that interval)."""
+    """Tests sample once a minute; evaluating more often only costs time. promtool evaluates every
+    group at this one interval (it ignores a group's own `interval`, like TargetDown's), so a stack
+    that evaluates more slowly is tested at its own pace."""
     mine, stacks = duration_ms(TEST_INTERVAL) or 0, duration_ms(stack.evaluation_interval) or 0
     return stack.evaluation_interval if stacks > mine else TEST_INTERVAL
+
+
+def test_timing(stack: Stack, for_: str | None) -> dict[str, Decimal]:
+    """The test-time placeholders of a pack alert whose effective `for` is `for_` (rules_catalog):
+
+    - `for_m`: whole minutes from the first sample at which the alert's condition holds until the
+      alert surely fires in promtool: the wait for the next evaluation, then `for` rounded up to whole
+      evaluations (an alert fires at the first evaluation at least `for` after it became pending);
+    - `eval_m`: whole minutes from a sample until an evaluation has surely seen it (0 when the tests
+      evaluate once a minute), for checks right after a recovery;
+    - `sync_m`: every how many minutes an evaluation falls on a sample (1 when the tests evaluate once
+      a minute). An expression that reads time() (certificate expiry, push age) gives the value its
+      test states only there: such a check is made at a multiple of `sync_m`.
+
+    promtool starts evaluating at 0 and samples every TEST_INTERVAL, so an evaluation follows a sample
+    within the evaluation interval less their greatest common divisor.
+    """
+    every = duration_ms(test_evaluation_interval(stack)) or 0
+    sample = duration_ms(TEST_INTERVAL) or 0
+    hold = (duration_ms(for_) or 0) if for_ else 0
+    until_eval = every - math.gcd(every, sample)
+    evaluations = -(-hold // every) if every else 0
+    minutes = Decimal(sample)
+    return {
+        "for_m": Decimal(math.ceil(Decimal(until_eval + evaluations * every) / minutes)),
+        "eval_m": Decimal(math.ceil(Decimal(until_eval) / minutes)),
+        "sync_m": Decimal(math.lcm(every, sample)) / minutes,
+    }
 
 
 def dashboard_url(stack: Stack, ref: str) -> str | None:

@@ -31,7 +31,16 @@ from generator.spec.formats import duration_ms
 
 COMPONENT = "alertmanager"
 NULL_RECEIVER = "null"  # delivers nowhere: where the always-firing Watchdog goes unless the spec routes it
-CRITICAL_GROUP_WAIT = "10s"  # a critical alert waits at most this long for companions before it is sent
+# The Alertmanager timers of a page (a critical alert), unless its route sets its own: they are the
+# last term of its worst case (rules.notification_delay). A new group waits group_wait for
+# companions; an alert that joins a group that exists waits for the group's next update, up to
+# group_interval. Joining is common: another target of the job is down already, or the same target
+# failed less than 15 min ago (Prometheus re-sends a resolved alert every minute for 15 min, which
+# keeps its group alive). With the example's 15s scrapes (10s timeout) and TargetDown evaluated
+# every second, a dead target pages within 15 + 10 + 1 + 2 = 28 s either way, under the 30 s we
+# promise (bench/README.md has the measurements). The price: a page's group may update every 2 s
+# while an outage spreads; the receivers see one group (PagerDuty one incident), updated.
+PAGE_TIMERS = {"group_wait": "2s", "group_interval": "2s"}
 RESOLVE_TIMEOUT = "5m"
 ALERTNAME = "alertname"
 # receiver kinds whose secret 0.25 can only read inline: using one turns alertmanager.yml into a SecretFile
@@ -158,20 +167,27 @@ def _pages(route: Route) -> bool:
     return bool(severity) and all(m.accepts("critical") for m in severity)
 
 
-def _route(route: Route, inherited_wait_ms: int) -> dict[str, Any]:
+def _takes_every_page(route: Route) -> bool:
+    """Whether `route` matches every critical alert (its only matchers accept any severity="critical")."""
+    found = matchers(route.matchers)
+    return _pages(route) and all(m.name == conventions.LABEL_SEVERITY for m in found)
+
+
+def _slower(inherited: Mapping[str, int]) -> dict[str, str]:
+    """The PAGE_TIMERS that are faster than what a route would inherit."""
+    return {k: v for k, v in PAGE_TIMERS.items() if inherited[k] > (duration_ms(v) or 0)}
+
+
+def _route(route: Route, inherited: Mapping[str, int]) -> dict[str, Any]:
     out: dict[str, Any] = {"receiver": route.receiver}
     if route.matchers:
         out["matchers"] = list(route.matchers)
     if route.group_by is not None:
         out["group_by"] = list(route.group_by)
-    wait = route.group_wait
-    if wait is None and _pages(route) and inherited_wait_ms > (duration_ms(CRITICAL_GROUP_WAIT) or 0):
-        wait = CRITICAL_GROUP_WAIT  # a page must not inherit the batching delay meant for warnings
-    for key, value in (
-        ("group_wait", wait),
-        ("group_interval", route.group_interval),
-        ("repeat_interval", route.repeat_interval),
-    ):
+    timers = {"group_wait": route.group_wait, "group_interval": route.group_interval}
+    if _pages(route):  # a page must not inherit the batching delays meant for warnings
+        timers = {**_slower(inherited), **{k: v for k, v in timers.items() if v}}
+    for key, value in (*timers.items(), ("repeat_interval", route.repeat_interval)):
         if value:
             out[key] = value
     if route.continue_:
@@ -181,28 +197,26 @@ def _route(route: Route, inherited_wait_ms: int) -> dict[str, Any]:
     if route.active_during:
         out["active_time_intervals"] = list(route.active_during)
     if route.routes:
-        child_wait = duration_ms(wait) if wait else inherited_wait_ms
-        out["routes"] = [_route(child, child_wait or 0) for child in route.routes]
+        own = {k: (duration_ms(v) or 0) if v else inherited[k] for k, v in timers.items()}
+        out["routes"] = [_route(child, own) for child in route.routes]
     return out
 
 
 def route_tree(stack: Stack) -> dict[str, Any]:
     n = stack.notifications
-    root_wait = duration_ms(n.group_wait) or 0
+    top = {"group_wait": duration_ms(n.group_wait) or 0, "group_interval": duration_ms(n.group_interval) or 0}
     children: list[dict[str, Any]] = []
     if not routes_watchdog(stack):
         # first, so no user route (even with continue) pages anyone for the dead man's switch
         children.append({"receiver": null_receiver(stack), "matchers": [f'{ALERTNAME}="{conventions.ALERT_WATCHDOG}"']})
-    children.extend(_route(route, root_wait) for route in n.routes)
-    if root_wait > (duration_ms(CRITICAL_GROUP_WAIT) or 0) and not any(r.continue_ for r in n.routes):
+    children.extend(_route(route, top) for route in n.routes)
+    faster = _slower(top)
+    if faster and not any(r.continue_ for r in n.routes) and not any(_takes_every_page(r) for r in n.routes):
         # critical alerts that fall through to the default receiver still go out fast. Only without top-level
         # `continue` routes: an alert that matched one of those would otherwise be delivered here as well.
+        # Not when a route before it takes every critical alert: it would never match.
         children.append(
-            {
-                "receiver": n.default_receiver,
-                "matchers": [f'{conventions.LABEL_SEVERITY}="critical"'],
-                "group_wait": CRITICAL_GROUP_WAIT,
-            }
+            {"receiver": n.default_receiver, "matchers": [f'{conventions.LABEL_SEVERITY}="critical"'], **faster}
         )
     root: dict[str, Any] = {
         "receiver": n.default_receiver,

@@ -1,7 +1,8 @@
 """Renderer: promtool unit tests -> prometheus/tests/<pack>.yml, slo.yml, custom.yml.
 
-Pack tests (`rules/<pack>.test.yml`) are rendered with each subject alert's resolved tunables, so an
-overridden threshold or `for` is tested as rendered; a disabled alert takes its tests with it. The
+Pack tests (`rules/<pack>.test.yml`) are rendered with each subject alert's resolved tunables and
+test times (rules_catalog), so an overridden threshold or `for` is tested as rendered, at the pace
+promtool evaluates the stack; a disabled alert takes its tests with it. The
 static labels and annotations of the rendered rule are added to each expected alert; what the tests
 state is the expression's labels, when it fires and how its templated text reads.
 

@@ -1,21 +1,24 @@
 """Renderer: alert and recording rules -> prometheus/rules/<pack>.yml, service.yml (RED), slo.yml, custom.yml.
 
 Packs come from the catalog (`rules/*.rules.yml`) with `alerts.overrides` applied on the data
-(threshold, for, severity, extra labels: `rules_catalog.tunables`; enabled). The service pack is
-instantiated once per service with http metrics. SLO rules are built by `slo`. Custom rules come from
-the spec as written.
+(threshold, for, severity, extra labels: `rules_catalog.tunables`; enabled); a `for` shorter than its
+group's evaluation interval is rendered as that interval, which is how it behaves. The service pack
+is instantiated once per service with http metrics. SLO rules are built by `slo`. Custom rules come
+from the spec as written. `notification_delay` adds up the timers between a failing target and its
+page, as rendered.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from generator import rules_catalog
 from generator.model import Service, Stack
-from generator.render import Target, Tree, dump_yaml
+from generator.render import Target, Tree, alertmanager, dump_yaml, prometheus
 from generator.render._alerting import (
     Group,
     Rule,
@@ -25,9 +28,10 @@ from generator.render._alerting import (
     group_interval,
     job_interval,
     matcher_examples,
+    test_timing,
 )
 from generator.render.slo import slo_rule_file
-from generator.rules_catalog import Pack, PackRule, Value, enabled, expand, tunables
+from generator.rules_catalog import Pack, PackGroup, PackRule, Value, enabled, expand, tunables
 from generator.spec.formats import duration_ms
 
 CUSTOM = "custom"
@@ -81,17 +85,32 @@ def instances(stack: Stack, pack: str) -> list[Instance]:
     ]
 
 
-def _resolve(stack: Stack, pack: Pack, rule: PackRule, instance: Instance) -> Resolved | None:
+def effective_for(for_: str | None, every: str) -> str | None:
+    """`for_` as the rule will behave when its group is evaluated every `every`.
+
+    An alert fires at the first evaluation at least `for` after the one that made it pending, so
+    a `for` between 0 and one evaluation interval waits exactly one interval: `for: 2s` at 5s acts
+    like `for: 5s`. Rendering the interval says what happens, and keeps an override such as
+    `TargetDown: {for: 2s}` valid whatever the group's pace (rules/lint refuses a `for` shorter than
+    the interval in rules written by hand)."""
+    hold, step = duration_ms(for_) if for_ else 0, duration_ms(every) or 0
+    if hold and hold < step:
+        return every
+    return for_
+
+
+def _resolve(stack: Stack, pack: Pack, group: PackGroup, rule: PackRule, instance: Instance) -> Resolved | None:
     if not enabled(stack, rule.name):
         return None
     if any(need not in instance.variables for need in rule.requires):
         return None
     threshold, for_, severity, extra = tunables(stack, rule)
+    for_ = effective_for(for_, group_interval(stack, group.interval) or stack.evaluation_interval)
     variables = dict(instance.variables)
     if threshold is not None:
         variables["threshold"] = threshold
-    for_seconds = (duration_ms(for_) or 0) / 1000 if for_ else 0
-    variables["for_m"] = Decimal(math.ceil(for_seconds / 60))
+    # the tests' times follow the effective `for`, so they stay true after an override
+    variables.update(test_timing(stack, for_))
     expr = expand(rule.expr, variables)
     if not rule.alert:
         data: dict[str, Any] = {"record": rule.name, "expr": expr}
@@ -113,7 +132,7 @@ def resolve_pack(stack: Stack, name: str) -> tuple[RuleFile, list[Resolved]]:
     resolved: list[Resolved] = []
     for instance in instances(stack, name):
         for group in pack.groups:
-            found = [r for r in (_resolve(stack, pack, rule, instance) for rule in group.rules) if r]
+            found = [r for r in (_resolve(stack, pack, group, rule, instance) for rule in group.rules) if r]
             resolved.extend(found)
             groups.append(
                 Group(
@@ -176,6 +195,88 @@ def all_rule_files(stack: Stack) -> list[RuleFile]:
     files = [resolve_pack(stack, name)[0] for name in pack_names(stack)]
     files.extend(f for f in (slo_rule_file(stack), custom_rule_file(stack)) if f is not None)
     return [f for f in files if f.rules()]
+
+
+# ---- time to notify ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delay:
+    """Worst-case seconds, timer by timer, from a scrape target failing to Alertmanager handing the
+    notification of an alert on `up` (TargetDown, HostDown) to its receiver."""
+
+    scrape: Decimal  # the failure just missed a scrape: a whole scrape interval until the next one
+    timeout: Decimal  # a target that hangs fails that scrape only at its timeout (a refused one at once)
+    evaluation: Decimal  # the sample lands just after an evaluation of the alert's group: a whole interval
+    hold: Decimal  # `for`, rounded up to whole evaluations (0 for TargetDown)
+    group_wait: Decimal  # a new Alertmanager group waits this long before its first notification
+    # an alert that joins a group that exists waits for its next update; the group of a target that
+    # failed in the last 15 min exists (render/alertmanager.py PAGE_TIMERS says why)
+    group_interval: Decimal
+
+    @property
+    def worst(self) -> Decimal:
+        """Prometheus sends a firing alert right after the evaluation that fired it and a single
+        Alertmanager notifies as soon as its group timer expires: neither adds a timer of its own,
+        only milliseconds, plus whatever the receiver's own HTTP call takes."""
+        grouping = max(self.group_wait, self.group_interval)
+        return self.scrape + self.timeout + self.evaluation + self.hold + grouping
+
+    @property
+    def refused(self) -> Decimal:
+        """The worst case when the target's port refuses connections (a crashed process)."""
+        return self.worst - self.timeout
+
+
+def _seconds(duration: str) -> Decimal:
+    return Decimal(duration_ms(duration) or 0) / 1000
+
+
+def route_timers(tree: Mapping[str, Any], labels: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """(receiver, group_wait, group_interval) of every route of a rendered route tree that delivers an
+    alert with `labels`, the way Alertmanager walks it: the first matching child (and the ones after
+    a match with `continue`), depth first; a route whose children all miss delivers itself. A route
+    inherits the timers it does not set from its parent."""
+
+    def walk(route: Mapping[str, Any], wait: str, interval: str) -> list[tuple[str, str, str]]:
+        wait, interval = str(route.get("group_wait", wait)), str(route.get("group_interval", interval))
+        found: list[tuple[str, str, str]] = []
+        for child in route.get("routes", ()):
+            if alertmanager.matches_all(alertmanager.matchers(child.get("matchers", ())), labels):
+                found.extend(walk(child, wait, interval))
+                if not child.get("continue"):
+                    break
+        return found or [(str(route["receiver"]), wait, interval)]
+
+    return walk(tree, str(tree["group_wait"]), str(tree["group_interval"]))
+
+
+def notification_delay(stack: Stack, alert: str, job: str | None = None) -> Delay:
+    """The `Delay` of pack alert `alert` on `up`, for scrape job `job` (default: the slowest job of
+    the stack), from the timers rendered for `stack`."""
+    pack = rules_catalog.alert_index()[alert].pack
+    rule_file, _ = resolve_pack(stack, pack)
+    group, rule = next((g, r) for g in rule_file.groups for r in g.rules if r.name == alert)
+    every = _seconds(group.interval or stack.evaluation_interval)
+    hold = _seconds(str(rule.data.get("for", "0s")))
+    config = prometheus.config(stack, Target("compose"))
+    defaults = config["global"]
+    timings = [
+        (
+            _seconds(j.get("scrape_interval", defaults["scrape_interval"])),
+            _seconds(j.get("scrape_timeout", defaults["scrape_timeout"])),
+        )
+        for j in config["scrape_configs"]
+        if job is None or j["job_name"] == job
+    ]
+    if not timings:
+        raise ValueError(f"the stack has no scrape job {job!r}")
+    interval, timeout = max(timings, key=sum)
+    labels = {**rule.labels, "alertname": alert, **({"job": job} if job else {})}
+    routes = route_timers(alertmanager.route_tree(stack), labels)
+    wait, grouping = (max(_seconds(timers[i]) for timers in routes) for i in (1, 2))
+    evaluations = Decimal(math.ceil(hold / every)) if every else Decimal(0)
+    return Delay(interval, timeout, every, evaluations * every if every else hold, wait, grouping)
 
 
 def render(stack: Stack, target: Target) -> Tree:

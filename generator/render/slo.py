@@ -10,6 +10,7 @@ which the dashboards read too).
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from itertools import pairwise
 from typing import Any
@@ -25,6 +26,7 @@ from generator.render._alerting import (
     expected_alert,
     matcher_examples,
     test_group,
+    test_timing,
 )
 from generator.rules_catalog import between, enabled, humanize_percentage, plain
 from generator.slo_math import (
@@ -125,16 +127,19 @@ TEST_REQUESTS = Decimal(100)  # requests per minute in the busy cases
 LOW_TRAFFIC = Decimal(1)  # requests per minute in the near-zero traffic case: too few for the 5m window
 
 
-def eval_minutes() -> int:
-    """When the cases are checked: every tier's `for` has passed. The long windows are not full by
-    then, but the error ratio of a constant input is the same over any window."""
-    return max(int(duration_ms(f) or 0) // 60_000 for f in FOR.values()) + 10
+def eval_minutes(stack: Stack) -> int:
+    """When the cases are checked: the near-zero-traffic case has seen MIN_REQUESTS requests (its
+    guard holds from then on), then every tier's `for` has passed at the pace promtool evaluates
+    (`test_timing`), and one minute more. The long windows are not full by then, but the error ratio
+    of a constant input is the same over any window."""
+    guard = math.ceil(MIN_REQUESTS / LOW_TRAFFIC)
+    return guard + max(int(test_timing(stack, f)["for_m"]) for f in FOR.values()) + 1
 
 
-def _traffic(tier: Tier, per_minute: Decimal) -> Decimal:
+def _traffic(stack: Stack, tier: Tier, per_minute: Decimal) -> Decimal:
     """Requests in the tier's short window at `eval_minutes()`: a window longer than the test sees
     only the test's minutes."""
-    return per_minute * min(Decimal(duration_ms(tier.short) or 0) / 60_000, Decimal(eval_minutes()))
+    return per_minute * min(Decimal(duration_ms(tier.short) or 0) / 60_000, Decimal(eval_minutes(stack)))
 
 
 def _points(limits: list[Decimal]) -> list[Decimal]:
@@ -147,9 +152,10 @@ def _points(limits: list[Decimal]) -> list[Decimal]:
     return points
 
 
-def _series(service: Service, slo: SLO, ratio: Decimal, per_minute: Decimal, le: str | None) -> list[dict[str, str]]:
+def _series(
+    service: Service, slo: SLO, ratio: Decimal, per_minute: Decimal, le: str | None, steps: int
+) -> list[dict[str, str]]:
     assert service.http is not None
-    steps = eval_minutes() + 5
     base = f'job="{service.name}",instance="{service.name}:8000"'
     if slo.kind == "latency":
         good = plain(per_minute * (1 - ratio))
@@ -220,7 +226,7 @@ def _case(
     expected = []
     for slo in family:
         for tier in TIERS:
-            traffic = _traffic(tier, per_minute)
+            traffic = _traffic(stack, tier, per_minute)
             assert not MIN_REQUESTS * Decimal("0.7") < traffic < MIN_REQUESTS * Decimal("1.3"), "guard too close"
             if ratio > threshold(slo, tier) and traffic >= MIN_REQUESTS:
                 data = _alert(stack, service, slo, tier)
@@ -237,6 +243,7 @@ def _case(
         f"SLO {service.name}/{'+'.join(s.name for s in family)} ({kind}): error ratio {plain(ratio)} "
         f"at {plain(per_minute)} requests/min fires {len(expected)} tier alert(s)"
     )
-    series = _series(service, family[0], ratio, per_minute, le)
-    case = {"eval_time": f"{eval_minutes()}m", "alertname": conventions.SLO_ALERT, "exp_alerts": expected}
+    at = eval_minutes(stack)
+    series = _series(service, family[0], ratio, per_minute, le, at + 5)
+    case = {"eval_time": f"{at}m", "alertname": conventions.SLO_ALERT, "exp_alerts": expected}
     return test_group(stack, name, series, [case])

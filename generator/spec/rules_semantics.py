@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from generator import conventions, rules_catalog
+from generator import conventions, rules_catalog, slo_math
 from generator.errors import Problem
 from generator.promql import ParseError, Selector, parse
 from generator.promql_analysis import rate_windows
@@ -144,9 +144,7 @@ def _custom_problems(doc: Document, alerts: dict[str, Any]) -> Iterator[Problem]
             for selector, values in _dict(_dict(test).get("series")).items():
                 if isinstance(selector, str):
                     yield from _series_problems(doc, f"{base}.tests[{j}].series", selector, values)
-    slo_records = {f"service_slo:sli_error:ratio_rate{t[2]}" for t in conventions.SLO_TIERS} | {
-        f"service_slo:sli_error:ratio_rate{t[3]}" for t in conventions.SLO_TIERS
-    }
+    slo_records = {slo_math.record_name(window) for window in slo_math.windows()}
     for i, rule in enumerate(_list(alerts.get("recording"))):
         rule = _dict(rule)
         yield from _expr_problems(doc, f"$.alerts.recording[{i}].expr", rule.get("expr"))
