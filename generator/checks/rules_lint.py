@@ -91,8 +91,8 @@ def _alert_policy(stack: Stack, rule: Rule, group: Group) -> Iterator[str]:
     every = group.interval or stack.evaluation_interval
     if for_ != "0s" and (duration_ms(for_) or 0) < (duration_ms(every) or 0):
         yield (
-            f"{_who(rule)}: for: {for_} is shorter than the evaluation interval {every}; it acts like 0s, "
-            "so say 0s or wait longer"
+            f"{_who(rule)}: for: {for_} is shorter than the evaluation interval {every}, so it waits one whole "
+            f"interval ({every}) anyway; say 0s to fire at once or {every} to wait"
         )
     for label in sorted(set(rule.labels) & set(stack.external_labels)):
         yield (
