@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -63,6 +64,17 @@ def entries() -> dict[str, Entry]:
             raw=data,
         )
     return result
+
+
+def tag_version(tag: str | None) -> tuple[int, int] | None:
+    """(major, minor) of an image tag (v0.33.1 -> (0, 33)), or None when the tag does not say."""
+    found = re.match(r"v?(\d+)\.(\d+)", tag or "")
+    return (int(found[1]), int(found[2])) if found else None
+
+
+def image_tag(image: str) -> str:
+    """The tag of an image reference (registry:5000/name:tag -> tag), empty when it has none."""
+    return image.rsplit("/", 1)[-1].partition(":")[2]
 
 
 def entry(name: str) -> Entry:

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from generator import conventions
+from generator import catalog, conventions
 from generator.errors import PromstackError
 from generator.model import Receiver, Route, SecretRef, Stack
 from generator.render import SecretFile, Target, Tree, dump_yaml
@@ -103,9 +103,7 @@ def matches_all(found: Sequence[Matcher], labels: Mapping[str, str]) -> bool:
 
 def version(stack: Stack) -> tuple[int, int] | None:
     """(major, minor) of the Alertmanager image, or None when its tag does not say (a digest, `latest`)."""
-    tag = stack.components[COMPONENT].image.rsplit("/", 1)[-1].partition(":")[2]
-    found = re.match(r"v?(\d+)\.(\d+)", tag)
-    return (int(found[1]), int(found[2])) if found else None
+    return catalog.tag_version(catalog.image_tag(stack.components[COMPONENT].image))
 
 
 def inhibit_rules(stack: Stack) -> list[dict[str, Any]]:

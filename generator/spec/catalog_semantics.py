@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,11 +24,8 @@ def _alertmanager_version(data: dict[str, Any]) -> tuple[int, int] | None:
     tag = spec.get("version")
     if not isinstance(tag, str):
         image = spec.get("image")
-        tag = (
-            image.rsplit("/", 1)[-1].partition(":")[2] if isinstance(image, str) else catalog.entry("alertmanager").tag
-        )
-    found = re.match(r"v?(\d+)\.(\d+)", tag or "")
-    return (int(found[1]), int(found[2])) if found else None
+        tag = catalog.image_tag(image) if isinstance(image, str) else catalog.entry("alertmanager").tag
+    return catalog.tag_version(tag)
 
 
 def catalog_problems(doc: Document) -> Iterator[Problem]:
