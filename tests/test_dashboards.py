@@ -21,7 +21,7 @@ from generator.metrics_inventory import metric_names
 from generator.render import Tree
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMAS = ROOT.parent / "shared" / "schemas" / "grafana"
+SCHEMAS = ROOT / "tests" / "schemas" / "grafana"  # vendored: see its README.md
 SPECS = [ROOT / "stack" / "stack.yaml", *sorted((ROOT / "stack" / "examples").glob("*.yaml"))]
 # panel type -> (schema file, has a fieldConfig.custom schema)
 PANEL_SCHEMAS = {"timeseries": ("timeseries", True), "stat": ("stat", False)}

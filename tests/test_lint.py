@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -29,3 +30,22 @@ def _tool(name: str) -> str:
 def test_clean(argv: list[str]) -> None:
     done = subprocess.run([_tool(argv[0]), *argv[1:]], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+# a user's clone has nothing beside it: a test, script or doc that reaches out of the checkout works only here
+OUTSIDE = re.compile(r"\.\./" + r"shared|ROOT\.parent\b|parent\.parent\.parent")
+SELF_CONTAINED = ["tests", "bench", "scripts", ".ci", "docs", "Makefile", "README.md", "pyproject.toml"]
+
+
+def test_nothing_reads_outside_the_repository() -> None:
+    paths = [
+        p for name in SELF_CONTAINED for p in ([ROOT / name] if (ROOT / name).is_file() else (ROOT / name).rglob("*"))
+    ]
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in paths
+        if path.is_file() and "golden" not in path.parts and path.suffix not in (".json", ".pyc")
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
+        if OUTSIDE.search(line)
+    ]
+    assert found == [], "\n".join(found)
