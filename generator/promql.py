@@ -1,10 +1,10 @@
-"""A small PromQL parser, used offline by spec validation and the rule lint.
+"""PromQL for the offline checks: PyPI `promql-parser` reads it, this adapter turns its tree into ours.
 
-It accepts the classic PromQL that Prometheus 2.42 and 3.x share (selectors, functions, aggregations,
-binary operators with vector matching, subqueries, offset/@). It is not the authority on syntax:
-`promtool check rules` is. It exists so that `validate` can point at a broken `expr` in the spec
-without running a tool, and so the lint can analyse expressions (generator.promql_analysis). The
-words it knows (functions, aggregators, operators) are in generator.promql_vocabulary.
+`promtool check rules` is the authority on syntax; this exists so that `validate` can point at a
+broken `expr` in the spec without running a tool, and so the lint can analyse expressions
+(generator.promql_analysis) on a small tree of our own. The library reports what is wrong but not
+where: the adapter adds the column (from our tokens) and a did-you-mean for unknown functions. The
+words we reason about (functions, aggregators, operators) are in generator.promql_vocabulary.
 """
 
 from __future__ import annotations
@@ -12,17 +12,12 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from datetime import timedelta
 
-from generator.promql_vocabulary import (
-    AGGREGATORS,
-    COMPARISONS,
-    FUNCTIONS,
-    MODIFIERS,
-    PARAM_AGGREGATORS,
-    PRECEDENCE,
-    SET_OPS,
-)
+import promql_parser as _lib
+
+from generator.promql_vocabulary import FUNCTIONS
 
 _TOKEN = re.compile(
     r"""
@@ -35,6 +30,15 @@ _TOKEN = re.compile(
 """,
     re.VERBOSE,
 )
+# Prometheus 2.x's name of what 3.x calls double_exponential_smoothing: the library knows only 3.x's
+_LIB_EXTRA = [
+    _lib.Function(
+        name="holt_winters",
+        arg_types=[_lib.ValueType.Matrix, _lib.ValueType.Scalar, _lib.ValueType.Scalar],
+        return_type=_lib.ValueType.Vector,
+    )
+]
+_lib.register_extra_functions(_LIB_EXTRA)
 
 
 class ParseError(ValueError):
@@ -154,227 +158,6 @@ class Unary(Node):
         yield self.expr
 
 
-class _Parser:
-    def __init__(self, text: str) -> None:
-        self.tokens = tokenize(text)
-        self.i = 0
-
-    def peek(self, offset: int = 0) -> Token:
-        return self.tokens[min(self.i + offset, len(self.tokens) - 1)]
-
-    def next(self) -> Token:
-        token = self.peek()
-        self.i += 1
-        return token
-
-    def fail(self, message: str, token: Token | None = None) -> ParseError:
-        token = token or self.peek()
-        shown = repr(token.text) if token.kind != "eof" else "end of expression"
-        return ParseError(f"{message}, found {shown}", token.pos + 1)
-
-    def expect(self, text: str) -> Token:
-        if self.peek().text != text or self.peek().kind != "op":
-            raise self.fail(f"expected {text!r}")
-        return self.next()
-
-    def parse(self) -> Node:
-        node = self.binary(1)
-        if self.peek().kind != "eof":
-            raise self.fail("unexpected token after the expression")
-        return node
-
-    def binary_op(self) -> str | None:
-        token = self.peek()
-        text = token.text.lower() if token.kind == "ident" else token.text
-        if token.kind in ("op", "ident") and text in PRECEDENCE:
-            return text
-        return None
-
-    def binary(self, min_prec: int) -> Node:
-        lhs = self.unary()
-        while (op := self.binary_op()) is not None and PRECEDENCE[op] >= min_prec:
-            self.next()
-            template = self.modifiers(op)
-            prec = PRECEDENCE[op]
-            rhs = self.binary(prec if op == "^" else prec + 1)
-            lhs = replace(template, lhs=lhs, rhs=rhs)
-        return lhs
-
-    def modifiers(self, op: str) -> Binary:
-        """The operator with its bool/on/ignoring/group_* modifiers; operands are filled in later."""
-        node = Binary(op, Number("0"), Number("0"))
-        if self.peek().kind == "ident" and self.peek().text == "bool":
-            if op not in COMPARISONS:
-                raise self.fail("bool modifier is only allowed on comparison operators")
-            self.next()
-            node = replace(node, bool=True)
-        if self.peek().kind == "ident" and self.peek().text in ("on", "ignoring"):
-            on = self.next().text == "on"
-            labels = self.labels()
-            node = replace(node, on=labels) if on else replace(node, ignoring=labels)
-            if self.peek().kind == "ident" and self.peek().text in ("group_left", "group_right"):
-                if op in SET_OPS:
-                    raise self.fail(f"no grouping allowed for {op!r} operation")
-                group = self.next().text
-                node = replace(node, group=group, include=self.labels() if self.peek().text == "(" else ())
-        return node
-
-    def labels(self) -> tuple[str, ...]:
-        self.expect("(")
-        names: list[str] = []
-        while self.peek().text != ")":
-            token = self.next()
-            if token.kind == "ident" and ":" not in token.text:
-                names.append(token.text)
-            elif token.kind == "string":
-                names.append(unquote(token.text))
-            else:
-                raise self.fail("expected a label name", token)
-            if self.peek().text == ",":
-                self.next()
-            elif self.peek().text != ")":
-                raise self.fail("expected ',' or ')' in label list")
-        self.expect(")")
-        return tuple(names)
-
-    def unary(self) -> Node:
-        if self.peek().kind == "op" and self.peek().text in ("-", "+"):
-            op = self.next().text
-            return Unary(op, self.binary(PRECEDENCE["^"]))
-        return self.postfix(self.primary())
-
-    def postfix(self, node: Node) -> Node:
-        while True:
-            token = self.peek()
-            if token.text == "[" and token.kind == "op":
-                self.next()
-                rng = self.duration()
-                if self.peek().text == ":":
-                    self.next()
-                    if self.peek().kind == "duration":
-                        self.duration()
-                    self.expect("]")
-                    node = Subquery(node, rng)
-                    continue
-                self.expect("]")
-                if not isinstance(node, Selector) or node.range is not None:
-                    raise self.fail("ranges are only allowed for vector selectors", token)
-                node = Selector(node.name, node.matchers, rng)
-            elif token.kind == "ident" and token.text == "offset":
-                self.next()
-                if self.peek().text == "-":
-                    self.next()
-                self.duration()
-            elif token.text == "@" and token.kind == "op":
-                self.next()
-                if self.peek().kind == "ident" and self.peek().text in ("start", "end"):
-                    self.next()
-                    self.expect("(")
-                    self.expect(")")
-                elif self.peek().kind == "number":
-                    self.next()
-                else:
-                    raise self.fail("expected a timestamp, start() or end() after @")
-            else:
-                return node
-
-    def duration(self) -> str:
-        token = self.next()
-        if token.kind != "duration":
-            raise self.fail("expected a duration like 5m", token)
-        return token.text
-
-    def primary(self) -> Node:
-        token = self.next()
-        if token.kind == "number":
-            return Number(token.text)
-        if token.kind == "string":
-            return String(unquote(token.text))
-        if token.kind == "duration":
-            raise self.fail("a duration is only allowed in [...] or after offset", token)
-        if token.text == "(" and token.kind == "op":
-            inner = self.binary(1)
-            self.expect(")")
-            return inner
-        if token.text == "{" and token.kind == "op":
-            return Selector(*self.matchers(None))
-        if token.kind != "ident":
-            raise self.fail("expected an expression", token)
-        name = token.text
-        lowered = name.lower()
-        if lowered in ("inf", "nan"):
-            return Number(lowered)
-        if name in AGGREGATORS and self.peek().text in ("(", "by", "without"):
-            return self.aggregate(name)
-        if self.peek().text == "(" and self.peek().kind == "op":
-            if name not in FUNCTIONS:
-                guess = difflib.get_close_matches(name, sorted(FUNCTIONS), n=1)
-                hint = f"; did you mean {guess[0]!r}?" if guess else ""
-                raise ParseError(f"unknown function {name!r}{hint}", token.pos + 1)
-            return Call(name, self.call_args())
-        if name in PRECEDENCE or name in MODIFIERS:
-            raise self.fail("expected an expression", token)
-        if self.peek().text == "{" and self.peek().kind == "op":
-            self.next()
-            return Selector(*self.matchers(name))
-        return Selector(name)
-
-    def matchers(self, name: str | None) -> tuple[str | None, tuple[tuple[str, str, str], ...]]:
-        found: list[tuple[str, str, str]] = []
-        while self.peek().text != "}":
-            token = self.next()
-            if token.kind == "string" and self.peek().text in (",", "}"):
-                name = unquote(token.text)  # 3.x quoted metric name: {"my.metric"}
-            else:
-                if token.kind not in ("ident", "string"):
-                    raise self.fail("expected a label matcher", token)
-                label = unquote(token.text) if token.kind == "string" else token.text
-                op = self.next()
-                if op.text not in ("=", "!=", "=~", "!~"):
-                    raise self.fail("expected a matcher operator (=, !=, =~, !~)", op)
-                value = self.next()
-                if value.kind != "string":
-                    raise self.fail("expected a quoted label value", value)
-                found.append((label, op.text, unquote(value.text)))
-            if self.peek().text == ",":
-                self.next()
-            elif self.peek().text != "}":
-                raise self.fail("expected ',' or '}' in label matchers")
-        self.expect("}")
-        if name is None and not any(op in ("=", "=~") and value for _, op, value in found):
-            raise ParseError("a selector needs a metric name or a matcher that does not match the empty string", 1)
-        return name, tuple(found)
-
-    def call_args(self) -> tuple[Node, ...]:
-        self.expect("(")
-        args: list[Node] = []
-        while self.peek().text != ")":
-            args.append(self.binary(1))
-            if self.peek().text == ",":
-                self.next()
-            elif self.peek().text != ")":
-                raise self.fail("expected ',' or ')' in argument list")
-        self.expect(")")
-        return tuple(args)
-
-    def aggregate(self, op: str) -> Node:
-        grouping: tuple[str, ...] = ()
-        without = False
-        if self.peek().text in ("by", "without"):
-            without = self.next().text == "without"
-            grouping = self.labels()
-        args = self.call_args()
-        if self.peek().kind == "ident" and self.peek().text in ("by", "without"):
-            if grouping or without:
-                raise self.fail("grouping given twice")
-            without = self.next().text == "without"
-            grouping = self.labels()
-        wanted = 2 if op in PARAM_AGGREGATORS else 1
-        if len(args) != wanted:
-            raise self.fail(f"{op} takes {wanted} argument(s), got {len(args)}")
-        return Aggregate(op, args[-1], args[0] if wanted == 2 else None, grouping, without)
-
-
 def unquote(text: str) -> str:
     if text.startswith("`"):
         return text[1:-1]
@@ -384,7 +167,12 @@ def unquote(text: str) -> str:
 
 def parse(text: str) -> Node:
     """Parse a PromQL expression; raise ParseError with the column of the first problem."""
-    return _Parser(text).parse()
+    try:
+        tree = _lib.parse(text)
+    except ValueError as exc:
+        tokens = tokenize(text)  # a character PromQL does not know is the clearest thing to report
+        raise _located(text, tokens, str(exc)) from None
+    return _convert(tree)
 
 
 def walk(node: Node) -> Iterator[Node]:
@@ -392,3 +180,138 @@ def walk(node: Node) -> Iterator[Node]:
     yield node
     for child in node.children():
         yield from walk(child)
+
+
+# --- the library's tree to ours ---------------------------------------------------------------------
+# the library's enums are not hashable: keyed by their names ("MatchOp.Equal" -> "Equal")
+_MATCH_OPS = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}
+_GROUPS = {"ManyToOne": "group_left", "OneToMany": "group_right"}
+
+
+def _enum(value: object) -> str:
+    return str(value).rsplit(".", 1)[-1]
+
+
+def _duration(value: timedelta | None) -> str:
+    return str(_lib.display_duration(value or timedelta()))
+
+
+def _selector(node: _lib.VectorSelector, window: str | None = None) -> Selector:
+    groups = [node.matchers.matchers, *node.matchers.or_matchers]
+    matchers = tuple((m.name, _MATCH_OPS[_enum(m.op)], m.value) for group in groups for m in group)
+    return Selector(node.name, matchers, window)
+
+
+def _convert(node: object) -> Node:
+    if isinstance(node, _lib.ParenExpr):
+        return _convert(node.expr)
+    if isinstance(node, _lib.NumberLiteral):
+        return Number(repr(node.val))
+    if isinstance(node, _lib.StringLiteral):
+        return String(node.val)
+    if isinstance(node, _lib.VectorSelector):
+        return _selector(node)
+    if isinstance(node, _lib.MatrixSelector):
+        return _selector(node.vector_selector, _duration(node.range))
+    if isinstance(node, _lib.SubqueryExpr):
+        return Subquery(_convert(node.expr), _duration(node.range))
+    if isinstance(node, _lib.Call):
+        return Call(node.func.name, tuple(_convert(arg) for arg in node.args))
+    if isinstance(node, _lib.UnaryExpr):
+        return Unary("-", _convert(node.expr))
+    if isinstance(node, _lib.AggregateExpr):
+        modifier = node.modifier
+        return Aggregate(
+            str(node.op),
+            _convert(node.expr),
+            _convert(node.param) if node.param is not None else None,
+            tuple(modifier.labels) if modifier is not None else (),
+            modifier is not None and modifier.type == _lib.AggModifierType.Without,
+        )
+    if isinstance(node, _lib.BinaryExpr):
+        return _binary(node)
+    raise TypeError(f"promql-parser gave a node this adapter does not know: {type(node).__name__}")
+
+
+def _binary(node: _lib.BinaryExpr) -> Binary:
+    op = str(node.op).lower()
+    modifier = node.modifier
+    if modifier is None:
+        return Binary(op, _convert(node.lhs), _convert(node.rhs))
+    matching = modifier.matching
+    labels = tuple(matching.labels) if matching is not None else None
+    on = labels if matching is not None and matching.type == _lib.LabelModifierType.Include else None
+    ignoring = labels if matching is not None and on is None else None
+    group = _GROUPS.get(_enum(modifier.card))
+    return Binary(
+        op,
+        _convert(node.lhs),
+        _convert(node.rhs),
+        bool(modifier.return_bool),
+        on,
+        ignoring,
+        group,
+        tuple(modifier.group_labels or ()) if group else (),
+    )
+
+
+# --- where a rejected expression went wrong ---------------------------------------------------------
+def _located(text: str, tokens: list[Token], message: str) -> ParseError:
+    """The library's message with a column: at the token it names, an unclosed bracket, the end of the
+    expression, or the first token after the longest prefix that parses."""
+    unknown = re.match(r"unknown function with name '([^']*)'", message)
+    if unknown:
+        name = unknown[1]
+        at = next((t for t in tokens if t.kind == "ident" and t.text == name), tokens[0])
+        guess = difflib.get_close_matches(name, sorted(FUNCTIONS), n=1)
+        hint = f"; did you mean {guess[0]!r}?" if guess else ""
+        return ParseError(f"unknown function {name!r}{hint}", at.pos + 1)
+    if message.startswith("no grouping allowed"):
+        at = next((t for t in tokens if t.text in ("group_left", "group_right")), tokens[0])
+        return ParseError(message, at.pos + 1)
+    if "unclosed left" in message or "end of input" in message:
+        opened = _unclosed(tokens)
+        if opened is not None:
+            return ParseError(f"{message}: this {opened.text!r} is never closed", opened.pos + 1)
+        return ParseError(f"{message} (the expression ends too early)", len(text) + 1)
+    called = re.search(r"function '([A-Za-z_]\w*)'", message)
+    if called:  # wrong argument types or counts: at the function's name
+        at = next((t for t in tokens if t.kind == "ident" and t.text == called[1]), tokens[0])
+        return ParseError(message, at.pos + 1)
+    regex = re.match(r"illegal regex for (.*)", message)
+    if regex:
+        at = next((t for t in tokens if t.kind == "string" and unquote(t.text) == regex[1]), tokens[0])
+        return ParseError(f"{regex[1]!r} is not a valid regular expression", at.pos + 1)
+    if "at least one non-empty matcher" in message:
+        return ParseError("a selector needs a metric name or a matcher that does not match the empty string", 1)
+    return ParseError(*_first_bad_token(text, tokens, message))
+
+
+_PAIRS = {"(": ")", "[": "]", "{": "}"}
+
+
+def _unclosed(tokens: list[Token]) -> Token | None:
+    stack: list[Token] = []
+    for token in tokens:
+        if token.kind != "op":
+            continue
+        if token.text in _PAIRS:
+            stack.append(token)
+        elif stack and token.text == _PAIRS[stack[-1].text]:
+            stack.pop()
+    return stack[0] if stack else None
+
+
+def _first_bad_token(text: str, tokens: list[Token], message: str) -> tuple[str, int]:
+    """The first token after the longest prefix (at a token boundary) that is an expression itself:
+    where a reader sees the expression go wrong (`sum(x) by (a) by (b)`: the second `by`)."""
+    for i in range(len(tokens) - 1, 0, -1):
+        try:
+            _lib.parse(text[: tokens[i].pos])
+        except ValueError:
+            continue
+        bad = tokens[i]
+        if bad.kind == "eof":
+            return f"{message} (the expression ends too early)", bad.pos + 1
+        return f"{message}: it goes wrong at {bad.text!r}", bad.pos + 1
+    return message, 1

@@ -1,9 +1,8 @@
 """The PromQL vocabulary: aggregators, functions (and what they do to labels), operators, keywords.
 
-What the parser (generator.promql) needs to read an expression, what the analyses
+What the adapter (generator.promql) needs for its hints, what the analyses
 (generator.promql_analysis, the rule lint) need to reason about its result, and which words are never
-metric names (generator.metrics_inventory). Like Prometheus' own function table, kept apart from the
-parser so that adding a function is one line here.
+metric names (generator.metrics_inventory). Kept apart so that adding a function is one line here.
 """
 
 from __future__ import annotations
@@ -16,11 +15,6 @@ def _words(text: str) -> frozenset[str]:
 AGGREGATORS = _words(
     """
     avg bottomk count count_values group limit_ratio limitk max min quantile stddev stdvar sum topk
-    """
-)
-PARAM_AGGREGATORS = _words(
-    """
-    bottomk count_values limit_ratio limitk quantile topk
     """
 )
 # 2.42's functions plus the 3.x ones we know of; an unknown name is a syntax error in Prometheus too
@@ -62,11 +56,13 @@ RATE_FUNCTIONS = _words(
     changes delta deriv idelta increase irate predict_linear rate resets
     """
 )
-# binary operators from the loosest to the tightest binding
-LEVELS = ("or", "and unless", "== != <= < >= >", "+ -", "* / % atan2", "^")
-PRECEDENCE = {op: level for level, ops in enumerate(LEVELS, start=1) for op in ops.split()}
 COMPARISONS = frozenset({"==", "!=", "<=", "<", ">=", ">"})
-SET_OPS = frozenset({"and", "or", "unless"})
+# operator words, which are never metric names
+OPERATOR_WORDS = _words(
+    """
+    and atan2 or unless
+    """
+)
 # words that modify an operator, an aggregation or a selector
 MODIFIERS = _words(
     """
@@ -80,4 +76,4 @@ GROUPING = _words(
     """
 )
 # words that never name a metric: operator words, modifiers, inf/nan (any case) and @'s start()/end()
-KEYWORDS = frozenset(w for w in PRECEDENCE if w.isidentifier()) | MODIFIERS | _words("inf nan start end")
+KEYWORDS = OPERATOR_WORDS | MODIFIERS | _words("inf nan start end")

@@ -3,6 +3,8 @@ rules/test failures as users see them."""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -13,9 +15,12 @@ import pytest
 import yaml
 
 from generator import pipeline
-from generator.errors import CheckError
-from generator.promql import ParseError, parse
+from generator.errors import CheckError, SpecError
+from generator.promql import ParseError, Selector, parse, walk
 from generator.promql_analysis import output_labels, rate_windows, template_labels
+from generator.spec import load_stack
+
+ROOT = Path(__file__).resolve().parent.parent
 
 needs_promtool = pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian: prometheus) missing")
 
@@ -112,12 +117,15 @@ def test_template_labels_and_rate_windows() -> None:
 @pytest.mark.parametrize(
     ("expr", "column", "message"),
     [
-        ("sum(rate(x[5m]) by (job)", 17, "expected ',' or ')' in argument list"),
+        ("sum(rate(x[5m]) by (job)", 4, "unclosed left parenthesis: this '(' is never closed"),
         ("rat(x[5m])", 1, "unknown function 'rat'; did you mean 'rate'?"),
-        ("x[5m", 5, "expected ']'"),
+        ("x[5m", 2, "this '[' is never closed"),
         ("a and on (x) group_left b", 14, "no grouping allowed for 'and' operation"),
         ('{a=""}', 1, "needs a metric name"),
-        ("sum(x) by (a) by (b)", 15, "unexpected token after the expression"),
+        ("sum(x) by (a) by (b)", 15, "it goes wrong at 'by'"),
+        ('x{a=~"("}', 6, "'(' is not a valid regular expression"),
+        ("x offset", 9, "the expression ends too early"),
+        ("x ยง", 3, "unexpected character"),
     ],
 )
 def test_parse_errors_point_at_the_column(expr: str, column: int, message: str) -> None:
@@ -207,11 +215,14 @@ def test_lint_policy_problems(write_spec: Callable[..., Path]) -> None:
 
 
 @needs_promtool
-def test_rules_check_reports_what_only_promtool_knows(write_spec: Callable[..., Path]) -> None:
-    # our parser does not type-check; promtool does, and names the rule
+def test_argument_types_are_checked_at_validation(write_spec: Callable[..., Path]) -> None:
+    # promql-parser type-checks like promtool: the spec's own line is named, before any tool runs
     spec = _custom(write_spec, {"expr": "rate(queue_size) > 5"})
-    failures = _failures(spec, "rules/check")
-    assert any("custom.yml" in f and '"QueueStuck"' in f and "expected type range vector" in f for f in failures)
+    with pytest.raises(SpecError) as caught:
+        load_stack(spec)
+    assert "$.alerts.rules[0].expr: not valid PromQL: column 1: expected type matrix in call to function 'rate'" in str(
+        caught.value
+    )
 
 
 @needs_promtool
@@ -235,3 +246,22 @@ def test_rules_test_names_the_failing_test(write_spec: Callable[..., Path]) -> N
     assert len(failures) == 1
     assert failures[0].startswith("[rules/test] prometheus/tests/custom.yml: test 'QueueStuck case 2 (")
     assert "fires' failed" in failures[0] and "got:[]" in failures[0]
+
+
+@pytest.mark.parametrize("spec", ["stack/stack.yaml", "stack/examples/large.yaml"])
+def test_every_rendered_expression_parses_and_keeps_its_selectors(spec: str) -> None:
+    """promql-parser reads every rule and panel expression the examples render, and the tree our adapter
+    makes of it keeps every metric name the text selects."""
+    rendered = pipeline.render_spec(ROOT / spec)
+    exprs = []
+    for path, text in rendered.tree.files.items():
+        if path.startswith("prometheus/rules/"):
+            exprs += [r["expr"] for g in yaml.safe_load(text)["groups"] for r in g["rules"]]
+        elif path.endswith(".json") and "dashboards" in path:
+            exprs += [t["expr"] for p in json.loads(text)["panels"] for t in p.get("targets", []) if "expr" in t]
+    assert len(exprs) > 100
+    for expr in exprs:
+        concrete = re.sub(r"\$\{?(\w+)\}?", lambda m: "5m" if "interval" in m[1] or "range" in m[1] else "a", expr)
+        names = {n.name for n in walk(parse(concrete)) if isinstance(n, Selector) and n.name}
+        assert names <= set(re.findall(r"[A-Za-z_][A-Za-z0-9_:]*", concrete)), expr
+        assert names or "vector(" in concrete or "time()" in concrete, expr

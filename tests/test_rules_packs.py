@@ -263,7 +263,7 @@ def test_overriding_an_unknown_alert_exits_2_with_a_located_message(write_spec: 
         ),
         (
             {"rules": [{"alert": "Broken", "expr": "sum(rate(x[5m]) by (job)", "severity": "info", "summary": "s"}]},
-            "$.alerts.rules[0].expr: not valid PromQL: column 17: expected ',' or ')' in argument list",
+            "$.alerts.rules[0].expr: not valid PromQL: column 4: unclosed left parenthesis: this '(' is never closed",
         ),
     ],
 )
