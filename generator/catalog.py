@@ -1,4 +1,9 @@
-"""The component catalog: `compose/`, `rules/`, `dashboards/` folders, found in a checkout or installed."""
+"""The component catalog: `compose/`, `rules/`, `dashboards/` folders, found in a checkout or installed.
+
+Everything specific to one component lives in `compose/<name>.yaml` (how it runs, how it is scraped,
+what the spec may say about it), `rules/<name>.rules.yml` and `dashboards/<name>.dashboard.py`. The
+code reads these entries and never asks for a component by name; `Entry` documents every key.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,9 @@ from typing import Any
 import yaml
 
 _HERE = Path(__file__).resolve().parent
+# how a component checks credentials: exporter-toolkit's web.config.file, its own flags (TLS files as
+# command-line flags), its own login (Grafana), or not at all (cannot be exposed)
+AUTH_KINDS = ("web-config", "flags", "own", "none")
 
 
 def folder(name: str) -> Path:
@@ -22,48 +30,147 @@ def folder(name: str) -> Path:
 
 
 @dataclass(frozen=True)
+class SpecPart:
+    """What the spec may say about a component (`spec:` in its catalog file).
+
+    `section` "components" (always there, e.g. prometheus) or "exporters" (there when the spec names
+    it under `key`); `properties`/`required`: JSON Schema of its own keys beside the common ones
+    (image, version, port, ...); `options`: keys copied into `Component.options` with their defaults
+    (None: required); `secrets`: keys holding secret references; `can_disable`: `enabled: false` removes
+    it; `args`: the spec may add command-line flags.
+    """
+
+    section: str | None = None
+    key: str | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+    options: dict[str, Any] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+    can_disable: bool = False
+    args: bool = False
+
+
+@dataclass(frozen=True)
 class Entry:
-    """One `compose/<name>.yaml` file: how a component runs."""
+    """One `compose/<name>.yaml` file: how a component runs, is scraped, reloaded and shown."""
 
     name: str
     image: str | None  # None: nothing to run (scraped only, e.g. rabbitmq's built-in endpoint)
     tag: str | None
     port: int
+    order: int = 100  # position in every artifact (deterministic output)
     user: str | None = None
     data: str | None = None  # data directory inside the container (a named volume)
     config: str | None = None  # where the component's rendered folder is mounted
+    config_folders: tuple[str, ...] = ()  # mount only these subfolders of it (the image keeps its own files)
     memory: str = "256m"
     read_only: bool = True
     health: str | None = "/metrics"  # HTTP path that answers 200 when healthy
+    health_auth: bool = True  # whether the health path needs the component's basic-auth credentials
     metrics_path: str = "/metrics"
     binaries: tuple[str, ...] = ()  # local runtime: names to look for on PATH, in order
     package: str | None = None  # Debian package that provides the binary
+    optional: bool = False  # local runtime: the stack runs without it when its binary is missing
+    # command-line flags and environment: Jinja2 templates (generator.render.args says what they see);
+    # a flag or variable that renders empty is left out
+    command: tuple[str, ...] = ()
+    environment: dict[str, str] = field(default_factory=dict)
+    secret_env: dict[str, str] = field(default_factory=dict)  # variable -> spec secret key, or "auth.basic.password"
+    auth: str = "web-config"
+    compose: dict[str, Any] = field(default_factory=dict)  # extra keys of its compose service
+    compose_when: tuple[dict[str, Any], ...] = ()  # [{if: template, set: {key: value}}]
+    host_mounts: tuple[str, ...] = ()  # read-only host views (compose)
+    scrape: dict[str, Any] = field(default_factory=dict)  # honor_labels, multi_target {path, param}
+    reload: dict[str, Any] = field(default_factory=dict)  # {gauge: metric} (/-/reload) or {api: [paths]}
+    login: dict[str, str] = field(default_factory=dict)  # admin API login {user: option, password: secret}
+    version: dict[str, str] = field(default_factory=dict)  # {path, json}: where its version is, else *_build_info
+    dashboard: str | None = None  # uid of its dashboard (alerts link there)
+    spec: SpecPart = field(default_factory=SpecPart)
     raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def web_config(self) -> bool:
+        return self.auth == "web-config"
+
+    @property
+    def supports_auth(self) -> bool:
+        return self.auth != "none"
+
+
+def _entry(data: dict[str, Any]) -> Entry:
+    local = data.get("local") or {}
+    spec = data.get("spec") or {}
+    auth = data.get("auth", "web-config")
+    if auth not in AUTH_KINDS:
+        raise ValueError(f"catalog entry {data['name']}: auth must be one of {', '.join(AUTH_KINDS)}")
+    return Entry(
+        name=data["name"],
+        image=data.get("image"),
+        tag=data.get("tag"),
+        port=int(data["port"]),
+        order=int(data.get("order", 100)),
+        user=data.get("user"),
+        data=data.get("data"),
+        config=data.get("config"),
+        config_folders=tuple(data.get("config_folders", ())),
+        memory=data.get("memory", "256m"),
+        read_only=bool(data.get("read_only", True)),
+        health=data.get("health", "/metrics"),
+        health_auth=bool(data.get("health_auth", True)),
+        metrics_path=data.get("metrics_path", "/metrics"),
+        binaries=tuple(local.get("binaries", ())),
+        package=local.get("package"),
+        optional=bool(local.get("optional", False)),
+        command=tuple(str(arg) for arg in data.get("command", ())),
+        environment={str(k): str(v) for k, v in (data.get("environment") or {}).items()},
+        secret_env=dict(data.get("secret_env") or {}),
+        auth=auth,
+        compose=dict(data.get("compose") or {}),
+        compose_when=tuple(data.get("compose_when", ())),
+        host_mounts=tuple(data.get("host_mounts", ())),
+        scrape=dict(data.get("scrape") or {}),
+        reload=dict(data.get("reload") or {}),
+        login=dict(data.get("login") or {}),
+        version=dict(data.get("version") or {}),
+        dashboard=data.get("dashboard"),
+        spec=SpecPart(
+            section=spec.get("section"),
+            key=spec.get("key"),
+            properties=dict(spec.get("properties") or {}),
+            required=tuple(spec.get("required", ())),
+            options=dict(spec.get("options") or {}),
+            secrets=tuple(spec.get("secrets", ())),
+            can_disable=bool(spec.get("can_disable", False)),
+            args=bool(spec.get("args", False)),
+        ),
+        raw=data,
+    )
 
 
 @cache
 def entries() -> dict[str, Entry]:
-    result: dict[str, Entry] = {}
-    for path in sorted(folder("compose").glob("*.yaml")):
-        data = yaml.safe_load(path.read_text())
-        local = data.get("local", {})
-        result[data["name"]] = Entry(
-            name=data["name"],
-            image=data.get("image"),
-            tag=data.get("tag"),
-            port=int(data["port"]),
-            user=data.get("user"),
-            data=data.get("data"),
-            config=data.get("config"),
-            memory=data.get("memory", "256m"),
-            read_only=bool(data.get("read_only", True)),
-            health=data.get("health", "/metrics"),
-            metrics_path=data.get("metrics_path", "/metrics"),
-            binaries=tuple(local.get("binaries", ())),
-            package=local.get("package"),
-            raw=data,
-        )
-    return result
+    """Every entry, in the order components appear in every artifact."""
+    found = [_entry(yaml.safe_load(path.read_text())) for path in sorted(folder("compose").glob("*.yaml"))]
+    return {e.name: e for e in sorted(found, key=lambda e: (e.order, e.name))}
+
+
+def entry(name: str) -> Entry:
+    return entries()[name]
+
+
+def core() -> tuple[str, ...]:
+    """Components every stack has (spec section `components`)."""
+    return tuple(name for name, e in entries().items() if e.spec.section == "components")
+
+
+def exporters() -> dict[str, str]:
+    """Spec key under `exporters:` -> component name."""
+    return {e.spec.key or name: name for name, e in entries().items() if e.spec.section == "exporters"}
+
+
+def dashboard_uids() -> dict[str, str]:
+    """Component -> uid of the dashboard that shows it."""
+    return {name: e.dashboard for name, e in entries().items() if e.dashboard}
 
 
 def tag_version(tag: str | None) -> tuple[int, int] | None:
@@ -75,7 +182,3 @@ def tag_version(tag: str | None) -> tuple[int, int] | None:
 def image_tag(image: str) -> str:
     """The tag of an image reference (registry:5000/name:tag -> tag), empty when it has none."""
     return image.rsplit("/", 1)[-1].partition(":")[2]
-
-
-def entry(name: str) -> Entry:
-    return entries()[name]

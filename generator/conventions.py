@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
+from generator import catalog
+
 # spec key under `exporters:` -> catalog/component name (compose service, job, rule pack, dashboard)
-EXPORTERS: dict[str, str] = {
-    "node": "node-exporter",
-    "cadvisor": "cadvisor",
-    "blackbox": "blackbox-exporter",
-    "pushgateway": "pushgateway",
-    "redis": "redis-exporter",
-    "postgres": "postgres-exporter",
-    "mysqld": "mysqld-exporter",
-    "rabbitmq": "rabbitmq",
-}
-CORE = ("prometheus", "alertmanager", "grafana")
-# components that hold credentials of their own login and may be exposed without web.config auth
-SELF_AUTHENTICATED = frozenset({"grafana"})
+EXPORTERS: dict[str, str] = catalog.exporters()
+CORE = catalog.core()
 # the order components appear in every artifact (deterministic output)
-ORDER = (*CORE, *EXPORTERS.values(), "dingtalk", "demo")
+ORDER = tuple(catalog.entries())
 
 # labels
 LABEL_STACK = "stack"
@@ -55,26 +46,19 @@ DEFAULT_EVALUATION_INTERVAL = "15s"
 DEFAULT_RETENTION_TIME = "15d"
 DEFAULT_SLO_PERIOD = "30d"
 DEFAULT_HTTP_ERRORS = 'code=~"5.."'
+DEFAULT_DEMO_ERROR_RATIO = 0.02
 
 # every scrape job adds `host` (the target's host without port), so "host down" can mute what runs there
 LABEL_HOST = "host"
 
-# dashboard uid of each component / view; alert `dashboard` annotations link to these
+# dashboard uid of each view and component (components: `dashboard` in the catalog); alert
+# `dashboard` annotations link to these
 DASHBOARD_UIDS: dict[str, str] = {
     "overview": "promstack-overview",
     "service": "promstack-service",
     "slo": "promstack-slo",
     "alerts": "promstack-alerts",
-    "prometheus": "promstack-self",
-    "alertmanager": "promstack-self",
-    "node-exporter": "promstack-node",
-    "cadvisor": "promstack-containers",
-    "blackbox-exporter": "promstack-blackbox",
-    "pushgateway": "promstack-pushgateway",
-    "redis-exporter": "promstack-redis",
-    "postgres-exporter": "promstack-postgres",
-    "mysqld-exporter": "promstack-mysqld",
-    "rabbitmq": "promstack-rabbitmq",
+    **catalog.dashboard_uids(),
 }
 
 # SLO multi-window multi-burn-rate tiers for a 30-day period (Google SRE workbook, ch. 5):

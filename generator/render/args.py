@@ -4,11 +4,21 @@ The single source for both runtimes: compose puts `command()` into a service's `
 entrypoint stays), the local runtime prepends the binary it found on PATH. Paths come from the
 `Target`, so one function serves both. Secret values never appear here: secret environment variables
 go into `Tree.env` (see `render`) and secret files into `Tree.secrets`.
+
+What runs comes from the catalog (`compose/<name>.yaml`): `command` and `environment` are Jinja2
+templates that see `stack`, `component`, `options` (the component's spec options), `compose`/`local`
+(the runtime), `listen` (the address to bind), `own_port`, `tls`, `basic_auth`, `data_dir`, and the
+functions `data()` (its data directory), `config(file)` and `secret(file)` (where it reads its rendered
+and secret files) and `user_flag(flag)` (the spec's `args` set it). What renders empty is left out.
 """
 
 from __future__ import annotations
 
+from functools import cache
+from typing import Any
 from urllib.parse import urlsplit
+
+import jinja2
 
 from generator import catalog, conventions
 from generator.model import Component, SecretRef, Stack
@@ -21,38 +31,23 @@ TLS_KEY = "tls.key"
 WEB_PASSWORD = "web-password"
 MY_CNF = "my.cnf"
 ADMIN_PASSWORD = "admin_password"  # Grafana's: the spec key and the secret file's name
-# How often Alertmanager snapshots silences and the notification log to disk (its default is 15m). It
-# also writes one on a clean shutdown, but a crash (kill -9, OOM) loses whatever changed since the last
-# snapshot: a silence created less than this long before a crash is gone after the restart. Kept short
-# because a snapshot is small; the flag exists since 0.25 (Debian) and in 0.33 (pinned).
-ALERTMANAGER_MAINTENANCE = "10s"
 DEMO_SCRIPT = "app.py"
 DINGTALK_CONFIG = "config.yml"
 BLACKBOX_CONFIG = "blackbox.yml"
+BASIC_AUTH_PASSWORD = "auth.basic.password"  # a catalog `secret_env` source besides the spec's secret keys
 
-# components whose HTTP server reads an exporter-toolkit --web.config.file (docs/compat.md §4);
-# redis_exporter has its own flags, Grafana its own settings, cAdvisor neither (auth not enforced)
-WEB_CONFIG_COMPONENTS = frozenset(
-    {
-        "prometheus",
-        "alertmanager",
-        "node-exporter",
-        "blackbox-exporter",
-        "pushgateway",
-        "postgres-exporter",
-        "mysqld-exporter",
-    }
-)
-# components that can serve TLS and check basic auth at all (cAdvisor cannot: its auth is not enforced)
-SUPPORTS_AUTH = WEB_CONFIG_COMPONENTS | {"redis-exporter", "grafana"}
+# the catalog's command and environment templates: text in, text out, and an unknown name is an error
+_JINJA = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
 
-def admin_password(grafana: Component) -> SecretRef:
-    """Grafana's admin password: the spec's reference, else one promstack generates once and keeps.
+def login_password(component: Component) -> SecretRef:
+    """The admin password of a component with a login of its own (catalog `login`, Grafana): the spec's
+    reference, else one promstack generates once and keeps.
 
     Never Grafana's built-in admin/admin: without a password setting Grafana would create the admin user
     with that on its first start, and anyone reaching it could log in."""
-    return grafana.secrets.get(ADMIN_PASSWORD) or SecretRef(generated=f"grafana/{ADMIN_PASSWORD}")
+    key = catalog.entry(component.name).login["password"]
+    return component.secrets.get(key) or SecretRef(generated=f"{component.name}/{key}")
 
 
 def _user_flag(component: Component, flag: str) -> bool:
@@ -68,7 +63,7 @@ def listen(component: Component, target: Target) -> str:
 
 
 def uses_tls(component: Component) -> bool:
-    return component.auth is not None and component.auth.tls is not None and component.name in SUPPORTS_AUTH
+    return component.auth is not None and component.auth.tls is not None and catalog.entry(component.name).supports_auth
 
 
 def scheme(component: Component) -> str:
@@ -77,7 +72,9 @@ def scheme(component: Component) -> str:
 
 def protected(component: Component) -> bool:
     """Whether clients (Prometheus, healthchecks) must send basic-auth credentials to this component."""
-    return component.auth is not None and component.auth.basic is not None and component.name in SUPPORTS_AUTH
+    return (
+        component.auth is not None and component.auth.basic is not None and catalog.entry(component.name).supports_auth
+    )
 
 
 def server_name(component: Component) -> str:
@@ -96,155 +93,68 @@ def _data(name: str, target: Target, data_dir: str | None) -> str:
 
 
 def _web_config_flag(component: Component, target: Target) -> list[str]:
-    if component.auth is None or component.name not in WEB_CONFIG_COMPONENTS:
+    if component.auth is None or not catalog.entry(component.name).web_config:
         return []
     return [f"--web.config.file={target.secret_path(component.name, WEB_CONFIG)}"]
 
 
-def command(stack: Stack, name: str, target: Target, data_dir: str | None = None) -> list[str]:
-    """Flags (without the binary) that run component `name` on `target`; `data_dir` is required locally
-    for components that keep data (prometheus, alertmanager, pushgateway)."""
+def _context(stack: Stack, name: str, target: Target, data_dir: str | None) -> dict[str, Any]:
+    """What a catalog template sees: the stack, the component and its options, where things are."""
     component = stack.components[name]
-    addr = listen(component, target)
-    args: list[str]
-    if name == "prometheus":
-        args = [
-            f"--config.file={target.config_path(name, 'prometheus.yml')}",
-            f"--storage.tsdb.path={_data(name, target, data_dir)}",
-            f"--storage.tsdb.retention.time={stack.retention_time}",
-            *([f"--storage.tsdb.retention.size={stack.retention_size}"] if stack.retention_size else []),
-            "--web.enable-lifecycle",
-            f"--web.listen-address={addr}",
-            f"--web.external-url={component.url}",
-            # serve at / even when the external URL has a path: a reverse proxy strips it
-            "--web.route-prefix=/",
-            *_web_config_flag(component, target),
-            *component.options.get("args", ()),
-        ]
-    elif name == "alertmanager":
-        args = [
-            f"--config.file={target.config_path(name, 'alertmanager.yml')}",
-            f"--storage.path={_data(name, target, data_dir)}",
-            f"--web.listen-address={addr}",
-            f"--web.external-url={component.url}",
-            "--web.route-prefix=/",
-            # a single instance: an empty address turns gossip clustering off
-            "--cluster.listen-address=",
-            *(
-                []
-                if _user_flag(component, "--data.maintenance-interval")
-                else [f"--data.maintenance-interval={ALERTMANAGER_MAINTENANCE}"]
-            ),
-            *_web_config_flag(component, target),
-            *component.options.get("args", ()),
-        ]
-    elif name == "node-exporter":
-        args = [f"--web.listen-address={addr}"]
-        if target.runtime == "compose":
-            args += ["--path.procfs=/host/proc", "--path.sysfs=/host/sys", "--path.rootfs=/rootfs"]
-        # Debian's 1.5 enables the systemd collector (no dbus here: errors only); upstream has it off, and
-        # the negated flag is an ordinary kingpin boolean there too
-        args += ["--no-collector.systemd", *_web_config_flag(component, target)]
-    elif name == "blackbox-exporter":
-        args = [
-            f"--config.file={target.config_path(name, BLACKBOX_CONFIG)}",
-            f"--web.listen-address={addr}",
-            *_web_config_flag(component, target),
-        ]
-    elif name == "pushgateway":
-        args = [
-            f"--persistence.file={_data(name, target, data_dir)}/metrics",
-            f"--web.listen-address={addr}",
-            *_web_config_flag(component, target),
-        ]
-    elif name == "redis-exporter":
-        # multi-target: no default instance, Prometheus names the Redis per scrape via /scrape?target=
-        args = ["--redis.addr=", f"--web.listen-address={addr}"]
-        if uses_tls(component):
-            args += [
-                f"--tls-server-cert-file={target.secret_path(name, TLS_CERT)}",
-                f"--tls-server-key-file={target.secret_path(name, TLS_KEY)}",
-            ]
-    elif name == "postgres-exporter":
-        args = [f"--web.listen-address={addr}", *_web_config_flag(component, target)]
-    elif name == "mysqld-exporter":
-        args = [
-            f"--config.my-cnf={target.secret_path(name, MY_CNF)}",
-            f"--web.listen-address={addr}",
-            *_web_config_flag(component, target),
-        ]
-    elif name == "cadvisor":
-        args = [
-            f"--port={component.container_port if target.runtime == 'compose' else component.port}",
-            "--docker_only=true",
-        ]
-        if target.runtime == "local":
-            args.append("--listen_ip=127.0.0.1")
-    elif name == "dingtalk":
-        args = [f"--config.file={target.config_path(name, DINGTALK_CONFIG)}", f"--web.listen-address={addr}"]
-    elif name == "demo":
-        ratio = component.options.get("error_ratio", stack.demo.error_ratio)
-        args = [target.config_path(name, DEMO_SCRIPT), "--listen", addr, "--error-ratio", str(ratio)]
-    else:  # grafana is configured through its environment only
-        args = []
-    return args
+    compose = target.runtime == "compose"
+    return {
+        "stack": stack,
+        "component": component,
+        "options": component.options,
+        "compose": compose,
+        "local": not compose,
+        "listen": listen(component, target),
+        "own_port": component.container_port if compose else component.port,
+        "tls": uses_tls(component),
+        "basic_auth": component.auth is not None and component.auth.basic is not None,
+        "data_dir": data_dir,
+        "data": lambda: _data(name, target, data_dir),
+        "config": lambda rel: target.config_path(name, rel),
+        "secret": lambda rel: target.secret_path(name, rel),
+        "user_flag": lambda flag: _user_flag(component, flag),
+    }
+
+
+@cache
+def _template(text: str) -> jinja2.Template:
+    return _JINJA.from_string(text)
+
+
+def fill(template: str, context: dict[str, Any]) -> str:
+    return _template(template).render(context)
+
+
+def command(stack: Stack, name: str, target: Target, data_dir: str | None = None) -> list[str]:
+    """Flags (without the binary) that run component `name` on `target`: its catalog `command`, then
+    the web.config flag where it checks credentials that way, then the spec's own `args`.
+    `data_dir` is required locally for components that keep data (prometheus, alertmanager, ...)."""
+    component = stack.components[name]
+    context = _context(stack, name, target, data_dir)
+    flags = [flag for flag in (fill(t, context) for t in catalog.entry(name).command) if flag]
+    return [*flags, *_web_config_flag(component, target), *component.options.get("args", ())]
 
 
 def environment(stack: Stack, name: str, target: Target, data_dir: str | None = None) -> dict[str, str]:
     """Non-secret environment of component `name`; secret variables are declared in `Tree.env`."""
-    component = stack.components[name]
-    env: dict[str, str] = {}
-    if name == "grafana":
-        env = {
-            "GF_SERVER_HTTP_PORT": str(component.container_port if target.runtime == "compose" else component.port),
-            "GF_SERVER_ROOT_URL": component.url,
-            "GF_PATHS_PROVISIONING": target.config_path(name, "provisioning"),
-            "GF_SECURITY_ADMIN_USER": str(component.options.get("admin_user", "admin")),
-            "GF_AUTH_ANONYMOUS_ENABLED": "false",
-            "GF_USERS_ALLOW_SIGN_UP": "false",
-            "GF_SECURITY_DISABLE_GRAVATAR": "true",
-            "GF_ANALYTICS_REPORTING_ENABLED": "false",
-            "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
-            "GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES": "false",
-        }
-        # always a password file (the spec's secret, or a generated one): never admin/admin
-        env["GF_SECURITY_ADMIN_PASSWORD__FILE"] = target.secret_path(name, ADMIN_PASSWORD)
-        if target.runtime == "local":
-            env["GF_SERVER_HTTP_ADDR"] = "127.0.0.1"
-            if data_dir is not None:
-                env["GF_PATHS_DATA"] = data_dir
-        if uses_tls(component):
-            env.update(
-                {
-                    "GF_SERVER_PROTOCOL": "https",
-                    "GF_SERVER_CERT_FILE": target.secret_path(name, TLS_CERT),
-                    "GF_SERVER_CERT_KEY": target.secret_path(name, TLS_KEY),
-                }
-            )
-        if component.auth is not None and component.auth.basic is not None:
-            # Grafana has its own login; `auth.basic` protects its /metrics endpoint
-            env.update(
-                {
-                    "GF_METRICS_BASIC_AUTH_USERNAME": component.auth.basic.username,
-                    "GF_METRICS_BASIC_AUTH_PASSWORD__FILE": target.secret_path(name, WEB_PASSWORD),
-                }
-            )
-    elif name == "redis-exporter" and component.auth is not None and component.auth.basic is not None:
-        # flags Debian's 1.45 lacks would stop it; these variables are read by upstream (>= 1.4x) only
-        env["REDIS_EXPORTER_BASIC_AUTH_USERNAME"] = component.auth.basic.username
-    return env
+    context = _context(stack, name, target, data_dir)
+    filled = {var: fill(t, context) for var, t in catalog.entry(name).environment.items()}
+    return {var: value for var, value in filled.items() if value}
 
 
 def secret_environment(component: Component) -> dict[str, SecretRef]:
     """Secret environment variables of a component, passed at deploy time (never written to a file)."""
     env: dict[str, SecretRef] = {}
-    if component.name == "postgres-exporter" and "dsn" in component.secrets:
-        env["DATA_SOURCE_NAME"] = component.secrets["dsn"]
-    if component.name == "redis-exporter":
-        if "password" in component.secrets:
-            env["REDIS_PASSWORD"] = component.secrets["password"]
-        if component.auth is not None and component.auth.basic is not None:
-            env["REDIS_EXPORTER_BASIC_AUTH_PASSWORD"] = component.auth.basic.password
+    for var, source in catalog.entry(component.name).secret_env.items():
+        if source == BASIC_AUTH_PASSWORD:
+            if component.auth is not None and component.auth.basic is not None:
+                env[var] = component.auth.basic.password
+        elif source in component.secrets:
+            env[var] = component.secrets[source]
     return env
 
 
@@ -281,7 +191,7 @@ def render(stack: Stack, target: Target) -> Tree:
         if component.auth is None:
             continue
         base = f"{conventions.SECRETS_DIR}/{name}"
-        if name in WEB_CONFIG_COMPONENTS:
+        if catalog.entry(name).web_config:
             tree.secrets[f"{base}/{WEB_CONFIG}"] = web_config(component, target)
         if uses_tls(component) and component.auth.tls is not None:
             tree.secrets[f"{base}/{TLS_CERT}"] = SecretFile.single(component.auth.tls.cert)

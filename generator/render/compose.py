@@ -26,20 +26,6 @@ LABEL_STACK = "promstack.stack"
 LABEL_COMPONENT = "promstack.component"
 LABEL_CONFIG_HASH = "promstack.config-hash"
 
-# host views the two host-level collectors need, read-only; nothing else gets host paths
-HOST_MOUNTS = {
-    "node-exporter": ("/proc:/host/proc:ro", "/sys:/host/sys:ro", "/:/rootfs:ro"),
-    "cadvisor": (
-        "/:/rootfs:ro",
-        "/var/run:/var/run:ro",
-        "/sys:/sys:ro",
-        "/var/lib/docker/:/var/lib/docker:ro",
-        "/dev/disk/:/dev/disk:ro",
-    ),
-}
-# subfolders of grafana/ mounted into the image's /etc/grafana (the image's grafana.ini stays visible)
-GRAFANA_FOLDERS = ("provisioning", "dashboards")
-
 
 def secret_variable(component: str, var: str) -> str:
     """Name of the deploy-time variable that carries secret env `var` of `component` into compose.
@@ -82,7 +68,7 @@ def config_hash(tree: Tree, name: str) -> str:
 def _healthcheck(component: Component, health: str) -> dict[str, Any]:
     url = f"{cmdline.scheme(component)}://127.0.0.1:{component.container_port}{health}"
     insecure = ["--no-check-certificate"] if cmdline.uses_tls(component) else []  # the cert names the public host
-    if cmdline.protected(component) and component.name != "grafana":  # Grafana's health endpoint is public
+    if cmdline.protected(component) and catalog.entry(component.name).health_auth:
         assert component.auth is not None and component.auth.basic is not None
         # basic auth from the password file (busybox wget has no --user); the password never enters this file
         user = escape(component.auth.basic.username.replace("'", "'\\''"))
@@ -102,16 +88,16 @@ def _volumes(stack: Stack, component: Component, tree: Tree, target: Target) -> 
     if entry.data:
         volumes.append(f"{name}-data:{entry.data}")
     files, secrets = _owned(tree, f"{name}/")
-    if name == "grafana":
-        for folder in GRAFANA_FOLDERS:
-            if any(p.startswith(f"grafana/{folder}/") for p in files):
-                volumes.append(f"./grafana/{folder}:{target.config_path(name, folder)}:ro")
+    if entry.config_folders:  # only these subfolders: the image keeps its own files beside them
+        for folder in entry.config_folders:
+            if any(p.startswith(f"{name}/{folder}/") for p in files):
+                volumes.append(f"./{name}/{folder}:{target.config_path(name, folder)}:ro")
     elif entry.config and files:
         # the whole folder, not single files: a file bind mount keeps the old inode after an update
         volumes.append(f"./{name}:{entry.config}:ro")
     if secrets:
         volumes.append(f"./{conventions.SECRETS_DIR}/{name}:{SECRETS_MOUNT}:ro")
-    volumes.extend(HOST_MOUNTS.get(name, ()))
+    volumes.extend(entry.host_mounts)  # read-only host views: only the host-level collectors have any
     return volumes
 
 
@@ -120,8 +106,8 @@ def service(stack: Stack, component: Component, tree: Tree, target: Target) -> d
     name = component.name
     entry = catalog.entry(name)
     svc: dict[str, Any] = {"image": component.image}
-    if name == "demo":
-        svc["entrypoint"] = ["python3"]  # the script is mounted; the image's own CMD is an interactive shell
+    if "entrypoint" in entry.compose:
+        svc["entrypoint"] = entry.compose["entrypoint"]
     command = cmdline.command(stack, name, target)
     if command:
         svc["command"] = [escape(arg) for arg in command]
@@ -140,11 +126,11 @@ def service(stack: Stack, component: Component, tree: Tree, target: Target) -> d
     if entry.read_only:
         svc["read_only"] = True
         svc["tmpfs"] = ["/tmp"]
-    if name == "node-exporter":
-        svc["pid"] = "host"  # process and namespace metrics of the host, not of the container
-    if name == "blackbox-exporter" and any(p.module == "icmp" for p in component.probes):
-        # unprivileged ICMP sockets for a non-root prober, instead of granting NET_RAW
-        svc["sysctls"] = {"net.ipv4.ping_group_range": "0 2147483647"}
+    svc.update({key: value for key, value in entry.compose.items() if key != "entrypoint"})
+    context = {"stack": stack, "component": component}
+    for when in entry.compose_when:
+        if cmdline.fill(str(when["if"]), context).strip() == "True":
+            svc.update(when["set"])
     svc["mem_limit"] = component.memory
     svc["security_opt"] = ["no-new-privileges:true"]
     if entry.health:

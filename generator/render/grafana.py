@@ -2,7 +2,7 @@
 
 Files: grafana/provisioning/datasources/promstack.yaml, grafana/provisioning/dashboards/promstack.yaml,
 grafana/dashboards/<folder>/<uid>.json and secrets/grafana/admin_password, which Grafana reads through
-GF_SECURITY_ADMIN_PASSWORD__FILE: the spec's secret, or one generated once (see args.admin_password).
+GF_SECURITY_ADMIN_PASSWORD__FILE: the spec's secret, or one generated once (see args.login_password).
 Credentials Grafana needs to query a protected Prometheus or Alertmanager are secret files too, read by
 Grafana's provisioning through `$__file{path}`, so no secret value is ever rendered.
 """
@@ -15,7 +15,7 @@ from typing import Any
 from generator import conventions, dashboards
 from generator.model import Component, Stack
 from generator.render import SecretFile, Target, Tree, dump_yaml
-from generator.render.args import ADMIN_PASSWORD, admin_password, server_name
+from generator.render.args import ADMIN_PASSWORD, login_password, server_name
 
 NAME = "promstack"  # the provisioning file names and the dashboard provider's name
 
@@ -122,7 +122,7 @@ def render(stack: Stack, target: Target) -> Tree:
         datasources(stack, target, tree), stack
     )
     # always declared: the spec's password, or one the writer generates once and keeps (never admin/admin)
-    tree.secrets[f"{conventions.SECRETS_DIR}/grafana/{ADMIN_PASSWORD}"] = SecretFile.single(admin_password(grafana))
+    tree.secrets[f"{conventions.SECRETS_DIR}/grafana/{ADMIN_PASSWORD}"] = SecretFile.single(login_password(grafana))
     built = dashboards.build(stack)
     if built:
         tree.files[f"{conventions.GRAFANA_PROVIDERS_DIR}/{NAME}.yaml"] = dump_yaml(provider(stack, target), stack)

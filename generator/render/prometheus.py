@@ -99,34 +99,35 @@ def _component_jobs(stack: Stack, component: Component, target: Target) -> list[
     path: dict[str, Any] = {"metrics_path": entry.metrics_path} if entry.metrics_path != "/metrics" else {}
     if not component.runs:  # scraped where it runs (rabbitmq's built-in endpoint)
         return [_job(stack, name, component.interval, list(component.targets), **path)]
-    own = _job(stack, name, component.interval, [target.address(stack, name)], **path, **client)
-    if name == "pushgateway":
-        own["honor_labels"] = True  # keep the job/instance labels the batch jobs pushed
-    if name == "redis-exporter":
-        # one exporter for every Redis: the target goes into /scrape?target=redis://host:port
+    scrape = entry.scrape
+    multi = scrape.get("multi_target")
+    if multi:
+        # one exporter for every backend: each target goes into <path>?target=<param>
         return [
             _job(
                 stack,
                 name,
                 component.interval,
                 list(component.targets),
-                metrics_path="/scrape",
-                relabel_configs=_through(name, target, stack, "redis://$1"),
+                metrics_path=multi["path"],
+                relabel_configs=_through(name, target, stack, multi.get("param", "$1")),
                 **client,
             )
         ]
-    if name != "blackbox-exporter":
-        return [own]
+    own = _job(stack, name, component.interval, [target.address(stack, name)], **path, **client)
+    if scrape.get("honor_labels"):
+        own["honor_labels"] = True
     jobs = [own]
+    probes = scrape.get("probes") or {}
     for probe in component.probes:
         jobs.append(
             _job(
                 stack,
-                f"blackbox-{probe.name}",
+                str(probes["job"]).format(name=probe.name),
                 probe.interval,
                 list(probe.targets),
                 {"probe": probe.name},
-                metrics_path="/probe",
+                metrics_path=probes["path"],
                 params={"module": [probe.module]},
                 relabel_configs=_through(name, target, stack),
                 **client,

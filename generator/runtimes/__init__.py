@@ -224,10 +224,10 @@ def _grafana_login(stack: Stack, secrets: Secrets) -> str | None:
     grafana = stack.component("grafana")  # a skipped Grafana is not in the stack any more
     if grafana is None:
         return None
-    ref = args.admin_password(grafana)
+    ref = args.login_password(grafana)
     kept = secrets.kept(ref)
     where = f"in {kept} (generated once, owner-only)" if kept else f"from {ref.describe()}"
-    return f"user {str(grafana.options.get('admin_user', 'admin'))!r}, password {where}"
+    return f"user {str(grafana.options['admin_user'])!r}, password {where}"
 
 
 def _dashboards(stack: Stack, tree: Path, skipped: dict[str, str]) -> list[tuple[str, str]]:

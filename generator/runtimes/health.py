@@ -31,14 +31,8 @@ from generator.write import Secrets
 
 Progress = Callable[[str], None]
 # components that re-read their files on request, and the gauges that say whether the last reload worked
-RELOAD_GAUGES: dict[str, str] = {
-    "prometheus": "prometheus_config_last_reload_successful",
-    "alertmanager": "alertmanager_config_last_reload_successful",
-    "blackbox-exporter": "blackbox_exporter_config_last_reload_successful",
-}
-RELOADABLE = frozenset({*RELOAD_GAUGES, "grafana"})
-# what Grafana can re-read from its provisioning folders without a restart
-GRAFANA_PROVISIONING = ("datasources", "dashboards")
+# components that re-read their files without a restart (catalog `reload`)
+RELOADABLE = frozenset(name for name, entry in catalog.entries().items() if entry.reload)
 
 _BUILD_INFO = re.compile(r'^(\w+)_build_info\{[^}]*\bversion="([^"]*)"')
 
@@ -58,11 +52,11 @@ class Endpoint:
         auth = None
         if component.auth and component.auth.basic:
             auth = (component.auth.basic.username, secrets.value(component.auth.basic.password))
-        elif component.name == "grafana":
-            # the admin API (provisioning reload) needs the admin login; the health path does not. The
-            # password is the spec's, or the generated one Grafana was started with (never admin/admin)
-            user = str(component.options.get("admin_user", "admin"))
-            auth = (user, secrets.value(args.admin_password(component)))
+        elif entry.login:
+            # the admin API (Grafana's provisioning reload) needs the admin login; the health path does
+            # not. The password is the spec's, or the generated one it was started with (never admin/admin)
+            user = str(component.options[entry.login["user"]])
+            auth = (user, secrets.value(args.login_password(component)))
         scheme = "https" if component.auth and component.auth.tls else "http"
         return Endpoint(component.name, f"{scheme}://127.0.0.1:{component.port}", entry.health, auth)
 
@@ -127,11 +121,12 @@ def metric(endpoint: Endpoint, name: str, path: str = "/metrics") -> float | Non
 
 
 def version(endpoint: Endpoint) -> str:
-    """The running version: from Grafana's health answer, else the `*_build_info` metric."""
-    if endpoint.component == "grafana":
-        answer = request(endpoint, "/api/health")
+    """The running version: where the catalog says (Grafana's health answer), else `*_build_info`."""
+    where = catalog.entry(endpoint.component).version
+    if where:
+        answer = request(endpoint, where["path"])
         try:
-            return str(json.loads(answer.body).get("version", "")) if answer.ok else ""
+            return str(json.loads(answer.body).get(where["json"], "")) if answer.ok else ""
         except ValueError:
             return ""
     metrics_path = catalog.entry(endpoint.component).metrics_path
@@ -315,16 +310,14 @@ class Refused(DeployError):
 def reload(endpoint: Endpoint, signal: Callable[[str, str], None], wait: float = 15.0) -> None:
     """Make `endpoint`'s component re-read its files; raise Refused unless it says it succeeded."""
     name = endpoint.component
-    if name == "grafana":
-        for kind in GRAFANA_PROVISIONING:
-            answer = request(endpoint, f"/api/admin/provisioning/{kind}/reload", "POST", timeout=30)
-            if not answer.ok:
-                raise Refused(
-                    name,
-                    f"{kind} provisioning reload answered {answer.status}: {answer.body.strip()[:300] or answer.error}",
-                )
+    how = catalog.entry(name).reload
+    for path in how.get("api", ()):  # Grafana: its admin API re-reads provisioning, one kind at a time
+        answer = request(endpoint, path, "POST", timeout=30)
+        if not answer.ok:
+            raise Refused(name, f"{path} answered {answer.status}: {answer.body.strip()[:300] or answer.error}")
+    if "gauge" not in how:
         return
-    gauge = RELOAD_GAUGES[name]
+    gauge = str(how["gauge"])
     stamp = gauge.replace("_successful", "_success_timestamp_seconds")
     before = metric(endpoint, stamp)
     answer = request(endpoint, "/-/reload", "POST", timeout=60)

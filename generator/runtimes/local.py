@@ -28,8 +28,6 @@ from generator.errors import DeployError
 from generator.render import Tree, args
 from generator.runtimes.apply import Backend, Plan, Proc
 
-# components the stack works without: reported plainly when their binary is missing
-OPTIONAL = frozenset({"grafana"})
 # supervisord's own variables the programs inherit: nothing from the user's shell, so no stray secret
 _PASS_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME")
 _UP_STATES = frozenset({"RUNNING"})
@@ -85,10 +83,11 @@ class LocalBackend(Backend):
         return missing
 
     def skips(self) -> dict[str, str]:
-        return {name: why for name, why in self._missing().items() if name in OPTIONAL}
+        # what the stack works without (catalog `local.optional`) is reported plainly when missing
+        return {name: why for name, why in self._missing().items() if catalog.entry(name).optional}
 
     def preflight(self, tree: Tree) -> None:
-        missing = [why for name, why in self._missing().items() if name not in OPTIONAL]
+        missing = [why for name, why in self._missing().items() if not catalog.entry(name).optional]
         if missing:
             raise DeployError(
                 "the local runtime runs every component from a binary on PATH:\n  " + "\n  ".join(missing)

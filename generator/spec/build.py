@@ -80,44 +80,46 @@ def _component(name: str, spec: dict[str, Any], stack: dict[str, Any], **extra: 
     )
 
 
+def _catalog_component(name: str, spec: dict[str, Any], data: dict[str, Any]) -> Component:
+    """A component the spec describes (under `components:` or `exporters:`), with its catalog defaults."""
+    part = catalog.entry(name).spec
+    extra: dict[str, Any] = {}
+    if "probes" in spec:
+        interval = spec.get("interval", data.get("scrape_interval", conventions.DEFAULT_SCRAPE_INTERVAL))
+        extra["probes"] = tuple(
+            Probe(p["name"], p.get("module", "http_2xx"), tuple(p["targets"]), p.get("interval", interval))
+            for p in spec["probes"]
+        )
+    if "targets" in spec:
+        extra["targets"] = tuple(spec["targets"])
+    secrets = {key: _secret(spec[key]) for key in part.secrets if spec.get(key)}
+    if secrets:
+        extra["secrets"] = secrets
+    options: dict[str, Any] = {key: spec.get(key, default) for key, default in part.options.items()}
+    if part.args:
+        options["args"] = tuple(spec.get("args", ()))
+    if options:
+        extra["options"] = options
+    return _component(name, spec, data, **extra)
+
+
 def _components(data: dict[str, Any]) -> dict[str, Component]:
     found: dict[str, Component] = {}
     core = data.get("components") or {}
     for name in conventions.CORE:
         spec = core.get(name) or {}
-        if name == "grafana":
-            if spec.get("enabled", True) is False:
-                continue
-            secrets = {"admin_password": _secret(spec["admin_password"])} if spec.get("admin_password") else {}
-            found[name] = _component(
-                name, spec, data, secrets=secrets, options={"admin_user": spec.get("admin_user", "admin")}
-            )
-        else:
-            found[name] = _component(name, spec, data, options={"args": tuple(spec.get("args", ()))})
+        if catalog.entry(name).spec.can_disable and spec.get("enabled", True) is False:
+            continue
+        found[name] = _catalog_component(name, spec, data)
     for key, spec in (data.get("exporters") or {}).items():
-        name = conventions.EXPORTERS[key]
-        spec = spec or {}
-        extra: dict[str, Any] = {}
-        if key == "blackbox":
-            interval = spec.get("interval", data.get("scrape_interval", conventions.DEFAULT_SCRAPE_INTERVAL))
-            extra["probes"] = tuple(
-                Probe(p["name"], p.get("module", "http_2xx"), tuple(p["targets"]), p.get("interval", interval))
-                for p in spec["probes"]
-            )
-        if "targets" in spec:
-            extra["targets"] = tuple(spec["targets"])
-        secrets = {k: _secret(spec[k]) for k in ("password", "dsn") if spec.get(k)}
-        if secrets:
-            extra["secrets"] = secrets
-        if key == "mysqld":
-            extra["options"] = {"address": spec["address"], "user": spec["user"]}
-        found[name] = _component(name, spec, data, **extra)
+        found[conventions.EXPORTERS[key]] = _catalog_component(conventions.EXPORTERS[key], spec or {}, data)
     receivers = (data.get("notifications") or {}).get("receivers") or []
     if any("dingtalk" in r for r in receivers):
         found["dingtalk"] = _component("dingtalk", {}, data)
     demo = data.get("demo") or {}
     if demo.get("enabled"):
-        found["demo"] = _component("demo", demo, data, options={"error_ratio": demo.get("error_ratio", 0.02)})
+        ratio = demo.get("error_ratio", conventions.DEFAULT_DEMO_ERROR_RATIO)
+        found["demo"] = _component("demo", demo, data, options={"error_ratio": ratio})
     return {name: found[name] for name in conventions.ORDER if name in found}
 
 
@@ -330,7 +332,7 @@ def build(doc: Document) -> Stack:
             bool(demo.get("enabled", False)),
             int(demo.get("port", 8000)),
             demo.get("image", ""),
-            float(demo.get("error_ratio", 0.02)),
+            float(demo.get("error_ratio", conventions.DEFAULT_DEMO_ERROR_RATIO)),
         ),
         source=doc.file,
     )

@@ -282,7 +282,7 @@ def _components(data: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]
 
 def _exposure_problems(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
     for name, path, value in _components(data):
-        if value.get("expose") is True and name not in conventions.SELF_AUTHENTICATED:
+        if value.get("expose") is True and catalog.entry(name).auth != "own":
             auth = value.get("auth")
             if not (isinstance(auth, dict) and auth.get("basic")):
                 yield doc.problem(
@@ -309,7 +309,7 @@ def _listeners(data: dict[str, Any]) -> Iterator[tuple[str, str, int, bool]]:
     if any("dingtalk" in r for _, r in _named(receivers)):
         running.append(("dingtalk", "$.notifications.receivers", {}))
     for name, path, value in running:
-        if name == "grafana" and value.get("enabled") is False:
+        if catalog.entry(name).spec.can_disable and value.get("enabled") is False:
             continue
         port = value.get("port")
         if isinstance(port, int) and not isinstance(port, bool):
