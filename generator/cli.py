@@ -167,6 +167,35 @@ def diff(spec: SpecArg, runtime: RuntimeOpt = "auto", project: ProjectOpt = None
         typer.echo(line)
 
 
+@app.command()
+def schema(
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write it here instead of standard output.")] = None,
+) -> None:
+    """The spec's JSON Schema, every catalog component included: for editors
+    (`# yaml-language-server: $schema=FILE` on a spec's first line)."""
+    from generator.spec import schema as spec_schema
+
+    text = spec_schema.text()
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    guarded(lambda: _write_text(out, text))
+    say(f"wrote {out}")
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Replace `path` atomically; never through a symlink, never over a folder."""
+    if path.is_symlink() or path.is_dir():
+        raise PromstackError(f"{path} is a symlink or a folder; choose a plain file to write the schema to")
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text)
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise PromstackError(f"cannot write {path}: {exc.strerror}") from None
+
+
 def run() -> None:
     try:
         app()

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import difflib
-import json
 from collections.abc import Iterator
 from decimal import Decimal
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -15,12 +13,12 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from generator import catalog, conventions
 from generator.errors import Problem, SpecError
+from generator.spec import schema as spec_schema
 from generator.spec.catalog_semantics import catalog_problems
 from generator.spec.formats import FORMATS, conforms, duration_ms
 from generator.spec.loader import Document, child_path, printable
 from generator.spec.rules_semantics import rule_problems
 
-SCHEMA_PATH = Path(__file__).with_name("stack.schema.json")
 SECRET_HINT = "a secret must be a reference like {env: NAME} or {file: PATH}, never the value itself"
 _RELATIONS = {"minimum": "at least", "exclusiveMinimum": "above", "maximum": "at most", "exclusiveMaximum": "below"}
 _TYPE_WORDS = dict(string="a string", integer="a whole number", number="a number", boolean="true or false")
@@ -32,8 +30,7 @@ _KINDS += ((float, "a number"), (dict, "a mapping"), (list, "a list"), (type(Non
 
 @cache
 def schema() -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(SCHEMA_PATH.read_text())
-    return loaded
+    return spec_schema.schema()
 
 
 def _format_checker() -> FormatChecker:
