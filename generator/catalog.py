@@ -37,7 +37,7 @@ class SpecPart:
     it under `key`); `properties`/`required`: JSON Schema of its own keys beside the common ones
     (image, version, port, ...); `options`: keys copied into `Component.options` with their defaults
     (None: required); `secrets`: keys holding secret references; `can_disable`: `enabled: false` removes
-    it; `args`: the spec may add command-line flags.
+    it; `args`: the spec may add command-line flags; `example`: a valid value of its spec section.
     """
 
     section: str | None = None
@@ -48,6 +48,7 @@ class SpecPart:
     secrets: tuple[str, ...] = ()
     can_disable: bool = False
     args: bool = False
+    example: dict[str, Any] | None = None  # a valid spec value for it: what the catalog-wide tests use
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,8 @@ class Entry:
     version: dict[str, str] = field(default_factory=dict)  # {path, json}: where its version is, else *_build_info
     dashboard: str | None = None  # uid of its dashboard (alerts link there)
     spec: SpecPart = field(default_factory=SpecPart)
+    # the whole file, including what only tests read: `live: {spec, backend: {path, body}, metric, value}`
+    # runs it on the local runtime against a fake backend (tests/test_catalog_live.py)
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -142,6 +145,7 @@ def _entry(data: dict[str, Any]) -> Entry:
             secrets=tuple(spec.get("secrets", ())),
             can_disable=bool(spec.get("can_disable", False)),
             args=bool(spec.get("args", False)),
+            example=spec.get("example"),
         ),
         raw=data,
     )
@@ -166,6 +170,11 @@ def core() -> tuple[str, ...]:
 def exporters() -> dict[str, str]:
     """Spec key under `exporters:` -> component name."""
     return {e.spec.key or name: name for name, e in entries().items() if e.spec.section == "exporters"}
+
+
+def examples() -> dict[str, Any]:
+    """`exporters:` of a spec that has every exporter, each as its catalog example shows."""
+    return {key: entries()[name].spec.example or {} for key, name in exporters().items()}
 
 
 def dashboard_uids() -> dict[str, str]:

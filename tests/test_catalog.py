@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from generator import catalog, conventions
+from generator import catalog, conventions, pipeline
 from generator.cli import app
 from generator.render import Target, args
 from generator.spec import load_stack
@@ -67,3 +68,11 @@ def test_every_catalog_template_renders_for_the_large_example(runtime: str) -> N
         data = f"/srv/data/{name}" if runtime == "local" else None
         words = [*args.command(stack, name, target, data), *args.environment(stack, name, target, data).values()]
         assert all("{{" not in w and "{%" not in w and "None" not in w for w in words), (name, words)
+
+
+def test_a_stack_with_every_exporter_passes_every_check(write_spec: Callable[..., Path]) -> None:
+    """Every catalog exporter, as its example shows, through the real tools: promtool (config, rules and
+    the pack's tests), amtool, rule lint, dashboard lint and the compose check."""
+    spec = write_spec(exporters=catalog.examples())
+    passed = pipeline.check(spec)
+    assert {"prometheus/config", "rules/test", "rules/lint", "dashboards/lint"} <= set(passed), passed

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from generator import conventions, pipeline, rules_catalog
+from generator import catalog, conventions, pipeline, rules_catalog
 from generator.cli import app
 from generator.render import render
 from generator.spec import load_stack
@@ -24,16 +24,7 @@ from generator.spec.formats import duration_ms
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = [ROOT / "stack" / "stack.yaml", *sorted((ROOT / "stack" / "examples").glob("*.yaml"))]
 needs_promtool = pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian: prometheus) missing")
-ALL_EXPORTERS: dict[str, Any] = {
-    "node": {},
-    "cadvisor": {},
-    "blackbox": {"probes": [{"name": "web", "targets": ["https://example.com/"]}]},
-    "pushgateway": {},
-    "redis": {"targets": ["redis:6379"]},
-    "postgres": {"dsn": {"env": "PG_DSN"}},
-    "mysqld": {"address": "mysql:3306", "user": "exporter", "password": {"env": "MYSQL_PASSWORD"}},
-    "rabbitmq": {"targets": ["rabbitmq:15692"]},
-}
+ALL_EXPORTERS: dict[str, Any] = catalog.examples()  # every exporter, as its catalog example shows
 
 
 def _files(spec: Path, prefix: str) -> dict[str, Any]:
