@@ -65,7 +65,11 @@ def test_some_exporters_are_live_tested() -> None:
 
 @pytest.mark.parametrize("name", LIVE)
 def test_exporter_runs_locally_and_is_scraped(
-    name: str, tmp_path: Path, port: Callable[[], int], deployments: Callable[..., Any], backend: Any
+    name: str,
+    write_spec: Callable[..., Path],
+    port: Callable[[], int],
+    deployments: Callable[..., Any],
+    backend: Any,
 ) -> None:
     entry = catalog.entry(name)
     binary = next((b for b in entry.binaries if shutil.which(b)), None)
@@ -78,9 +82,7 @@ def test_exporter_runs_locally_and_is_scraped(
     exporter = yaml.safe_load(yaml.safe_dump(live["spec"]).replace("BACKEND", where))
     spec = base_spec(ports, f"live-{name}")
     spec["exporters"][entry.spec.key or name] = {**exporter, "port": ports[name]}
-    path = tmp_path / "stack.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    stack = deployments(path, "local", ports)
+    stack = deployments(write_spec(spec), "local", ports)
     stack.up()
     wait_for(f"job {name} up", lambda: query(stack.prometheus, f'up{{job="{name}"}} == 1'), 60)
     samples = wait_for(
