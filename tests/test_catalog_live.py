@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 import yaml
+from test_runtime_local import base_spec, deployment_factory, free_ports, need_binaries, query, wait_for
 
 from generator import catalog
-from test_runtime_local import base_spec, deployment_factory, free_ports, need_binaries, query, wait_for
 
 LIVE = sorted(name for name, entry in catalog.entries().items() if entry.raw.get("live"))
 pytestmark = [pytest.mark.live, pytest.mark.xdist_group("runtime-local")]
@@ -34,7 +34,7 @@ def backend() -> Iterator[Callable[[dict[str, str]], str]]:
 
     def serve(page: dict[str, str]) -> str:
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            def do_GET(self) -> None:
                 if self.path.split("?")[0] != page["path"].split("?")[0]:
                     self.send_error(404)
                     return
