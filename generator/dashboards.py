@@ -126,8 +126,10 @@ def _defaults(
 
 
 def link(title: str, uid: str, params: str = "") -> dict[str, Any]:
-    """A panel link to another dashboard; dropped when that dashboard is not rendered."""
-    return {"title": title, "type": "link", "url": f"/d/{uid}{'?' + params if params else ''}", "keepTime": True}
+    """A panel link to another dashboard, keeping the time range; dropped when that dashboard is not
+    rendered. Panel links have no keepTime at schemaVersion 42: the range travels in the URL."""
+    query = "&".join(part for part in (params, "${__url_time_range}") if part)
+    return {"title": title, "type": "link", "url": f"/d/{uid}?{query}"}
 
 
 def timeseries(

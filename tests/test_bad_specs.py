@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from generator import conventions
 from generator.cli import app
 
 HEAD = "version: 1\nname: t\n"
@@ -93,8 +94,8 @@ CASES: list[tuple[str, str | bytes | None, list[str]]] = [
         "unknown-exporter",
         HEAD + "exporters: {elasticsearch: {}}\n",
         [
-            "3:13: $.exporters.elasticsearch: unknown exporter 'elasticsearch'; promstack knows: blackbox, cadvisor, "
-            "mysqld, node, postgres, pushgateway, rabbitmq, redis"
+            "3:13: $.exporters.elasticsearch: unknown exporter 'elasticsearch'; promstack knows: "
+            + ", ".join(sorted(conventions.EXPORTERS))  # every exporter of the catalog
         ],
     ),
     (

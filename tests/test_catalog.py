@@ -76,3 +76,17 @@ def test_a_stack_with_every_exporter_passes_every_check(write_spec: Callable[...
     spec = write_spec(exporters=catalog.examples())
     passed = pipeline.check(spec)
     assert {"prometheus/config", "rules/test", "rules/lint", "dashboards/lint"} <= set(passed), passed
+
+
+def test_panel_links_keep_the_time_range() -> None:
+    """At schemaVersion 42 Grafana ignores keepTime on panel links: the range must be in the URL."""
+    tree = pipeline.render_spec(ROOT / "stack" / "examples" / "large.yaml").tree
+    links = [
+        link
+        for path, text in tree.files.items()
+        if path.endswith(".json") and "dashboards" in path
+        for panel in json.loads(text)["panels"]
+        for link in panel.get("links", [])
+    ]
+    assert links
+    assert all("${__url_time_range}" in link["url"] and "keepTime" not in link for link in links), links
