@@ -139,9 +139,7 @@ def _panel(panel: dict[str, Any], ident: int, live: Mapping[str, str]) -> dict[s
 
 
 def _variable(var: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in var.items() if k in _VARIABLE_KEYS}
-    if out["type"] == "query":
-        out["definition"] = out["query"]
+    out = {k: v for k, v in var.items() if k in _VARIABLE_KEYS and k != "definition"}  # Grafana's models: `query`
     if out.get("includeAll"):
         out["current"] = dict(ALL)
     else:
