@@ -20,8 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import docker  # type: ignore[import-untyped]
 import pytest
+from docker_bridge import bridge_gateway
 from test_runtime_compose import compose_spec, containers, docker_images_or_skip
 from test_runtime_local import Deployment, base_spec, deployment_factory, free_ports, need_binaries, wait_for
 
@@ -62,11 +62,6 @@ class Webhook:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-def bridge_gateway() -> str:
-    network = docker.from_env().networks.get("bridge")
-    return str(network.attrs["IPAM"]["Config"][0]["Gateway"])
 
 
 @pytest.fixture
