@@ -7,7 +7,6 @@ import importlib.util
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import threading
@@ -29,12 +28,6 @@ IMAGES = Path(__file__).resolve().parent.parent / "tests" / "images"
 FAULTS = {"stop": ("stop", "start"), "freeze": ("freeze", "thaw")}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def docker_answers() -> bool:
     from generator.runtimes import compose
 
@@ -49,13 +42,6 @@ def compose_images() -> dict[str, str]:
     sys.modules["build_images"] = module
     loader.loader.exec_module(module)
     return dict(module.build_all())
-
-
-def bridge_gateway() -> str:
-    """An address of this machine that containers reach: the default bridge's gateway."""
-    import docker  # type: ignore[import-untyped]
-
-    return str(docker.from_env().networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"])
 
 
 class Webhook:

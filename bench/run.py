@@ -26,17 +26,18 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # helpers shared with the tests
 
+from docker_bridge import bridge_gateway
 from harness import (
     FAULTS,
     Bench,
     RuleWatch,
     Webhook,
-    bridge_gateway,
     compose_images,
     docker_answers,
-    free_port,
 )
+from port_registry import free_port
 
 from generator.render.rules import Delay, notification_delay
 from generator.spec import load_stack

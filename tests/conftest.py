@@ -1,13 +1,13 @@
-"""Shared fixtures: spec builders, the --update-golden flag, free ports."""
+"""Shared fixtures: spec builders, the --update-golden flag, free ports, the Hypothesis profiles."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
+from port_registry import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 MINIMAL = {
@@ -45,14 +45,9 @@ def write_spec(tmp_path: Path) -> Callable[..., Path]:
     return _write
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def port() -> Callable[[], int]:
+    """A loopback port no other test, xdist worker or concurrent run is given (see port_registry)."""
     return free_port
 
 
