@@ -157,7 +157,9 @@ def up(spec: Path, options: Options) -> Outcome:
         run = [name for name, c in stack.components.items() if c.runs]
         fingerprints = runner.definitions(tree, staging, env, run)
         changes = files.compare(staging, state.tree, files.folders(stack, tree.files.get(conventions.COMPOSE_FILE)))
-        plan = apply.make_plan(changes, fingerprints, record.components if record else {}, runner.processes())
+        plan = apply.make_plan(
+            changes, fingerprints, record.components if record else {}, runner.processes(), state.pending()
+        )
         _tell_plan(plan, out)
         new = Record(runtime, project, str(spec.absolute()), fingerprints, skipped)
         verified = apply.execute(
@@ -350,7 +352,9 @@ def diff(spec: Path, options: Options) -> Difference:
         run = [name for name, c in stack.components.items() if c.runs]
         fingerprints = runner.definitions(tree, scratch, apply.resolve_env(tree, secrets), run)
         changes = files.compare(scratch, state.tree, files.folders(stack, tree.files.get(conventions.COMPOSE_FILE)))
-        plan = apply.make_plan(changes, fingerprints, record.components if record else {}, runner.processes())
+        plan = apply.make_plan(
+            changes, fingerprints, record.components if record else {}, runner.processes(), state.pending()
+        )
         return Difference(runtime, record is not None, plan, files.unified(scratch, state.tree, changes))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
