@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, settings
 from port_registry import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Hypothesis profiles. `ci` (CI is set, and `make test`): the same examples every run (derandomize, no
+# example database), so a red build is the code's doing, not the draw's. `explore` (`make explore`):
+# random and ten times longer, to find new failures. `dev` (plain pytest): random, the `ci` count.
+# HYPOTHESIS_PROFILE picks one by name.
+_HYPOTHESIS = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("ci", derandomize=True, database=None, max_examples=200, **_HYPOTHESIS)
+settings.register_profile("dev", max_examples=200, **_HYPOTHESIS)
+settings.register_profile("explore", max_examples=2000, **_HYPOTHESIS)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+
 MINIMAL = {
     "version": 1,
     "name": "t",
