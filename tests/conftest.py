@@ -1,15 +1,20 @@
-"""Shared fixtures: spec builders, the --update-golden flag, free ports, the Hypothesis profiles."""
+"""Shared fixtures: spec builders, the --update-golden flag, free ports, both compose clients, the Hypothesis
+profiles."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import yaml
 from hypothesis import HealthCheck, settings
 from port_registry import free_port
+
+from generator.checks import compose_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,6 +67,33 @@ def write_spec(tmp_path: Path) -> Callable[..., Path]:
 def port() -> Callable[[], int]:
     """A loopback port no other test, xdist worker or concurrent run is given (see port_registry)."""
     return free_port
+
+
+def skip_or_fail(why: str) -> NoReturn:
+    """Skip, naming what is missing; where CI is set, fail instead: CI must run every test."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{why} (CI is set: this must not be skipped; scripts/install.sh installs it)")
+    pytest.skip(why)
+
+
+COMPOSE_CLIENTS = {"v2": ("docker compose", "2."), "v1": ("docker-compose", "1.")}  # command, version
+
+
+@pytest.fixture(params=list(COMPOSE_CLIENTS))
+def compose_client(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each compose client in turn ("v2", "v1"), forced through $PROMSTACK_COMPOSE for promstack, whether it
+    runs in this process or as a command the test starts. A missing client: skipped, or failed under CI."""
+    choice = str(request.param)
+    monkeypatch.setenv(compose_config.CLIENT_ENV, choice)
+    command = compose_config.client()
+    if command is None:
+        skip_or_fail(compose_config.missing())
+    name, major = COMPOSE_CLIENTS[choice]
+    version = subprocess.run([*command, "version", "--short"], capture_output=True, text=True, timeout=60)
+    found = version.stdout.strip().removeprefix("v")
+    if not found.startswith(major):
+        skip_or_fail(f"`{name}` here is Compose {found or version.stderr.strip()!r}, not {choice}")
+    return choice
 
 
 DOCKER_GROUP = "runtime-compose"
