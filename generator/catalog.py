@@ -38,6 +38,8 @@ class Entry:
     metrics_path: str = "/metrics"
     binaries: tuple[str, ...] = ()  # local runtime: names to look for on PATH, in order
     package: str | None = None  # Debian package that provides the binary
+    # arguments that make the binary print its version, for components whose configs depend on it
+    version_args: tuple[str, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -61,6 +63,7 @@ def entries() -> dict[str, Entry]:
             metrics_path=data.get("metrics_path", "/metrics"),
             binaries=tuple(local.get("binaries", ())),
             package=local.get("package"),
+            version_args=tuple(local.get("version", ())),
             raw=data,
         )
     return result

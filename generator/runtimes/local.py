@@ -10,6 +10,7 @@ Binaries come from PATH under their upstream or Debian names (catalog `binaries`
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import shlex
@@ -23,9 +24,9 @@ from typing import Any
 
 from supervisor.xmlrpc import SupervisorTransport  # type: ignore[import-untyped]
 
-from generator import catalog
+from generator import binaries, catalog
 from generator.errors import DeployError
-from generator.render import Tree, args
+from generator.render import Target, Tree, args
 from generator.runtimes.apply import Backend, Plan, Proc
 
 # components the stack works without: reported plainly when their binary is missing
@@ -48,6 +49,7 @@ class LocalBackend(Backend):
         super().__init__(*a, **kw)
         self.programs: dict[str, str] = {}  # component -> program file text, for converge
         self.envs: dict[str, str] = {}  # component -> env file text
+        self._target: Target | None = None
 
     # -- paths --------------------------------------------------------------------------------------
     @property
@@ -67,11 +69,13 @@ class LocalBackend(Backend):
 
     # -- preflight and definitions ------------------------------------------------------------------
     def binary(self, name: str) -> str | None:
-        for candidate in catalog.entry(name).binaries:
-            found = shutil.which(candidate)
-            if found:
-                return found
-        return None
+        return binaries.find(name)
+
+    def target(self) -> Target:
+        # rendered for the binaries that run it: Debian's Alertmanager 0.25 reads fewer secrets from files
+        if self._target is None:
+            self._target = dataclasses.replace(super().target(), versions=binaries.versions(self.stack))
+        return self._target
 
     def _missing(self) -> dict[str, str]:
         missing = {}
