@@ -160,6 +160,9 @@ class LocalBackend(Backend):
                 f"file={_escape(sock)}",
                 "chmod=0700",
                 "[supervisord]",
+                # owner-only files for supervisord and its children: the logs may quote secrets (a config
+                # error naming a webhook URL); daemonizing would otherwise set 022 for every program log
+                "umask=077",
                 f"logfile={_escape(str(self.state.logs / 'supervisord.log'))}",
                 "logfile_maxbytes=10MB",
                 "logfile_backups=2",
@@ -199,9 +202,11 @@ class LocalBackend(Backend):
         with contextlib.suppress(OSError):
             self.state.socket.unlink()
         env = {key: os.environ[key] for key in _PASS_ENV if key in os.environ}
+        _private_logs(self.state.logs)
         result = subprocess.run(
             [sys.executable, "-m", "supervisor.supervisord", "-c", str(self.conf)],
             env=env,
+            umask=0o077,  # supervisord opens its own log before it daemonizes and applies umask=077
             capture_output=True,
             text=True,
             timeout=30,
@@ -327,6 +332,15 @@ def _running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def _private_logs(folder: Path) -> None:
+    """logs/ 0700 and every log in it 0600, also those an older promstack left readable to all."""
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    for path in folder.iterdir():
+        if path.is_file() and not path.is_symlink():
+            path.chmod(0o600)
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -189,6 +189,7 @@ class State:
         if not keep_data:
             shutil.rmtree(self.data, ignore_errors=True)
             shutil.rmtree(self.generated, ignore_errors=True)
+            shutil.rmtree(self.logs, ignore_errors=True)  # component logs may quote secrets they were given
         with contextlib.suppress(OSError):
             self.socket.unlink()
 
