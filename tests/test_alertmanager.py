@@ -408,7 +408,8 @@ def test_live_alert_reaches_webhook_slack_and_email_with_rendered_text(
             server.server_close()
     hook = next(body for path, body in _Sink.received if path == "/hook")
     assert hook["receiver"] == "team" and hook["status"] == "firing"
-    assert hook["alerts"][0]["annotations"]["summary"] == "Disk / on web1 is 97% full & <rising>"
+    (disk,) = (a for a in hook["alerts"] if a["labels"]["alertname"] == "DiskFull")
+    assert disk["annotations"]["summary"] == "Disk / on web1 is 97% full & <rising>"
     slack = next(body for path, body in _Sink.received if path == "/slack")
     attachment = slack["attachments"][0]
     assert slack["channel"] == "#ops" and attachment["color"] == "danger"
