@@ -3,7 +3,7 @@ SPEC ?= stack/stack.yaml
 PY := .venv/bin/python
 PROMSTACK := .venv/bin/promstack
 
-.PHONY: install up down status test test-fast lint golden bench
+.PHONY: install up down status test test-fast explore lint golden bench lock
 
 install:
 	@scripts/install.sh
@@ -19,13 +19,19 @@ down:
 status:
 	@$(PROMSTACK) status $(SPEC)
 
-# The whole suite: unit, golden, real tools, live local and compose runtimes.
+# The whole suite: unit, golden, real tools, live local and compose runtimes. Property tests replay the
+# same examples every run (Hypothesis profile `ci`, tests/conftest.py); `make explore` draws new ones.
 test: install
 	@tests/images/start_dockerd.sh >/dev/null 2>&1 || echo "warning: no Docker engine; compose tests will say so"
-	@$(PY) -m pytest -n 2 --dist loadgroup -q
+	@HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(PY) -m pytest -n 2 --dist loadgroup -q
 
 test-fast: install
 	@$(PY) -m pytest -q -m "not live and not docker"
+
+# The property tests, randomized and with ten times the examples: new inputs each run. A failure prints
+# the example and how to reproduce it (@reproduce_failure); add it to the test as an @example.
+explore: install
+	@HYPOTHESIS_PROFILE=explore $(PY) -m pytest -q --hypothesis-show-statistics tests/test_fuzz.py
 
 lint:
 	@.venv/bin/ruff check generator tests bench dashboards
@@ -37,3 +43,9 @@ golden:
 
 bench:
 	@$(PY) bench/run.py
+
+# Rewrite requirements-dev.lock from what .venv holds: after changing a dependency in pyproject.toml,
+# `.venv/bin/pip install -e ".[dev]"`, then this; review the diff like code.
+lock:
+	@{ sed -n '/^#/p' requirements-dev.lock; .venv/bin/pip list --format=freeze --exclude-editable; } > requirements-dev.lock.new
+	@mv requirements-dev.lock.new requirements-dev.lock

@@ -7,7 +7,7 @@ import importlib.util
 import json
 import os
 import random
-import socket
+import signal
 import subprocess
 import sys
 import threading
@@ -29,12 +29,6 @@ IMAGES = Path(__file__).resolve().parent.parent / "tests" / "images"
 FAULTS = {"stop": ("stop", "start"), "freeze": ("freeze", "thaw")}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def docker_answers() -> bool:
     from generator.runtimes import compose
 
@@ -49,13 +43,6 @@ def compose_images() -> dict[str, str]:
     sys.modules["build_images"] = module
     loader.loader.exec_module(module)
     return dict(module.build_all())
-
-
-def bridge_gateway() -> str:
-    """An address of this machine that containers reach: the default bridge's gateway."""
-    import docker  # type: ignore[import-untyped]
-
-    return str(docker.from_env().networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"])
 
 
 class Webhook:
@@ -164,6 +151,40 @@ class Bench:
             "freeze": container.pause,
             "thaw": container.unpause,
         }[action]()
+
+    def main_pid(self, component: str) -> int:
+        """The pid (in this host's namespace) of the component's process; 0 while there is none."""
+        if self.runtime == "local":
+            ctl = str(Path(sys.executable).with_name("supervisorctl"))
+            done = subprocess.run(
+                [ctl, "-c", str(self.root / "run" / "supervisord.conf"), "pid", component],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            return int(done.stdout) if done.stdout.strip().isdigit() else 0
+        import docker
+
+        labels = [f"com.docker.compose.project={self.project}", f"com.docker.compose.service={component}"]
+        found = docker.from_env().containers.list(all=True, filters={"label": labels})
+        return int(found[0].attrs["State"]["Pid"]) if found else 0
+
+    def crash_to_ready(self, component: str, base: str, timeout: float = 120) -> float:
+        """Seconds from SIGKILL to the component's main process until a new process answers /-/ready
+        (restarted by supervisord locally, by the restart policy on compose)."""
+        pid = self.main_pid(component)
+        began = time.monotonic()
+        os.kill(pid, signal.SIGKILL)
+        while time.monotonic() < began + timeout:
+            if self.main_pid(component) not in (0, pid):
+                try:
+                    with urllib.request.urlopen(f"{base}/-/ready", timeout=2) as answer:
+                        if answer.status == 200:
+                            return time.monotonic() - began
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        raise TimeoutError(f"{component} did not answer again within {timeout}s of SIGKILL")
 
     def time_to_alert(self, hook: Webhook, fault: str = "stop", phase: float = 2.0) -> float:
         """Seconds from a Pushgateway fault (FAULTS) to the firing TargetDown notification; then recover.

@@ -6,6 +6,7 @@ Per runtime (local host processes; compose too where a Docker engine answers):
   rule change a new alert rule in the spec -> `up` -> the rule is loaded in Prometheus (test intervals only)
   alert       a Pushgateway fault -> TargetDown notification received by a webhook, next to the worst
               case the configured timers allow (generator.render.rules.notification_delay)
+  crash       SIGKILL to Alertmanager's, then Prometheus' process -> a new process answers /-/ready
 Two sets of intervals: `--intervals test` (1s scrape, evaluation and group_wait: fast figures) and
 `--intervals example` (the timers of stack/stack.yaml exactly: its scrape and evaluation intervals, its
 routes and promstack's notification defaults). Prints the figures and their ratios; see bench/README.md.
@@ -26,17 +27,18 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # helpers shared with the tests
 
+from docker_bridge import bridge_gateway
 from harness import (
     FAULTS,
     Bench,
     RuleWatch,
     Webhook,
-    bridge_gateway,
     compose_images,
     docker_answers,
-    free_port,
 )
+from port_registry import free_port
 
 from generator.render.rules import Delay, notification_delay
 from generator.spec import load_stack
@@ -158,6 +160,13 @@ def run_runtime(runtime: str, args: argparse.Namespace, work: Path) -> list[str]
             lines.append(
                 f"  worst case {bound:6.2f}s  -> median is {median / bound:.2f} x, max {max(alerts) / bound:.2f} x "
                 f"the bound{'  EXCEEDED' if max(alerts) > bound + 1 else ''}"
+            )
+        # last: a crash may cost Prometheus the samples of its last moments
+        for component, base in (("alertmanager", bench.alertmanager), ("prometheus", bench.prometheus)):
+            backs = [bench.crash_to_ready(component, base) for _ in range(args.repeat)]
+            lines.append(
+                f"{component} crash -> ready {statistics.median(backs):5.2f}s  median of {args.repeat} "
+                f"(max {max(backs):.2f}s; SIGKILL to a new process answering /-/ready)"
             )
     finally:
         bench.down()

@@ -87,6 +87,8 @@ class Entry:
     version: dict[str, str] = field(default_factory=dict)  # {path, json}: where its version is, else *_build_info
     dashboard: str | None = None  # uid of its dashboard (alerts link there)
     spec: SpecPart = field(default_factory=SpecPart)
+    # arguments that make the binary print its version, for components whose configs depend on it
+    version_args: tuple[str, ...] = ()
     # the whole file, including what only tests read: `live: {spec, backend: {path, body}, metric, value}`
     # runs it on the local runtime against a fake backend (tests/test_catalog_live.py)
     raw: dict[str, Any] = field(default_factory=dict)
@@ -124,6 +126,7 @@ def _entry(data: dict[str, Any]) -> Entry:
         binaries=tuple(local.get("binaries", ())),
         package=local.get("package"),
         optional=bool(local.get("optional", False)),
+        version_args=tuple(local.get("version", ())),
         command=tuple(str(arg) for arg in data.get("command", ())),
         environment={str(k): str(v) for k, v in (data.get("environment") or {}).items()},
         secret_env=dict(data.get("secret_env") or {}),

@@ -6,11 +6,12 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from types import TracebackType
 from typing import Annotated, TypeVar
 
 import typer
 
-from generator import pipeline
+from generator import pipeline, redact
 from generator.errors import CheckError, PromstackError, SpecError
 
 app = typer.Typer(
@@ -30,7 +31,14 @@ RuntimeOpt = Annotated[
 
 
 def say(message: str) -> None:
-    typer.echo(message, err=True)
+    """Progress, warnings and errors, on stderr."""
+    echo(message, err=True)
+
+
+def echo(message: str, err: bool = False) -> None:
+    """Everything promstack prints goes through here: no secret value it has resolved is ever shown, whatever
+    the message quotes (component logs, tool output, HTTP answers; generator/redact.py)."""
+    typer.echo(redact.clean(message), err=err)
 
 
 def guarded(action: Callable[[], T]) -> T:
@@ -48,7 +56,7 @@ def guarded(action: Callable[[], T]) -> T:
         raise typer.Exit(exc.exit_code) from None
     except PromstackError as exc:
         if state["debug"]:
-            traceback.print_exc()
+            say(traceback.format_exc().rstrip())
         say(f"error: {exc}")
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
@@ -69,10 +77,10 @@ def check(
     ] = None,
 ) -> None:
     """Validate the spec, render it in memory and prove the result with promtool, amtool and our checks."""
-    passed = guarded(lambda: pipeline.check(spec, live=live))
+    passed = guarded(lambda: pipeline.check(spec, live=live, warn=lambda text: say(f"warning: {text}")))
     for name in passed:
-        typer.echo(f"ok  {name}")
-    typer.echo(f"{spec}: all {len(passed)} checks passed")
+        echo(f"ok  {name}")
+    echo(f"{spec}: all {len(passed)} checks passed")
 
 
 @app.command()
@@ -87,7 +95,7 @@ def generate(
         raise typer.Exit(2)
     rendered = guarded(lambda: pipeline.generate(spec, out, runtime))
     total = len(rendered.tree.files) + len(rendered.tree.secrets)
-    typer.echo(f"wrote {total} files to {out}")
+    echo(f"wrote {total} files to {out}")
 
 
 @app.command("test")
@@ -95,7 +103,7 @@ def test_cmd(spec: SpecArg) -> None:
     """Run the rule unit tests and the route tests of the spec."""
     passed = guarded(lambda: pipeline.check(spec, only=["rules/test", "routes/test"]))
     for name in passed:
-        typer.echo(f"ok  {name}")
+        echo(f"ok  {name}")
 
 
 # --- runtimes: up / down / status / diff (imported lazily: the docker SDK is slow to import) ---------------
@@ -122,7 +130,7 @@ def up(
 
     outcome = guarded(lambda: runtimes.up(spec, runtimes.Options(runtime, project, timeout, out=say)))
     for line in runtimes.summary(outcome):
-        typer.echo(line)
+        echo(line)
 
 
 @app.command()
@@ -135,7 +143,7 @@ def down(
     """Stop and remove the stack. Its data is kept unless --volumes."""
     from generator import runtimes
 
-    typer.echo(guarded(lambda: runtimes.down(spec, runtimes.Options(runtime, project, out=say), volumes)))
+    echo(guarded(lambda: runtimes.down(spec, runtimes.Options(runtime, project, out=say), volumes)))
 
 
 @app.command()
@@ -151,10 +159,10 @@ def status(
 
     report = guarded(lambda: runtimes.status(spec, runtimes.Options(project=project, out=say)))
     if as_json:
-        typer.echo(json.dumps(report, indent=2, sort_keys=True))
+        echo(json.dumps(report, indent=2, sort_keys=True))
     else:
         for line in runtimes.status_lines(report):
-            typer.echo(line)
+            echo(line)
 
 
 @app.command()
@@ -164,7 +172,12 @@ def diff(spec: SpecArg, runtime: RuntimeOpt = "auto", project: ProjectOpt = None
 
     difference = guarded(lambda: runtimes.diff(spec, runtimes.Options(runtime, project, out=say)))
     for line in runtimes.diff_lines(difference):
-        typer.echo(line)
+        echo(line)
+
+
+def _excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    """Python's report of an exception nobody caught (--debug), cleaned of secrets like all our output."""
+    sys.stderr.write(redact.clean("".join(traceback.format_exception(kind, exc, tb))))
 
 
 @app.command()
@@ -197,6 +210,7 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def run() -> None:
+    sys.excepthook = _excepthook
     try:
         app()
     except SystemExit:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator import checks
+from generator import binaries, checks
 from generator.errors import CheckError
 from generator.model import Stack
 from generator.render import Target, Tree, render
@@ -23,8 +24,10 @@ class Rendered:
 
 
 def render_spec(spec: Path, runtime: str = "compose", root: Path | None = None) -> Rendered:
+    """Render for `runtime`; the local rendering suits the binaries on this host (their versions matter)."""
     stack = load_stack(spec)
-    target = Target(runtime=runtime, root=str((root or Path("out")).absolute()))
+    versions = binaries.versions(stack) if runtime == "local" else {}
+    target = Target(runtime=runtime, root=str((root or Path("out")).absolute()), versions=versions)
     return Rendered(stack, render(stack, target), target)
 
 
@@ -38,12 +41,16 @@ def generate(spec: Path, out: Path, runtime: str = "compose", placeholders: bool
     return rendered
 
 
-def check(spec: Path, live: str | None = None, only: list[str] | None = None) -> list[str]:
+def check(
+    spec: Path, live: str | None = None, only: list[str] | None = None, warn: Callable[[str], None] | None = None
+) -> list[str]:
     """Run every check on `spec`; return the names of the checks that passed, or raise CheckError.
 
-    Tools run on the local rendering (absolute host paths, so promtool can open every file it names);
-    it differs from the compose rendering only in the addresses and paths that `Target` supplies.
-    The compose rendering is checked by the compose check itself.
+    Tools run on the local rendering (absolute host paths, so promtool can open every file it names), made
+    for the binaries on this host as the local runtime would run them; it differs from the compose
+    rendering in the addresses and paths that `Target` supplies, and where a version matters (the
+    secret fields of Alertmanager). The compose rendering is checked by the compose check itself.
+    `warn` gets what the checks found worth saying that is no failure (e.g. a secret Alertmanager serves).
     """
     workdir = Path(tempfile.mkdtemp(prefix="promstack-check-"))
     try:
@@ -53,6 +60,9 @@ def check(spec: Path, live: str | None = None, only: list[str] | None = None) ->
         write_tree(rendered.tree, root, Secrets(workdir, placeholders=True), salt=rendered.stack.name)
         ctx = checks.CheckContext(rendered.stack, rendered.tree, root, rendered.target, compose, live)
         failures = checks.run_checks(ctx, only)
+        for warning in ctx.warnings:
+            if warn is not None:
+                warn(warning)
         if failures:
             raise CheckError(failures)
         return ctx.passed

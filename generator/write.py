@@ -18,7 +18,7 @@ from secrets import token_urlsafe
 
 import bcrypt
 
-from generator import conventions
+from generator import conventions, redact
 from generator.errors import PromstackError, SecretError
 from generator.model import SecretRef
 from generator.render import SecretFile, Tree
@@ -68,7 +68,9 @@ class Secrets:
         if self.placeholders:
             return PLACEHOLDER
         if ref.generated:
-            return self._generate(ref.generated)
+            generated = self._generate(ref.generated)
+            redact.remember(generated)  # nothing promstack prints shows a value it has resolved
+            return generated
         where = ref.describe()
         if ref.env:
             if ref.env not in self.environ:
@@ -87,6 +89,7 @@ class Secrets:
         if not plain:
             # an empty password is no password (Grafana would even fall back to its default one)
             raise SecretError(f"secret {where} is empty")
+        redact.remember(plain)
         return plain
 
     def _generate(self, name: str) -> str:

@@ -1,15 +1,33 @@
-"""Shared fixtures: spec builders, the --update-golden flag, free ports."""
+"""Shared fixtures: spec builders, the --update-golden flag, free ports, both compose clients, the Hypothesis
+profiles."""
 
 from __future__ import annotations
 
-import socket
+import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, settings
+from port_registry import free_port
+
+from generator.checks import compose_config
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Hypothesis profiles. `ci` (CI is set, and `make test`): the same examples every run (derandomize, no
+# example database), so a red build is the code's doing, not the draw's. `explore` (`make explore`):
+# random and ten times longer, to find new failures. `dev` (plain pytest): random, the `ci` count.
+# HYPOTHESIS_PROFILE picks one by name.
+_HYPOTHESIS = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("ci", derandomize=True, database=None, max_examples=200, **_HYPOTHESIS)
+settings.register_profile("dev", max_examples=200, **_HYPOTHESIS)
+settings.register_profile("explore", max_examples=2000, **_HYPOTHESIS)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+
 MINIMAL = {
     "version": 1,
     "name": "t",
@@ -45,15 +63,37 @@ def write_spec(tmp_path: Path) -> Callable[..., Path]:
     return _write
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def port() -> Callable[[], int]:
+    """A loopback port no other test, xdist worker or concurrent run is given (see port_registry)."""
     return free_port
+
+
+def skip_or_fail(why: str) -> NoReturn:
+    """Skip, naming what is missing; where CI is set, fail instead: CI must run every test."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{why} (CI is set: this must not be skipped; scripts/install.sh installs it)")
+    pytest.skip(why)
+
+
+COMPOSE_CLIENTS = {"v2": ("docker compose", "2."), "v1": ("docker-compose", "1.")}  # command, version
+
+
+@pytest.fixture(params=list(COMPOSE_CLIENTS))
+def compose_client(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each compose client in turn ("v2", "v1"), forced through $PROMSTACK_COMPOSE for promstack, whether it
+    runs in this process or as a command the test starts. A missing client: skipped, or failed under CI."""
+    choice = str(request.param)
+    monkeypatch.setenv(compose_config.CLIENT_ENV, choice)
+    command = compose_config.client()
+    if command is None:
+        skip_or_fail(compose_config.missing())
+    name, major = COMPOSE_CLIENTS[choice]
+    version = subprocess.run([*command, "version", "--short"], capture_output=True, text=True, timeout=60)
+    found = version.stdout.strip().removeprefix("v")
+    if not found.startswith(major):
+        skip_or_fail(f"`{name}` here is Compose {found or version.stderr.strip()!r}, not {choice}")
+    return choice
 
 
 DOCKER_GROUP = "runtime-compose"

@@ -267,7 +267,10 @@ CASES: list[tuple[str, str | bytes | None, list[str]]] = [
     (
         "secret-unknown-source",
         HEAD + f"exporters: {{postgres: {{dsn: {{value: {SECRET}}}}}}}\n",
-        ["3:30: $.exporters.postgres.dsn.value: unknown key 'value'; expected one of: env, file"],
+        [
+            "3:29: $.exporters.postgres.dsn: a secret must be a reference like {env: NAME} or {file: PATH}, never "
+            "the value itself; this one has other keys (not shown: one may be the secret)"
+        ],
     ),
     # --- SLOs ------------------------------------------------------------------------------
     (

@@ -20,8 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import docker  # type: ignore[import-untyped]
 import pytest
+from docker_bridge import bridge_gateway
 from test_runtime_compose import compose_spec, containers, docker_images_or_skip
 from test_runtime_local import Deployment, base_spec, deployment_factory, free_ports, need_binaries, wait_for
 
@@ -50,23 +50,21 @@ class Webhook:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def alerts(self, alertname: str, status: str) -> list[dict[str, Any]]:
+    def alerts(self, alertname: str, status: str, **labels: str) -> list[dict[str, Any]]:
+        """Every notified alert of that name and status whose labels include `labels`, oldest first: other
+        alerts (Watchdog, another target) may arrive too, so a test picks its own by label."""
+        wanted = {"alertname": alertname, **labels}
         with self.lock:
             return [
                 a
                 for n in self.received
                 for a in n["alerts"]
-                if a["labels"].get("alertname") == alertname and a["status"] == status
+                if a["status"] == status and wanted.items() <= a["labels"].items()
             ]
 
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-def bridge_gateway() -> str:
-    network = docker.from_env().networks.get("bridge")
-    return str(network.attrs["IPAM"]["Config"][0]["Gateway"])
 
 
 @pytest.fixture
@@ -108,21 +106,25 @@ def test_exporter_down_fires_and_resolves(
         stop, start = _exporter_switch(stack)
 
         stop()
-        firing = wait_for("the firing TargetDown notification", lambda: hook.alerts("TargetDown", "firing"), 90)
+        pushgateway = {"job": "pushgateway"}
+        firing = wait_for(
+            "the firing TargetDown notification", lambda: hook.alerts("TargetDown", "firing", **pushgateway), 90
+        )
         labels = firing[0]["labels"]
-        assert labels["job"] == "pushgateway"
         assert labels["severity"] == "critical"
         address = f"127.0.0.1:{ports['pushgateway']}" if runtime == "local" else "pushgateway:9091"
         assert labels["instance"] == address
         assert labels["host"] == address.split(":")[0]
         assert labels["stack"] == spec["name"] and labels["env"] == "production"  # external labels
         assert firing[0]["annotations"]["summary"] == f"pushgateway target {address} is down."
-        assert not hook.alerts("TargetDown", "resolved")
+        assert not hook.alerts("TargetDown", "resolved", **pushgateway)
 
         start()
-        resolved = wait_for("the resolved TargetDown notification", lambda: hook.alerts("TargetDown", "resolved"), 90)
-        assert resolved[0]["labels"]["job"] == "pushgateway"
-        assert resolved[0]["labels"]["instance"] == labels["instance"]
+        wait_for(
+            "the resolved TargetDown notification of the same target",
+            lambda: hook.alerts("TargetDown", "resolved", **pushgateway, instance=labels["instance"]),
+            90,
+        )
     finally:
         hook.close()
 

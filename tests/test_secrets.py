@@ -222,6 +222,8 @@ def test_basic_auth_password_longer_than_bcrypt_can_hash(spec: Path, values: dic
 def test_value_cannot_break_out_of_its_yaml_string(spec: Path, values: dict[str, str]) -> None:
     """A quote or line break in an inlined secret stays inside the string it was put in."""
     hostile = 'http://hooks.example.com/x"\n  evil: "yes\\'
+    # Alertmanager 0.25 reads a webhook url only inline
+    spec.write_text(spec.read_text().replace("  alertmanager:\n", "  alertmanager:\n    version: v0.25.0\n"))
     out = spec.parent / "out"
     code, output = run(["generate", str(spec), "-o", str(out)], values, HOOK_URL=hostile)
     assert code == 0, output

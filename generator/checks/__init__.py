@@ -29,6 +29,7 @@ class CheckContext:
     compose_tree: Tree | None = None  # the compose rendering, when `tree` is the local one
     live: str | None = None  # base URL of a running Prometheus, for --live checks
     passed: list[str] = field(default_factory=list)  # one line per check that ran and passed
+    warnings: list[str] = field(default_factory=list)  # worth saying, but no failure (whole sentences)
 
 
 Check = Callable[[CheckContext], list[str]]

@@ -2,7 +2,9 @@
 
 amtool loads the receivers, routes, inhibit rules and time intervals and parses the notification templates;
 `amtool template render` then executes each of our template definitions on amtool's sample alerts, so a
-template that parses but fails at notification time is caught here too.
+template that parses but fails at notification time is caught here too. It also warns about every receiver
+secret that goes inline into alertmanager.yml on either runtime because that Alertmanager version has no
+file field for it (render/alertmanager.py LATE_FILE_FIELDS).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 
 from generator import conventions
 from generator.checks import CheckContext, run_tool, tool
-from generator.render import notify_templates
+from generator.render import Target, alertmanager, notify_templates
 from generator.write import PLACEHOLDER
 
 NAME = "alertmanager/config"
@@ -51,7 +53,45 @@ def _hint(output: str) -> str:
     return ""
 
 
+def _dotted(version: tuple[int, int]) -> str:
+    return f"{version[0]}.{version[1]}"
+
+
+def exposure(item: alertmanager.Exposed, where: str) -> str:
+    """One warning: which receiver secret goes inline on which runtime, what sees it, what would protect it."""
+    secret = f"the {item.kind} {item.field.inline} of receiver {item.receiver!r}"
+    since = f"Alertmanager {_dotted(item.field.since)} or newer reads it from a file ({item.field.file})"
+    if item.version is None:
+        return (
+            f"{where}: the image tag names no Alertmanager version, so {secret} goes inline into alertmanager.yml "
+            f"(mode 0600), as the oldest supported version needs, and GET /api/v2/status may show it to anyone "
+            f"who can reach Alertmanager; {since}: set components.alertmanager.version."
+        )
+    seen = (
+        "GET /api/v2/status shows it to anyone who can reach Alertmanager"
+        if item.field.shown
+        else "GET /api/v2/status masks it"
+    )
+    return (
+        f"{where}: Alertmanager {_dotted(item.version)} has no {item.field.file}, so {secret} goes inline into "
+        f"alertmanager.yml (mode 0600) and {seen}; {since}."
+    )
+
+
+def warnings(ctx: CheckContext) -> list[str]:
+    """Inline receiver secrets of the checked (local) rendering and of the compose one, each said once."""
+    runs = [(f"on the {ctx.target.runtime} runtime", ctx.target), ("on compose", Target("compose"))]
+    found: list[str] = []
+    for where, target in runs:
+        for item in alertmanager.exposed(ctx.stack, target):
+            text = exposure(item, where)
+            if text not in found:
+                found.append(text)
+    return found
+
+
 def run(ctx: CheckContext) -> list[str]:
+    ctx.warnings.extend(warnings(ctx))
     amtool = tool("amtool")
     if not (ctx.root / conventions.ALERTMANAGER_CONFIG).exists():
         return [f"{conventions.ALERTMANAGER_CONFIG} was not rendered."]

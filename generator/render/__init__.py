@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,9 @@ class Target:
 
     runtime: str = "compose"  # compose | local
     root: str = "/promstack"  # absolute directory the tree is written to (local paths derive from it)
+    # (major, minor) of the binaries that will run, by component, where the deployer found out (the local
+    # runtime asks its binaries); the others run the version their image tag names
+    versions: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
     def address(self, stack: Stack, name: str) -> str:
         """host:port at which Prometheus (and peers) reach component `name`."""
@@ -41,6 +45,12 @@ class Target:
         if self.runtime == "compose":
             return f"{catalog.entry(name).config}/{rel}"
         return f"{self.root}/{name}/{rel}"
+
+    def version(self, stack: Stack, name: str) -> tuple[int, int] | None:
+        """(major, minor) of component `name` as it will run, or None when nothing says (a digest, `latest`)."""
+        if name in self.versions:
+            return self.versions[name]
+        return catalog.tag_version(catalog.image_tag(stack.components[name].image))
 
     def secret_path(self, name: str, secret: str) -> str:
         """Path at which component `name` reads secret file `secrets/<name>/<secret>`."""
@@ -63,6 +73,38 @@ class SecretFile:
     @staticmethod
     def single(ref: SecretRef) -> SecretFile:
         return SecretFile("${value}", {"value": ref})
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    """Where a secret goes in the data of a YAML SecretFile (see `secret_yaml`): written as `"${key}"`."""
+
+    key: str
+
+
+def secret_yaml(data: Any, values: Mapping[str, SecretRef], stack: Stack | None = None, note: str = "") -> SecretFile:
+    """A YAML SecretFile from `data`, which holds a `Placeholder` wherever a secret of `values` goes.
+
+    Every `$` of every string in `data` (keys too) is doubled first, string.Template's escape: no value
+    from the spec, whatever it spells, can become a placeholder; only a Placeholder object can. `note`:
+    comment lines put under the generated header.
+    """
+    top = f"# {header(stack)}\n" if stack else ""  # the spec's file name may hold a `$` too
+    text = _dollars(top) + note + dump_yaml(_dollars(data))
+    template = string.Template(text)
+    if not template.is_valid() or set(template.get_identifiers()) != set(values):
+        raise RuntimeError(f"secret template placeholders {template.get_identifiers()} != {sorted(values)}")
+    return SecretFile(text, dict(values))
+
+
+def _dollars(data: Any) -> Any:
+    if isinstance(data, str):
+        return data.replace("$", "$$")
+    if isinstance(data, dict):
+        return {_dollars(key): _dollars(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_dollars(item) for item in data]
+    return data
 
 
 @dataclass
@@ -104,6 +146,10 @@ def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
 
 
 _Dumper.add_representer(str, _str_presenter)
+# double quotes: the writer JSON-escapes a value it puts between them, so no value breaks out of its string
+_Dumper.add_representer(
+    Placeholder, lambda dumper, p: dumper.represent_scalar("tag:yaml.org,2002:str", f"${{{p.key}}}", style='"')
+)
 
 Renderer = Callable[[Stack, Target], Tree]
 Assembler = Callable[[Stack, Target, Tree], Tree]

@@ -1,15 +1,19 @@
 """Renderer `alertmanager`: stack.notifications -> alertmanager/alertmanager.yml (+ receiver secret files).
 
-Everything rendered here is accepted by both the pinned Alertmanager 0.33.1 and Debian's 0.25, which the tests
-and the local runtime run (docs/compat.md §1). Secrets never appear in a plain file:
+Rendered for the Alertmanager version that will run (`Target.version`: the local runtime's binary, else the
+image tag): the pinned 0.33.1, Debian's 0.25 (the tests, the local runtime here), anything between
+(docs/compat.md §1). A secret is read by Alertmanager from a file wherever that version can, because
+`GET /api/v2/status` serves the loaded config to anyone who reaches Alertmanager, and a file path is all it
+shows then:
 
-* where both versions read a secret from a file (slack api_url_file, pagerduty routing_key_file, opsgenie
-  api_key_file, global smtp_auth_password_file, msteams webhook_url_file), the receiver points at
-  `secrets/alertmanager/<receiver>-<field>` (0600);
-* webhook url, telegram bot_token, discord webhook_url and wechat api_secret have no `*_file` field in 0.25
-  (url_file 0.26, bot_token_file 0.26, webhook_url_file 0.28, api_secret_file 0.31). When one of them is used,
-  the whole alertmanager.yml becomes a SecretFile: same path, resolved at write time, mode 0600. One file
-  that works on both versions beats a version switch that would leave the local runtime broken.
+* slack api_url_file, pagerduty routing_key_file, opsgenie api_key_file, global smtp_auth_password_file
+  and msteams webhook_url_file exist in every version rendered for: always `secrets/alertmanager/<receiver>.<kind>`
+  (0600; `.` cannot occur in a receiver name, so two receivers never share a file);
+* webhook url_file, telegram bot_token_file (0.26), discord webhook_url_file (0.28) and wechat
+  api_secret_file (0.31) come later (LATE_FILE_FIELDS). Below that version, or when the version is unknown,
+  the secret goes inline and the whole alertmanager.yml becomes a SecretFile (same path, resolved at write
+  time, mode 0600); `exposed()` lists those secrets so `check` can say so. 0.25 shows an inline webhook url
+  in /api/v2/status; the other three it masks as `<secret>`.
 
 msteams: Debian's 0.25 has no msteams receiver at all, and its webhook_url_file only works from 0.28 on, so an
 msteams receiver is rendered for Alertmanager >= 0.28 (the pinned image) and refused for older images.
@@ -25,7 +29,7 @@ from typing import Any
 from generator import catalog, conventions
 from generator.errors import PromstackError
 from generator.model import Receiver, Route, SecretRef, Stack
-from generator.render import SecretFile, Target, Tree, dump_yaml
+from generator.render import Placeholder, SecretFile, Target, Tree, dump_yaml, secret_yaml
 from generator.render import notify_templates as nt
 from generator.spec.formats import duration_ms
 
@@ -43,11 +47,37 @@ NULL_RECEIVER = "null"  # delivers nowhere: where the always-firing Watchdog goe
 PAGE_TIMERS = {"group_wait": "2s", "group_interval": "2s"}
 RESOLVE_TIMEOUT = "5m"
 ALERTNAME = "alertname"
-# receiver kinds whose secret 0.25 can only read inline: using one turns alertmanager.yml into a SecretFile
-INLINE_SECRET_KINDS = frozenset({"webhook", "telegram", "discord", "wechat"})
 
-_MARK = "PROMSTACKSECRET"
-_MARK_RE = re.compile(rf"['\"]?{_MARK}(\w+?){_MARK}['\"]?")
+
+@dataclass(frozen=True)
+class LateFileField:
+    """A receiver secret Alertmanager reads from a file only from version `since` on."""
+
+    inline: str  # the field that holds the value itself
+    file: str  # the field that names a file holding it
+    since: tuple[int, int]
+    shown: bool  # whether /api/v2/status shows the inline value (else it masks it as <secret>) before `since`
+
+
+# receiver kind -> its secret; the spec field has the inline field's name (sources: docs/compat.md §1b)
+LATE_FILE_FIELDS = {
+    "webhook": LateFileField("url", "url_file", (0, 26), shown=True),
+    "telegram": LateFileField("bot_token", "bot_token_file", (0, 26), shown=False),
+    "discord": LateFileField("webhook_url", "webhook_url_file", (0, 28), shown=False),
+    "wechat": LateFileField("api_secret", "api_secret_file", (0, 31), shown=False),
+}
+
+
+@dataclass(frozen=True)
+class Exposed:
+    """A receiver secret that goes inline into alertmanager.yml: the version that runs has no file field."""
+
+    receiver: str
+    kind: str
+    field: LateFileField
+    version: tuple[int, int] | None  # None: the image tag does not say
+
+
 _MATCHER = re.compile(r"^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$")
 _LITERAL_ALTERNATION = re.compile(r"[\w.:/ -]+(?:\|[\w.:/ -]+)*")
 
@@ -231,22 +261,28 @@ def route_tree(stack: Stack) -> dict[str, Any]:
 class _Secrets:
     """Collects the secret references met while receivers are rendered."""
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, stack: Stack, target: Target) -> None:
         self.target = target
+        self.version = target.version(stack, COMPONENT)
         self.files: dict[str, SecretFile] = {}
         self.inline: dict[str, SecretRef] = {}
+        self.exposed: list[Exposed] = []
 
-    def file(self, receiver: str, field: str, ref: SecretRef) -> str:
+    def file(self, receiver: str, kind: str, ref: SecretRef) -> str:
         """Path of a 0600 file holding the secret (for Alertmanager's `*_file` fields)."""
-        name = f"{receiver}-{field}"
+        name = f"{receiver}.{kind}"
         self.files[f"{conventions.SECRETS_DIR}/{COMPONENT}/{name}"] = SecretFile.single(ref)
         return self.target.secret_path(COMPONENT, name)
 
-    def value(self, ref: SecretRef) -> str:
-        """A marker that becomes `"${key}"` once the whole file is turned into a SecretFile."""
+    def late(self, receiver: str, kind: str, ref: SecretRef) -> dict[str, Any]:
+        """`{file field: path}` where the version reads the secret from a file, else `{field: placeholder}`."""
+        field = LATE_FILE_FIELDS[kind]
+        if self.version is not None and self.version >= field.since:
+            return {field.file: self.file(receiver, kind, ref)}
+        self.exposed.append(Exposed(receiver, kind, field, self.version))
         key = f"secret{len(self.inline)}"
         self.inline[key] = ref
-        return f"{_MARK}{key}{_MARK}"
+        return {field.inline: Placeholder(key)}
 
 
 def _integration(
@@ -262,7 +298,7 @@ def _integration(
             "text": nt.TEXT,
         }
     if kind == "slack":
-        out = {"api_url_file": secrets.file(receiver, "api-url", s["url"]), **resolved}
+        out = {"api_url_file": secrets.file(receiver, kind, s["url"]), **resolved}
         if s.get("channel"):
             out["channel"] = s["channel"]
         return "slack_configs", {
@@ -273,7 +309,7 @@ def _integration(
             "text": nt.TEXT,
         }
     if kind == "webhook":
-        out = {"url": secrets.value(s["url"]), **resolved}
+        out = {**secrets.late(receiver, kind, s["url"]), **resolved}
         if "max_alerts" in s:
             out["max_alerts"] = int(s["max_alerts"])
         return "webhook_configs", out
@@ -285,13 +321,13 @@ def _integration(
         return "webhook_configs", {"url": url, **resolved}
     if kind == "pagerduty":
         return "pagerduty_configs", {
-            "routing_key_file": secrets.file(receiver, "routing-key", s["routing_key"]),
+            "routing_key_file": secrets.file(receiver, kind, s["routing_key"]),
             **resolved,
             "description": nt.TITLE,
             "severity": nt.PAGERDUTY_SEVERITY,
         }
     if kind == "opsgenie":
-        out = {"api_key_file": secrets.file(receiver, "api-key", s["api_key"]), **resolved}
+        out = {"api_key_file": secrets.file(receiver, kind, s["api_key"]), **resolved}
         if s.get("api_url"):
             out["api_url"] = s["api_url"]
         return "opsgenie_configs", {
@@ -301,13 +337,13 @@ def _integration(
             "priority": nt.OPSGENIE_PRIORITY,
         }
     if kind == "wechat":
-        out = {"corp_id": s["corp_id"], "agent_id": s["agent_id"], "api_secret": secrets.value(s["api_secret"])}
+        out = {"corp_id": s["corp_id"], "agent_id": s["agent_id"], **secrets.late(receiver, kind, s["api_secret"])}
         out.update({key: s[key] for key in ("to_party", "to_user") if s.get(key)})
         return "wechat_configs", {**out, **resolved, "message": nt.TEXT}
     if kind == "telegram":
         # parse_mode "" sends plain text: label values need no HTML/Markdown escaping, links still work
         return "telegram_configs", {
-            "bot_token": secrets.value(s["bot_token"]),
+            **secrets.late(receiver, kind, s["bot_token"]),
             "chat_id": int(s["chat_id"]),
             **resolved,
             "parse_mode": "",
@@ -315,7 +351,7 @@ def _integration(
         }
     if kind == "discord":
         return "discord_configs", {
-            "webhook_url": secrets.value(s["webhook_url"]),
+            **secrets.late(receiver, kind, s["webhook_url"]),
             **resolved,
             "title": nt.TITLE,
             "message": nt.TEXT,
@@ -329,7 +365,7 @@ def _integration(
                 f"{stack.components[COMPONENT].image}. Use the pinned version or another receiver kind."
             )
         return "msteams_configs", {
-            "webhook_url_file": secrets.file(receiver, "webhook-url", s["webhook_url"]),
+            "webhook_url_file": secrets.file(receiver, kind, s["webhook_url"]),
             **resolved,
             "title": nt.TITLE,
             "text": nt.TEXT,
@@ -372,8 +408,8 @@ def _time_intervals(stack: Stack) -> list[dict[str, Any]]:
 
 
 def config(stack: Stack, target: Target) -> tuple[dict[str, Any], _Secrets]:
-    """alertmanager.yml as data (inline secrets as markers) and the secrets it needs."""
-    secrets = _Secrets(target)
+    """alertmanager.yml as data (inline secrets as Placeholders) and the secrets it needs."""
+    secrets = _Secrets(stack, target)
     receivers = [_receiver(r, secrets, stack, target) for r in stack.notifications.receivers]
     null = null_receiver(stack)
     if not routes_watchdog(stack) and null not in {r.name for r in stack.notifications.receivers}:
@@ -391,19 +427,18 @@ def config(stack: Stack, target: Target) -> tuple[dict[str, Any], _Secrets]:
     return data, secrets
 
 
+def exposed(stack: Stack, target: Target) -> list[Exposed]:
+    """The receiver secrets that go inline into alertmanager.yml for `target` (no file field in its version)."""
+    return config(stack, target)[1].exposed
+
+
 def render(stack: Stack, target: Target) -> Tree:
     data, secrets = config(stack, target)
-    text = dump_yaml(data, stack)
     tree = Tree(secrets=dict(secrets.files))
     if not secrets.inline:
-        tree.files[conventions.ALERTMANAGER_CONFIG] = text
+        tree.files[conventions.ALERTMANAGER_CONFIG] = dump_yaml(data, stack)
         return tree
-    note = (
-        "# Mode 0600: it holds receiver secrets that Alertmanager 0.25 can only read inline "
-        "(webhook, telegram, discord, wechat).\n"
-    )
-    header, _, body = text.partition("\n")
-    # `$` is string.Template's escape; secrets go in double quotes: URLs and tokens hold no `"` or `\`
-    template = _MARK_RE.sub(lambda m: f'"${{{m[1]}}}"', f"{header}\n{note}{body}".replace("$", "$$"))
-    tree.secrets[conventions.ALERTMANAGER_CONFIG] = SecretFile(template, dict(secrets.inline))
+    kinds = ", ".join(sorted({e.kind for e in secrets.exposed}))
+    note = f"# Mode 0600: it holds receiver secrets ({kinds}) this Alertmanager version reads only inline.\n"
+    tree.secrets[conventions.ALERTMANAGER_CONFIG] = secret_yaml(data, secrets.inline, stack, note)
     return tree

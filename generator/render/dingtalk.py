@@ -12,13 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from generator.model import SecretRef, Stack
-from generator.render import SecretFile, Target, Tree, dump_yaml
+from generator.render import Placeholder, Target, Tree, secret_yaml
 
 COMPONENT = "dingtalk"
 CONFIG = f"{COMPONENT}/config.yml"
 TIMEOUT = "5s"  # per DingTalk call; Alertmanager retries failed notifications itself
-
-_MARK = "PROMSTACKSECRET"
 
 
 def render(stack: Stack, target: Target) -> Tree:
@@ -35,10 +33,6 @@ def render(stack: Stack, target: Target) -> Tree:
             if settings.get(field) is not None:
                 key = f"secret{len(values)}"
                 values[key] = settings[field]
-                entry[field] = f"{_MARK}{key}"
+                entry[field] = Placeholder(key)
         targets[receiver.name] = entry
-    text = dump_yaml({"timeout": TIMEOUT, "targets": targets}, stack).replace("$", "$$")
-    for key in values:
-        # double quotes: robot URLs and SEC... secrets hold no `"` or `\`
-        text = text.replace(f"{_MARK}{key}\n", f'"${{{key}}}"\n')
-    return Tree(secrets={CONFIG: SecretFile(text, values)})
+    return Tree(secrets={CONFIG: secret_yaml({"timeout": TIMEOUT, "targets": targets}, values, stack)})

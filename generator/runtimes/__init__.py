@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from generator import checks, conventions, pipeline
+from generator import binaries, checks, conventions, pipeline
 from generator.errors import CheckError, DeployError, SecretError, UsageError
 from generator.model import Stack
 from generator.render import Target, Tree, args, render
@@ -148,7 +148,11 @@ def up(spec: Path, options: Options) -> Outcome:
             out(f"  skipped: {why}")
         tree = render(stack, runner.target())
         if options.checks:
-            passed = _check(stack, spec) if skipped else pipeline.check(spec)
+
+            def warn(text: str) -> None:
+                out(f"  warning: {text}")
+
+            passed = _check(stack, spec, warn) if skipped else pipeline.check(spec, warn=warn)
             out(f"  checks             {len(passed)} passed ({', '.join(passed)})")
         runner.preflight(tree)
         env = apply.resolve_env(tree, secrets)
@@ -157,7 +161,9 @@ def up(spec: Path, options: Options) -> Outcome:
         run = [name for name, c in stack.components.items() if c.runs]
         fingerprints = runner.definitions(tree, staging, env, run)
         changes = files.compare(staging, state.tree, files.folders(stack, tree.files.get(conventions.COMPOSE_FILE)))
-        plan = apply.make_plan(changes, fingerprints, record.components if record else {}, runner.processes())
+        plan = apply.make_plan(
+            changes, fingerprints, record.components if record else {}, runner.processes(), state.pending()
+        )
         _tell_plan(plan, out)
         new = Record(runtime, project, str(spec.absolute()), fingerprints, skipped)
         verified = apply.execute(
@@ -186,16 +192,18 @@ def up(spec: Path, options: Options) -> Outcome:
     )
 
 
-def _check(stack: Stack, spec: Path) -> list[str]:
+def _check(stack: Stack, spec: Path, warn: Progress) -> list[str]:
     """pipeline.check for a stack reduced to what this runtime can run (same checks, same tree layout)."""
     workdir = Path(tempfile.mkdtemp(prefix="promstack-check-"))
     try:
         root = workdir / "tree"
-        target = Target("local", str(root))
+        target = Target("local", str(root), binaries.versions(stack))
         tree = render(stack, target)
         write_tree(tree, root, Secrets(workdir, placeholders=True), salt=stack.name)
         ctx = checks.CheckContext(stack, tree, root, target, render(stack, Target("compose")))
         failures = checks.run_checks(ctx)
+        for warning in ctx.warnings:
+            warn(warning)
         if failures:
             raise CheckError(failures)
         return ctx.passed
@@ -350,7 +358,9 @@ def diff(spec: Path, options: Options) -> Difference:
         run = [name for name, c in stack.components.items() if c.runs]
         fingerprints = runner.definitions(tree, scratch, apply.resolve_env(tree, secrets), run)
         changes = files.compare(scratch, state.tree, files.folders(stack, tree.files.get(conventions.COMPOSE_FILE)))
-        plan = apply.make_plan(changes, fingerprints, record.components if record else {}, runner.processes())
+        plan = apply.make_plan(
+            changes, fingerprints, record.components if record else {}, runner.processes(), state.pending()
+        )
         return Difference(runtime, record is not None, plan, files.unified(scratch, state.tree, changes))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -11,6 +11,7 @@ the last good tree back, the same way, and brings the touched components back to
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from abc import ABC, abstractmethod
@@ -25,12 +26,24 @@ from generator.model import Stack
 from generator.render import Target, Tree
 from generator.runtimes import health
 from generator.runtimes.files import FileChange, compare, folders, install
-from generator.runtimes.state import State
+from generator.runtimes.state import ALL_PENDING, State
 from generator.write import Secrets, manifest, materialize
 
 Progress = Callable[[str], None]
 
 RELOADABLE = health.RELOADABLE
+# tests only: `up` stops at this named step of `execute` (installed, converged, reloaded) and waits there
+# until it is killed or interrupted, so a test can interrupt it at an exact point; never set it otherwise
+PAUSE_ENV = "PROMSTACK_TEST_PAUSE_AT"
+
+
+def checkpoint(step: str, out: Progress) -> None:
+    """Where a test may interrupt `execute` (see PAUSE_ENV); does nothing unless that variable names `step`."""
+    if os.environ.get(PAUSE_ENV) != step:
+        return
+    out(f"  paused at {step} ({PAUSE_ENV} is set: a test is about to interrupt this run)")
+    while True:
+        time.sleep(3600)
 
 
 @dataclass
@@ -154,9 +167,18 @@ def stage(tree: Tree, state: State, secrets: Secrets, stack: Stack, runtime: str
     return staging
 
 
-def make_plan(changes: list[FileChange], new: dict[str, str], old: dict[str, str], procs: dict[str, Proc]) -> Plan:
-    """Decide per component. `new`/`old`: fingerprints of how each component runs, now and as deployed."""
+def make_plan(
+    changes: list[FileChange],
+    new: dict[str, str],
+    old: dict[str, str],
+    procs: dict[str, Proc],
+    pending: frozenset[str] = frozenset(),
+) -> Plan:
+    """Decide per component. `new`/`old`: fingerprints of how each component runs, now and as deployed;
+    `pending`: components an interrupted `up` left unconfirmed (State.pending), reloaded or restarted
+    even when their files did not change since (they are on disk, but maybe not what the process runs)."""
     plan = Plan(files=changes)
+    unconfirmed = set(new) if pending == ALL_PENDING else set(pending)
     touched: dict[str, list[str]] = {}
     for change in changes:
         if change.component:
@@ -169,14 +191,15 @@ def make_plan(changes: list[FileChange], new: dict[str, str], old: dict[str, str
         elif old.get(name) != fingerprint:
             plan.recreate.append(name)
             plan.reasons[name] = "how it runs changed (image, flags, ports or environment)"
-        elif name in touched:
-            files = ", ".join(touched[name][:3]) + (" ..." if len(touched[name]) > 3 else "")
+        elif name in touched or name in unconfirmed:
+            files = ", ".join(touched.get(name, [])[:3]) + (" ..." if len(touched.get(name, [])) > 3 else "")
+            why = f"files changed: {files}" if files else "an earlier `up` was interrupted before it was confirmed"
             if name in RELOADABLE:
                 plan.reload.append(name)
-                plan.reasons[name] = f"files changed: {files}"
+                plan.reasons[name] = why
             else:
                 plan.recreate.append(name)
-                plan.reasons[name] = f"files changed that it cannot reload: {files}"
+                plan.reasons[name] = why.replace("files changed", "files changed that it cannot reload")
     for name in procs:
         if name not in new:
             plan.remove.append(name)
@@ -221,14 +244,20 @@ def execute(
     `before`: the components of the last good deployment, None on the first one (nothing to go back to).
     """
     state = backend.state
+    # journal first: if this run dies before `verify`, the next `up` reloads or restarts these again
+    state.mark_pending([*plan.reload, *plan.recreate])
     try:
         install(state.staging, state.tree, plan.files, backend.owner)
+        checkpoint("installed", backend.out)
         backend.converge(plan)
         saved()
+        checkpoint("converged", backend.out)
         for name in plan.reload:
             backend.out(f"  {name:<18} reloading its configuration")
             health.reload(health.Endpoint.of(backend.stack.components[name], backend.secrets), backend.signal)
+        checkpoint("reloaded", backend.out)
         verified = verify(backend, run, skipped, timeout)
+        state.clear_pending()
     except (DeployError, health.Unhealthy) as exc:
         problem = _problem(exc, backend)
         if before is None or not state.last_good.is_dir():
@@ -241,6 +270,7 @@ def execute(
         try:
             rollback(backend, plan, before)
             restore_record()
+            state.clear_pending()  # every touched component is back on the files of the live tree
         except (DeployError, health.Unhealthy) as again:
             raise DeployError(f"{problem}\nThe rollback failed too: {_problem(again, backend)}") from None
         raise DeployError(f"{problem}\nThe stack is back on its previous configuration; nothing was changed.") from None

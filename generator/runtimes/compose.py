@@ -29,6 +29,7 @@ import docker.errors  # type: ignore[import-untyped]
 import yaml
 
 from generator import catalog, conventions
+from generator.checks import compose_config
 from generator.errors import DeployError
 from generator.model import Stack
 from generator.render import Tree
@@ -41,22 +42,19 @@ _SERVICE_LABEL = "com.docker.compose.service"
 CONFIG_HASH_LABEL = "promstack.config-hash"
 
 
-@cache
 def compose_command() -> tuple[str, ...]:
-    """`docker compose` (v2) where the plugin answers, else `docker-compose` (v1)."""
-    docker_cli = shutil.which("docker")
-    if docker_cli:
-        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
-            probe = subprocess.run([docker_cli, "compose", "version"], capture_output=True, timeout=20, check=False)
-            if probe.returncode == 0:
-                return (docker_cli, "compose")
-    legacy = shutil.which("docker-compose")
-    if legacy:
-        return (legacy,)
-    raise DeployError(
-        "neither `docker compose` (v2) nor `docker-compose` (v1) is installed "
-        "(Debian packages: docker-compose-plugin or docker-compose)"
-    )
+    """The compose client (checks.compose_config.client): $PROMSTACK_COMPOSE's, else `docker compose` (v2)
+    where the plugin answers, else `docker-compose` (v1)."""
+    return _compose_command(compose_config.wanted(), os.environ.get("PATH", ""))
+
+
+@cache
+def _compose_command(choice: str, path: str) -> tuple[str, ...]:
+    """Probed once per choice and PATH: every compose call of a run uses the same client."""
+    command = compose_config.client()
+    if command is None:
+        raise DeployError(compose_config.missing())
+    return tuple(command)
 
 
 def engine(timeout: float = 10.0) -> docker.DockerClient:

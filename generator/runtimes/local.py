@@ -10,6 +10,7 @@ Binaries come from PATH under their upstream or Debian names (catalog `binaries`
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import shlex
@@ -23,9 +24,9 @@ from typing import Any
 
 from supervisor.xmlrpc import SupervisorTransport  # type: ignore[import-untyped]
 
-from generator import catalog
+from generator import binaries, catalog
 from generator.errors import DeployError
-from generator.render import Tree, args
+from generator.render import Target, Tree, args
 from generator.runtimes.apply import Backend, Plan, Proc
 
 # supervisord's own variables the programs inherit: nothing from the user's shell, so no stray secret
@@ -46,6 +47,7 @@ class LocalBackend(Backend):
         super().__init__(*a, **kw)
         self.programs: dict[str, str] = {}  # component -> program file text, for converge
         self.envs: dict[str, str] = {}  # component -> env file text
+        self._target: Target | None = None
 
     # -- paths --------------------------------------------------------------------------------------
     @property
@@ -65,11 +67,13 @@ class LocalBackend(Backend):
 
     # -- preflight and definitions ------------------------------------------------------------------
     def binary(self, name: str) -> str | None:
-        for candidate in catalog.entry(name).binaries:
-            found = shutil.which(candidate)
-            if found:
-                return found
-        return None
+        return binaries.find(name)
+
+    def target(self) -> Target:
+        # rendered for the binaries that run it: Debian's Alertmanager 0.25 reads fewer secrets from files
+        if self._target is None:
+            self._target = dataclasses.replace(super().target(), versions=binaries.versions(self.stack))
+        return self._target
 
     def _missing(self) -> dict[str, str]:
         missing = {}
@@ -155,6 +159,9 @@ class LocalBackend(Backend):
                 f"file={_escape(sock)}",
                 "chmod=0700",
                 "[supervisord]",
+                # owner-only files for supervisord and its children: the logs may quote secrets (a config
+                # error naming a webhook URL); daemonizing would otherwise set 022 for every program log
+                "umask=077",
                 f"logfile={_escape(str(self.state.logs / 'supervisord.log'))}",
                 "logfile_maxbytes=10MB",
                 "logfile_backups=2",
@@ -194,9 +201,11 @@ class LocalBackend(Backend):
         with contextlib.suppress(OSError):
             self.state.socket.unlink()
         env = {key: os.environ[key] for key in _PASS_ENV if key in os.environ}
+        _private_logs(self.state.logs)
         result = subprocess.run(
             [sys.executable, "-m", "supervisor.supervisord", "-c", str(self.conf)],
             env=env,
+            umask=0o077,  # supervisord opens its own log before it daemonizes and applies umask=077
             capture_output=True,
             text=True,
             timeout=30,
@@ -322,6 +331,15 @@ def _running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def _private_logs(folder: Path) -> None:
+    """logs/ 0700 and every log in it 0600, also those an older promstack left readable to all."""
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    for path in folder.iterdir():
+        if path.is_file() and not path.is_symlink():
+            path.chmod(0o600)
 
 
 def _write_private(path: Path, text: str) -> None:

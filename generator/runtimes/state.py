@@ -13,6 +13,11 @@ Layout of `<state>/` (default `~/.local/state/promstack/<project>/`, or `$PROMST
     run/         local runtime: supervisord config, pid file and unix socket
     lock         `fcntl.flock`ed by `up` and `down`
     state.json   what was deployed: runtime, project, spec, and a fingerprint per component
+    pending.json the journal of an `up` under way: the components whose new files or definitions were
+                 put in place but not yet confirmed running (reloaded, verified). Written before the live
+                 tree is touched, removed once verified or rolled back; an `up` that was killed or
+                 interrupted leaves it, and the next `up` reloads or restarts those components even when
+                 the live tree already equals the spec (the processes may still run the old files)
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +42,8 @@ LOCK_TIMEOUT_ENV = "PROMSTACK_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = 120.0
 # AF_UNIX paths are limited to 108 bytes on Linux; deeper state dirs get their socket elsewhere
 _SOCKET_MAX = 100
+# what State.pending answers when the journal cannot be read: every component counts as unconfirmed
+ALL_PENDING = frozenset({"*"})
 
 
 def base_dir() -> Path:
@@ -95,6 +102,10 @@ class State:
         return self.root / "state.json"
 
     @property
+    def pending_file(self) -> Path:
+        return self.root / "pending.json"
+
+    @property
     def socket(self) -> Path:
         """supervisord's unix socket (never a TCP port): in run/, or a short path if run/ is too deep."""
         preferred = self.run / "supervisor.sock"
@@ -141,14 +152,44 @@ class State:
             tmp.unlink(missing_ok=True)
             raise DeployError(f"cannot write {self.record_file}: {exc.strerror}") from None
 
+    def pending(self) -> frozenset[str]:
+        """Components an interrupted `up` left unconfirmed (ALL_PENDING if the journal is unreadable)."""
+        try:
+            data = json.loads(self.pending_file.read_text())
+            return frozenset(str(name) for name in data["components"])
+        except FileNotFoundError:
+            return frozenset()
+        except (OSError, ValueError, KeyError, TypeError):
+            return ALL_PENDING  # a damaged journal: trust nothing that runs
+
+    def mark_pending(self, names: Iterable[str]) -> None:
+        """Journal `names` (with what is pending already) before their files or definitions change."""
+        known = self.pending()
+        names = sorted(set(names) | (set() if known == ALL_PENDING else known))
+        if not names:
+            return
+        tmp = self.pending_file.with_name(f".{self.pending_file.name}.tmp")
+        try:
+            tmp.write_text(json.dumps({"components": names}) + "\n")
+            os.replace(tmp, self.pending_file)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            why = exc.strerror or str(exc)
+            raise DeployError(f"cannot write {self.pending_file}: {why}; nothing running was changed") from None
+
+    def clear_pending(self) -> None:
+        self.pending_file.unlink(missing_ok=True)
+
     def forget(self, keep_data: bool) -> None:
         """After `down`: drop the runtime state; keep data/ unless asked (and the lock, which we hold)."""
         for path in (self.tree, self.last_good, self.staging, self.run):
             shutil.rmtree(path, ignore_errors=True)
         self.record_file.unlink(missing_ok=True)
+        self.clear_pending()
         if not keep_data:
             shutil.rmtree(self.data, ignore_errors=True)
             shutil.rmtree(self.generated, ignore_errors=True)
+            shutil.rmtree(self.logs, ignore_errors=True)  # component logs may quote secrets they were given
         with contextlib.suppress(OSError):
             self.socket.unlink()
 

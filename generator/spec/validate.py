@@ -67,6 +67,10 @@ def _explain(doc: Document, error: jsonschema.ValidationError) -> Iterator[Probl
     sub: dict[str, Any] = error.schema if isinstance(error.schema, dict) else {}
     value: Any = error.instance
     kind = error.validator
+    if kind == "additionalProperties" and sub.get("x-secret"):
+        # `url: {https://hooks.../SECRET}` is YAML for a mapping with the secret as its key: never name the key
+        yield doc.problem(path, f"{SECRET_HINT}; this one has other keys (not shown: one may be the secret)")
+        return
     if kind == "additionalProperties":
         allowed = sorted(sub.get("properties", {}))
         for key in sorted(k for k in value if k not in sub.get("properties", {})):

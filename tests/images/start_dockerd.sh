@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Start a Docker daemon for the promstack test-suite if none is answering.
 #
-# Idempotent: exits 0 immediately when `docker info` already works.  Otherwise
-# starts `dockerd` in the background (detached, log in $DOCKERD_LOG), waits up
-# to $DOCKERD_TIMEOUT seconds for `docker info`, and exits non-zero with the
-# log tail on failure.  Meant for root on a machine where docker.io was just
+# Idempotent: exits 0 as soon as `docker info` works and the default bridge has
+# its address (up to $BRIDGE_TIMEOUT seconds).  Otherwise starts `dockerd` in
+# the background (detached, log in $DOCKERD_LOG), waits up to $DOCKERD_TIMEOUT
+# seconds for `docker info`, and exits non-zero with the log tail on failure.  Meant for root on a machine where docker.io was just
 # apt-installed and no init system (systemd) is running.
 #
 # On the reference CI machine (Debian 12, docker.io 20.10.24, cgroup v1,
@@ -20,8 +20,34 @@ PIDFILE=/var/run/docker.pid
 
 docker_ok() { docker info >/dev/null 2>&1; }
 
-if docker_ok; then
+# Containers reach the host at the default bridge's gateway (the live tests' webhook listens there), and
+# the bridge interface gets that address a moment after the engine first answers: wait for it, bounded.
+# No bridge network (dockerd --bridge=none) or no `ip` to look: nothing to wait for. The tests read the
+# address through tests/docker_bridge.py, which waits too.
+bridge_ready() {
+    local name
+    name=$(docker network inspect bridge --format '{{index .Options "com.docker.network.bridge.name"}}' 2>/dev/null) ||
+        return 0
+    command -v ip >/dev/null 2>&1 || return 0
+    ip -4 -o addr show dev "${name:-docker0}" 2>/dev/null | grep -q ' inet '
+}
+
+# Success: the engine answers and its bridge has its address (or BRIDGE_TIMEOUT seconds passed).
+ready() {
+    local deadline=$((SECONDS + ${BRIDGE_TIMEOUT:-30}))
+    until bridge_ready; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "start_dockerd: warning: the docker bridge has no IPv4 address after ${BRIDGE_TIMEOUT:-30}s" >&2
+            break
+        fi
+        sleep 0.5
+    done
+    [ -z "${1:-}" ] || echo "$1"
     exit 0
+}
+
+if docker_ok; then
+    ready
 fi
 
 if ! command -v dockerd >/dev/null 2>&1; then
@@ -61,7 +87,7 @@ wait_ready() {
 
 if [ -s "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
     if wait_ready "$TIMEOUT"; then
-        exit 0
+        ready
     fi
     echo "start_dockerd: dockerd (pid $(cat "$PIDFILE")) is running but not answering" >&2
     tail -n 30 "$LOG" >&2 2>/dev/null
@@ -86,8 +112,7 @@ new_log() { tail -c +$((OFFSET + 1)) "$LOG" 2>/dev/null; }
 # shellcheck disable=SC2086
 start $EXTRA_FLAGS
 if wait_ready "$TIMEOUT" "$DOCKERD_PID"; then
-    echo "start_dockerd: dockerd ready (pid $DOCKERD_PID, log $LOG)"
-    exit 0
+    ready "start_dockerd: dockerd ready (pid $DOCKERD_PID, log $LOG)"
 fi
 
 if ! alive "$DOCKERD_PID" &&
@@ -97,8 +122,7 @@ if ! alive "$DOCKERD_PID" &&
     # shellcheck disable=SC2086
     start --storage-driver=vfs $EXTRA_FLAGS
     if wait_ready "$TIMEOUT" "$DOCKERD_PID"; then
-        echo "start_dockerd: dockerd ready with vfs (pid $DOCKERD_PID, log $LOG)"
-        exit 0
+        ready "start_dockerd: dockerd ready with vfs (pid $DOCKERD_PID, log $LOG)"
     fi
 fi
 
