@@ -18,7 +18,7 @@ import yaml
 _HERE = Path(__file__).resolve().parent
 # how a component checks credentials: exporter-toolkit's web.config.file, its own flags (TLS files as
 # command-line flags), its own login (Grafana), or not at all (cannot be exposed)
-AUTH_KINDS = ("web-config", "flags", "own", "none")
+AUTH_KINDS = ("web-config", "flags", "login", "none")
 
 
 def folder(name: str) -> Path:
@@ -163,6 +163,11 @@ def entries() -> dict[str, Entry]:
 
 def entry(name: str) -> Entry:
     return entries()[name]
+
+
+def enforces_auth(name: str) -> bool:
+    """Whether the component can check credentials at all (else it is never exposed)."""
+    return entry(name).supports_auth
 
 
 def core() -> tuple[str, ...]:

@@ -283,7 +283,7 @@ def _components(data: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]
 
 def _exposure_problems(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
     for name, path, value in _components(data):
-        if value.get("expose") is True and catalog.entry(name).auth != "own":
+        if value.get("expose") is True and catalog.entry(name).auth != "login":
             auth = value.get("auth")
             if not (isinstance(auth, dict) and auth.get("basic")):
                 yield doc.problem(
