@@ -27,6 +27,7 @@ ADMIN_PASSWORD = "admin_password"  # Grafana's: the spec key and the secret file
 # because a snapshot is small; the flag exists since 0.25 (Debian) and in 0.33 (pinned).
 ALERTMANAGER_MAINTENANCE = "10s"
 DEMO_SCRIPT = "app.py"
+EXPAND_EXTERNAL_LABELS = "expand-external-labels"
 DINGTALK_CONFIG = "config.yml"
 BLACKBOX_CONFIG = "blackbox.yml"
 
@@ -114,6 +115,8 @@ def command(stack: Stack, name: str, target: Target, data_dir: str | None = None
             f"--storage.tsdb.retention.time={stack.retention_time}",
             *([f"--storage.tsdb.retention.size={stack.retention_size}"] if stack.retention_size else []),
             "--web.enable-lifecycle",
+            # 2.x: read $$ in external labels as $, as 3.x always does (3.x logs the flag as unknown)
+            f"--enable-feature={EXPAND_EXTERNAL_LABELS}",
             f"--web.listen-address={addr}",
             f"--web.external-url={component.url}",
             # serve at / even when the external URL has a path: a reverse proxy strips it
