@@ -38,6 +38,9 @@ class Entry:
     metrics_path: str = "/metrics"
     binaries: tuple[str, ...] = ()  # local runtime: names to look for on PATH, in order
     package: str | None = None  # Debian package that provides the binary
+    # how its HTTP server checks who asks: web-config (exporter-toolkit --web.config.file), flags (its
+    # own TLS/basic-auth options), login (its own login; settings protect /metrics), none (it cannot)
+    auth: str = "none"
     # arguments that make the binary print its version, for components whose configs depend on it
     version_args: tuple[str, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict)
@@ -63,10 +66,25 @@ def entries() -> dict[str, Entry]:
             metrics_path=data.get("metrics_path", "/metrics"),
             binaries=tuple(local.get("binaries", ())),
             package=local.get("package"),
+            auth=_auth(path, data.get("auth", "none")),
             version_args=tuple(local.get("version", ())),
             raw=data,
         )
     return result
+
+
+AUTH_KINDS = frozenset({"web-config", "flags", "login", "none"})
+
+
+def _auth(path: Path, kind: str) -> str:
+    if kind not in AUTH_KINDS:
+        raise ValueError(f"{path}: auth must be one of {', '.join(sorted(AUTH_KINDS))}, not {kind!r}")
+    return kind
+
+
+def enforces_auth(name: str) -> bool:
+    """Whether component `name` can refuse a request without credentials (else it is never exposed)."""
+    return entry(name).auth != "none"
 
 
 def tag_version(tag: str | None) -> tuple[int, int] | None:

@@ -14,8 +14,6 @@ EXPORTERS: dict[str, str] = {
     "rabbitmq": "rabbitmq",
 }
 CORE = ("prometheus", "alertmanager", "grafana")
-# components that hold credentials of their own login and may be exposed without web.config auth
-SELF_AUTHENTICATED = frozenset({"grafana"})
 # the order components appear in every artifact (deterministic output)
 ORDER = (*CORE, *EXPORTERS.values(), "dingtalk", "demo")
 

@@ -399,6 +399,24 @@ CASES: list[tuple[str, str | bytes | None, list[str]]] = [
             "user:password and splits it at the first colon, and from 0.15 on it expands $VAR in my.cnf values"
         ],
     ),
+    (
+        "cadvisor-exposed",
+        HEAD + "exporters: {cadvisor: {expose: true}}\n",
+        [
+            "3:32: $.exporters.cadvisor.expose: cadvisor cannot enforce authentication, so promstack keeps it on "
+            "127.0.0.1 and the stack's own network; remove expose (to reach it from elsewhere, put a proxy that "
+            "checks credentials in front of it)"
+        ],
+    ),
+    (
+        "cadvisor-with-auth",
+        HEAD + "exporters: {cadvisor: {auth: {basic: {username: a, password: {env: P}}}}}\n",
+        [
+            "3:30: $.exporters.cadvisor.auth: cadvisor cannot enforce authentication, so promstack keeps it on "
+            "127.0.0.1 and the stack's own network; remove auth (to reach it from elsewhere, put a proxy that "
+            "checks credentials in front of it)"
+        ],
+    ),
     # --- everything at once: all reported, sorted by line, schema and semantic problems mixed --
     (
         "several-problems",

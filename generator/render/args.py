@@ -31,21 +31,11 @@ EXPAND_EXTERNAL_LABELS = "expand-external-labels"
 DINGTALK_CONFIG = "config.yml"
 BLACKBOX_CONFIG = "blackbox.yml"
 
-# components whose HTTP server reads an exporter-toolkit --web.config.file (docs/compat.md §4);
-# redis_exporter has its own flags, Grafana its own settings, cAdvisor neither (auth not enforced)
-WEB_CONFIG_COMPONENTS = frozenset(
-    {
-        "prometheus",
-        "alertmanager",
-        "node-exporter",
-        "blackbox-exporter",
-        "pushgateway",
-        "postgres-exporter",
-        "mysqld-exporter",
-    }
-)
-# components that can serve TLS and check basic auth at all (cAdvisor cannot: its auth is not enforced)
-SUPPORTS_AUTH = WEB_CONFIG_COMPONENTS | {"redis-exporter", "grafana"}
+# how each component checks who asks comes from its catalog entry (`auth:`, docs/compat.md §4): an
+# exporter-toolkit --web.config.file, its own flags or settings (redis_exporter, Grafana), or nothing
+# at all (cAdvisor: validation refuses `auth` and `expose` for it, so its auth is never pretended)
+WEB_CONFIG_COMPONENTS = frozenset(n for n, e in catalog.entries().items() if e.auth == "web-config")
+SUPPORTS_AUTH = frozenset(n for n in catalog.entries() if catalog.enforces_auth(n))
 
 
 def admin_password(grafana: Component) -> SecretRef:

@@ -345,8 +345,22 @@ def _components(data: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]
 
 
 def _exposure_problems(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    """Exposure is real or refused: published beyond 127.0.0.1 only behind authentication the component
+    enforces itself (its catalog entry's `auth`); a component that cannot enforce any takes neither."""
     for name, path, value in _components(data):
-        if value.get("expose") is True and name not in conventions.SELF_AUTHENTICATED:
+        if name not in catalog.entries():
+            continue
+        if not catalog.enforces_auth(name):
+            for key in ("expose", "auth"):
+                if key in value and value[key] not in (False, None):
+                    yield doc.problem(
+                        f"{path}.{key}",
+                        f"{name} cannot enforce authentication, so promstack keeps it on 127.0.0.1 and the "
+                        f"stack's own network; remove {key} (to reach it from elsewhere, put a proxy that "
+                        "checks credentials in front of it)",
+                    )
+            continue
+        if value.get("expose") is True and catalog.entry(name).auth != "login":
             auth = value.get("auth")
             if not (isinstance(auth, dict) and auth.get("basic")):
                 yield doc.problem(
