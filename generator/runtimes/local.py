@@ -97,6 +97,17 @@ class LocalBackend(Backend):
     def skips(self) -> dict[str, str]:
         return {name: why for name, why in self._missing().items() if name in OPTIONAL}
 
+    def notes(self) -> list[str]:
+        # host processes have no container network in between: every one listens on loopback only
+        # (args.listen), so `expose: true` cannot take effect here
+        exposed = [name for name, component in self.stack.components.items() if component.expose]
+        if not exposed:
+            return []
+        return [
+            "the local runtime binds every component to 127.0.0.1 whatever `expose` says; "
+            f"ignored expose: true of {', '.join(exposed)} (use the compose runtime to publish them)"
+        ]
+
     def preflight(self, tree: Tree) -> None:
         missing = [why for name, why in self._missing().items() if name not in OPTIONAL]
         if missing:
