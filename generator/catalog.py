@@ -77,7 +77,9 @@ class Entry:
     command: tuple[str, ...] = ()
     environment: dict[str, str] = field(default_factory=dict)
     secret_env: dict[str, str] = field(default_factory=dict)  # variable -> spec secret key, or "auth.basic.password"
-    auth: str = "web-config"
+    # how its HTTP server checks who asks: web-config (exporter-toolkit --web.config.file), flags (its
+    # own TLS/basic-auth options), login (its own login; settings protect /metrics), none (it cannot)
+    auth: str = "none"
     compose: dict[str, Any] = field(default_factory=dict)  # extra keys of its compose service
     compose_when: tuple[dict[str, Any], ...] = ()  # [{if: template, set: {key: value}}]
     host_mounts: tuple[str, ...] = ()  # read-only host views (compose)
@@ -105,7 +107,7 @@ class Entry:
 def _entry(data: dict[str, Any]) -> Entry:
     local = data.get("local") or {}
     spec = data.get("spec") or {}
-    auth = data.get("auth", "web-config")
+    auth = data.get("auth", "none")
     if auth not in AUTH_KINDS:
         raise ValueError(f"catalog entry {data['name']}: auth must be one of {', '.join(AUTH_KINDS)}")
     return Entry(

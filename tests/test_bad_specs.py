@@ -349,6 +349,75 @@ CASES: list[tuple[str, str | bytes | None, list[str]]] = [
             "..., from: ...}"
         ],
     ),
+    # --- values mean what the user wrote: one line, finite numbers, credentials a tool can take ----
+    (
+        "line-break-in-label-value",
+        HEAD + 'environment: "prod\\n"\n',
+        ["3:14: $.environment: must be a single line, but it contains a line break"],
+    ),
+    (
+        "carriage-return-in-label-value",
+        HEAD + 'external_labels: {team: "a\\rb"}\n',
+        ["3:25: $.external_labels.team: must be a single line, but it contains a carriage return"],
+    ),
+    (
+        "line-break-in-target",
+        HEAD + 'services: [{name: api, targets: ["api:80\\n"]}]\n',
+        ["3:34: $.services[0].targets[0]: must be a single line, but it contains a line break"],
+    ),
+    (
+        "header-injection-in-email",
+        HEAD + "notifications:\n"
+        '  receivers: [{name: team, email: {to: "ops@example.com\\nBcc: x@evil.test"}}]\n'
+        '  smtp: {smarthost: "smtp.example.com:587", from: "a@example.com\\r\\nBcc: x@evil.test"}\n'
+        "  default_receiver: team\n",
+        [
+            "4:40: $.notifications.receivers[0].email.to: must be a single line, but it contains a line break",
+            "5:51: $.notifications.smtp.from: must be a single line, but it contains a line break",
+        ],
+    ),
+    (
+        "nan-objective",
+        HEAD
+        + "services:\n  - {name: api, targets: ['api:80'], http: {requests: r}, slos: [{name: a, objective: .nan}]}\n",
+        ["4:87: $.services[0].slos[0].objective: expected a finite number, got .nan"],
+    ),
+    (
+        "infinite-ratio",
+        HEAD + "demo: {enabled: true, error_ratio: .inf}\n",
+        ["3:36: $.demo.error_ratio: expected a finite number, got .inf"],
+    ),
+    (
+        "infinite-port",
+        HEAD + "components: {prometheus: {port: -.inf}}\n",
+        ["3:33: $.components.prometheus.port: expected a finite number, got -.inf"],
+    ),
+    (
+        "mysqld-user-with-colon",
+        HEAD + 'exporters: {mysqld: {address: "db:3306", user: "app:ro", password: {env: P}}}\n',
+        [
+            "3:48: $.exporters.mysqld.user: a mysqld_exporter user cannot contain ':' or '$': the exporter joins "
+            "user:password and splits it at the first colon, and from 0.15 on it expands $VAR in my.cnf values"
+        ],
+    ),
+    (
+        "cadvisor-exposed",
+        HEAD + "exporters: {cadvisor: {expose: true}}\n",
+        [
+            "3:32: $.exporters.cadvisor.expose: cadvisor cannot enforce authentication, so promstack keeps it on "
+            "127.0.0.1 and the stack's own network; remove expose (to reach it from elsewhere, put a proxy that "
+            "checks credentials in front of it)"
+        ],
+    ),
+    (
+        "cadvisor-with-auth",
+        HEAD + "exporters: {cadvisor: {auth: {basic: {username: a, password: {env: P}}}}}\n",
+        [
+            "3:30: $.exporters.cadvisor.auth: cadvisor cannot enforce authentication, so promstack keeps it on "
+            "127.0.0.1 and the stack's own network; remove auth (to reach it from elsewhere, put a proxy that "
+            "checks credentials in front of it)"
+        ],
+    ),
     # --- everything at once: all reported, sorted by line, schema and semantic problems mixed --
     (
         "several-problems",

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from test_live_apply import rule
+from test_runtime_compose import compose_spec, docker_images_or_skip
 from test_runtime_local import (
     PROMSTACK,
     Deployment,
@@ -30,9 +31,22 @@ from test_runtime_local import (
 
 from generator.runtimes.apply import PAUSE_ENV
 
-pytestmark = [pytest.mark.live, pytest.mark.xdist_group("runtime-local")]
+pytestmark = pytest.mark.live
 # after the files are installed; after the processes are converged (the record is saved); after the reloads
 POINTS = ["installed", "converged", "reloaded"]
+# the journal is the engine's, so one point on compose too
+CASES = [
+    *(
+        pytest.param("local", point, id=f"local-{point}", marks=pytest.mark.xdist_group("runtime-local"))
+        for point in POINTS
+    ),
+    pytest.param(
+        "compose",
+        "installed",
+        id="compose-installed",
+        marks=[pytest.mark.docker, pytest.mark.xdist_group("runtime-compose")],
+    ),
+]
 
 
 @pytest.fixture
@@ -40,10 +54,11 @@ def deployments(tmp_path: Path) -> Iterator[Callable[..., Deployment]]:
     yield from deployment_factory(tmp_path)
 
 
-def spec_with(ports: dict[str, int], marker: str) -> dict[str, Any]:
+def spec_with(runtime: str, ports: dict[str, int], marker: str) -> dict[str, Any]:
     """The same stack with one custom alert and one route named after `marker`: a Prometheus and an
     Alertmanager change, both applied by a reload."""
-    return base_spec(
+    build = base_spec if runtime == "local" else lambda *a, **k: compose_spec(*a, docker_images_or_skip(), **k)
+    return build(
         ports,
         "interrupted",
         alerts={"rules": [rule(marker)]},
@@ -79,21 +94,23 @@ def interrupted_up(stack: Deployment, point: str, signum: signal.Signals, log: P
     return log.read_text()
 
 
-@pytest.mark.parametrize("point", POINTS)
+@pytest.mark.parametrize(("runtime", "point"), CASES)
 def test_next_up_applies_what_an_interrupted_up_left_unconfirmed(
+    runtime: str,
     point: str,
     write_spec: Callable[..., Path],
     port: Callable[[], int],
     deployments: Callable[..., Deployment],
     tmp_path: Path,
 ) -> None:
-    need_binaries()
+    if runtime == "local":
+        need_binaries()
     ports = free_ports(port, "prometheus", "alertmanager", "node")
-    stack = deployments(write_spec(spec_with(ports, "Before")), "local", ports)
+    stack = deployments(write_spec(spec_with(runtime, ports, "Before")), runtime, ports)
     stack.up()
     for signum in (signal.SIGKILL, signal.SIGINT):
         marker = f"After{signum.name.title()}"  # AfterSigkill, AfterSigint
-        write_spec(spec_with(ports, marker))
+        write_spec(spec_with(runtime, ports, marker))
         printed = interrupted_up(stack, point, signum, tmp_path / f"{point}-{signum.name}.log")
         assert "reload" in printed  # the interrupted run had planned the reloads
         live_rules = (stack.root / "tree" / "prometheus" / "rules" / "custom.yml").read_text()

@@ -139,7 +139,7 @@ def test_secret_environment_is_only_referenced() -> None:
     assert tree.env["postgres-exporter"]["DATA_SOURCE_NAME"].env == "PG_DSN"
     assert "PG_DSN" not in tree.files["compose.yaml"]
     cnf = tree.secrets["secrets/mysqld-exporter/my.cnf"]
-    assert cnf.template == "[client]\nuser=exp\npassword=${password}\nhost=mysql\nport=3306\n"
+    assert cnf.template == "[client]\nuser=`exp`\npassword=`${password}`\nhost=mysql\nport=3306\n"
     assert cnf.values["password"].env == "MYSQL_PW"
 
 
@@ -198,6 +198,7 @@ def test_command_lines_per_runtime() -> None:
         "--storage.tsdb.retention.time=30d",
         "--storage.tsdb.retention.size=5GB",
         "--web.enable-lifecycle",
+        "--enable-feature=expand-external-labels",
         "--web.listen-address=:9090",
         "--web.external-url=http://localhost:9090",
         "--web.route-prefix=/",

@@ -153,7 +153,7 @@ AUTH: dict[str, Any] = {
         },
         "alertmanager": {"auth": {"basic": {"username": "am", "password": {"env": "AM_PW"}}}},
     },
-    "exporters": {"cadvisor": {"auth": {"basic": {"username": "x", "password": {"env": "X"}}}}},
+    "exporters": {"cadvisor": {}},  # it takes no auth: validation refuses it (tests/test_exposure.py)
 }
 
 
@@ -171,7 +171,7 @@ def test_protected_components_are_scraped_with_credentials() -> None:
         "password_file": "/run/secrets/promstack/prometheus-password",
     }
     assert data["alerting"]["alertmanagers"][0]["basic_auth"]["username"] == "am"
-    assert "basic_auth" not in found["cadvisor"]  # cAdvisor cannot check credentials: none are sent
+    assert "basic_auth" not in found["cadvisor"]  # cAdvisor cannot check credentials: none are sent to it
     tree = render(stack, COMPOSE)
     assert tree.secrets["secrets/prometheus/prometheus-password"].values["value"].env == "PROM_PW"
     assert tree.secrets["secrets/prometheus/alertmanager-password"].values["value"].env == "AM_PW"

@@ -45,11 +45,17 @@ def blackbox_modules() -> dict[str, Any]:
 
 
 def my_cnf(stack: Stack) -> SecretFile:
-    """mysqld_exporter credentials; read by 0.14 (Debian) and >= 0.15 (which dropped DATA_SOURCE_NAME)."""
+    """mysqld_exporter credentials; read by 0.14 (Debian) and >= 0.15 (which dropped DATA_SOURCE_NAME).
+
+    Both read it with go-ini, which cuts a bare value at `#` or `;`, trims spaces and quotes and joins
+    a line ending in `\\` with the next. A value between backticks is taken as it stands, up to the last
+    backtick of the line, so user and password keep every character of one line; but 0.15 and newer
+    expand `$VAR` in them afterwards, with no escape (docs/compat.md §8c).
+    """
     component = stack.components["mysqld-exporter"]
     host, _, port = str(component.options["address"]).rpartition(":")
     text = (
-        f"[client]\nuser={dollar(str(component.options['user']))}\npassword=${{password}}\n"
+        f"[client]\nuser=`{dollar(str(component.options['user']))}`\npassword=`${{password}}`\n"
         f"host={dollar(host)}\nport={port}\n"
     )
     return SecretFile(text, {"password": component.secrets["password"]})

@@ -57,9 +57,23 @@ def _datasource(stack: Stack, target: Target, tree: Tree, component: Component, 
         tree.secrets[f"{secrets}/{_ca_secret(component.name)}"] = SecretFile.single(auth.tls.cert)
         secure["tlsCACert"] = f"$__file{{{target.secret_path('grafana', _ca_secret(component.name))}}}"
     source["jsonData"] = json_data
+    source = literal(source)
     if secure:
-        source["secureJsonData"] = secure
+        source["secureJsonData"] = secure  # our own $__file{} references: the one thing left to expand
     return source
+
+
+def literal(value: Any) -> Any:
+    """`value` with every string made literal for Grafana's provisioning reader, which expands $VAR,
+    ${VAR}, $__env{VAR} and $__file{PATH} in every string value (not in keys) and reads $$ as one $
+    (pkg/services/provisioning/values, docs/compat.md §8b)."""
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, dict):
+        return {key: literal(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [literal(item) for item in value]
+    return value
 
 
 def datasources(stack: Stack, target: Target, tree: Tree) -> dict[str, Any]:
@@ -125,7 +139,8 @@ def render(stack: Stack, target: Target) -> Tree:
     tree.secrets[f"{conventions.SECRETS_DIR}/grafana/{ADMIN_PASSWORD}"] = SecretFile.single(login_password(grafana))
     built = dashboards.build(stack)
     if built:
-        tree.files[f"{conventions.GRAFANA_PROVIDERS_DIR}/{NAME}.yaml"] = dump_yaml(provider(stack, target), stack)
+        text = dump_yaml(literal(provider(stack, target)), stack)
+        tree.files[f"{conventions.GRAFANA_PROVIDERS_DIR}/{NAME}.yaml"] = text
     for dashboard in built:
         tree.files[f"{conventions.GRAFANA_DASHBOARDS_DIR}/{folder_dir(stack)}/{dashboard.uid}.json"] = dashboard.text()
     return tree

@@ -65,6 +65,13 @@ def _timing(stack: Stack, interval: str) -> dict[str, str]:
     return timing
 
 
+def external_labels(stack: Stack) -> dict[str, str]:
+    """The labels as written, `$` doubled: Prometheus expands $VAR and ${VAR} in their values and reads
+    $$ as one $, always from 3.0 on and on 2.x with the expand-external-labels feature, which
+    args.command turns on so that every version loads exactly the spec's values (docs/compat.md §8a)."""
+    return {name: value.replace("$", "$$") for name, value in stack.external_labels.items()}
+
+
 def global_timeout(stack: Stack) -> str:
     interval, timeout = duration_ms(stack.scrape_interval) or 0, duration_ms(stack.scrape_timeout) or 0
     return stack.scrape_timeout if timeout <= interval else stack.scrape_interval
@@ -161,7 +168,7 @@ def config(stack: Stack, target: Target) -> dict[str, Any]:
             "scrape_interval": stack.scrape_interval,
             "scrape_timeout": global_timeout(stack),
             "evaluation_interval": stack.evaluation_interval,
-            "external_labels": dict(stack.external_labels),
+            "external_labels": external_labels(stack),
         },
         "rule_files": [RULE_FILES],
         "alerting": {

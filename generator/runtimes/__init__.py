@@ -146,6 +146,8 @@ def up(spec: Path, options: Options) -> Outcome:
         stack, skipped = _runnable(runner, stack)
         for why in skipped.values():
             out(f"  skipped: {why}")
+        for note in runner.notes():
+            out(f"  note: {note}")
         tree = render(stack, runner.target())
         if options.checks:
 

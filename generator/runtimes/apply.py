@@ -100,6 +100,10 @@ class Backend(ABC):
         """Optional components this runtime cannot run here, and why (they are left out of the stack)."""
         return {}
 
+    def notes(self) -> list[str]:
+        """What this runtime does differently from what the spec asks, said plainly by `up`."""
+        return []
+
     @abstractmethod
     def preflight(self, tree: Tree) -> None:
         """Fail (DeployError) if something the stack needs is missing (may pull images)."""

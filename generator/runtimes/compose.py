@@ -33,6 +33,7 @@ from generator.checks import compose_config
 from generator.errors import DeployError
 from generator.model import Stack
 from generator.render import Tree
+from generator.runtimes import procs
 from generator.runtimes.apply import Backend, Plan, Proc, Progress
 
 PULL_TIMEOUT = 300.0
@@ -160,6 +161,7 @@ class ComposeBackend(Backend):
         text = tree.files.get(conventions.COMPOSE_FILE)
         if text is None:
             raise DeployError(f"the rendered tree has no {conventions.COMPOSE_FILE}; no compose renderer installed?")
+        self._ports_free()
         missing = []
         for service, spec in sorted(self.services(text).items()):
             image = str((spec or {}).get("image", ""))
@@ -174,6 +176,31 @@ class ComposeBackend(Backend):
                 "missing images (set components.<name>.image / exporters.<name>.image in the spec "
                 "to an image you have, or make the registry reachable):\n  " + "\n  ".join(missing)
             )
+
+    def _ports_free(self) -> None:
+        """Refuse host ports another container publishes, or another program listens on (docker-proxy
+        included: without it, a published port has no listener at all); this project's own are fine."""
+        wanted = {
+            c.port: (name, "0.0.0.0" if c.expose else "127.0.0.1")
+            for name, c in self.stack.components.items()
+            if c.runs
+        }
+        mine: set[int] = set()
+        others: set[int] = set()
+        problems = []
+        for container in self.client.containers.list():
+            project = container.labels.get(_PROJECT_LABEL)
+            published = (container.attrs.get("NetworkSettings") or {}).get("Ports") or {}
+            ports = {int(b["HostPort"]) for bindings in published.values() for b in bindings or [] if b.get("HostPort")}
+            if project == self.state.project:
+                mine |= ports
+                continue
+            for port in sorted(ports & set(wanted)):
+                others.add(port)
+                of = f" of compose project {project}" if project else ""
+                problems.append(f"port {port} ({wanted[port][0]}) is published by container {container.name}{of}")
+        held = {port: why for port, why in wanted.items() if port not in mine | others}
+        procs.refuse_taken(problems + procs.taken(held, lambda process: False))
 
     def _image_present(self, image: str) -> bool:
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import json
 import os
 import shlex
 import shutil
@@ -27,11 +28,16 @@ from supervisor.xmlrpc import SupervisorTransport  # type: ignore[import-untyped
 from generator import binaries, catalog
 from generator.errors import DeployError
 from generator.render import Target, Tree, args
+from generator.runtimes import procs
 from generator.runtimes.apply import Backend, Plan, Proc
 
 # supervisord's own variables the programs inherit: nothing from the user's shell, so no stray secret
 _PASS_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME")
 _UP_STATES = frozenset({"RUNNING"})
+# in supervisord's environment, so in every program's: finds this stack's processes when supervisord
+# cannot be asked (its socket deleted, or it was killed and its programs run on); the value is the state dir
+MARK_ENV = "PROMSTACK_SUPERVISED"
+_SUPERVISORD = "supervisord"  # its key in run/pids.json (no component has that name)
 _GAVE_UP = frozenset({"FATAL", "EXITED", "STOPPED", "BACKOFF"})
 
 
@@ -90,12 +96,27 @@ class LocalBackend(Backend):
         # what the stack works without (catalog `local.optional`) is reported plainly when missing
         return {name: why for name, why in self._missing().items() if catalog.entry(name).optional}
 
+    def notes(self) -> list[str]:
+        # host processes have no container network in between: every one listens on loopback only
+        # (args.listen), so `expose: true` cannot take effect here
+        exposed = [name for name, component in self.stack.components.items() if component.expose]
+        if not exposed:
+            return []
+        return [
+            "the local runtime binds every component to 127.0.0.1 whatever `expose` says; "
+            f"ignored expose: true of {', '.join(exposed)} (use the compose runtime to publish them)"
+        ]
+
     def preflight(self, tree: Tree) -> None:
         missing = [why for name, why in self._missing().items() if not catalog.entry(name).optional]
         if missing:
             raise DeployError(
                 "the local runtime runs every component from a binary on PATH:\n  " + "\n  ".join(missing)
             )
+        # every component listens on 127.0.0.1:<port>; this stack's own processes may hold theirs (a re-run)
+        wanted = {c.port: (name, "127.0.0.1") for name, c in self.stack.components.items() if c.runs}
+        mine = {(p.pid, p.start) for p in self._ours()}
+        procs.refuse_taken(procs.taken(wanted, lambda p: (p.pid, p.start) in mine))
 
     def definitions(self, tree: Tree, staging: Path, env: dict[str, dict[str, str]], run: list[str]) -> dict[str, str]:
         target = self.target()
@@ -143,8 +164,9 @@ class LocalBackend(Backend):
         return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
 
     def alive(self) -> bool:
-        if not self.state.socket.exists():
+        if not self.state.socket_file.exists():
             return False
+        self.state.link_socket()
         try:
             return bool(self.rpc().supervisor.getState()["statename"] == "RUNNING")
         except (OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError):
@@ -197,10 +219,13 @@ class LocalBackend(Backend):
             Path(self.data_dir(name) or self.state.data).mkdir(parents=True, exist_ok=True)
 
     def _start_supervisord(self) -> None:
+        self._stop_strays()  # never a second supervisord, nor second copies fighting for the ports
         self._write_conf()
         with contextlib.suppress(OSError):
-            self.state.socket.unlink()
+            self.state.socket_file.unlink()
+        self.state.link_socket()
         env = {key: os.environ[key] for key in _PASS_ENV if key in os.environ}
+        env[MARK_ENV] = str(self.state.root)
         _private_logs(self.state.logs)
         result = subprocess.run(
             [sys.executable, "-m", "supervisor.supervisord", "-c", str(self.conf)],
@@ -228,6 +253,7 @@ class LocalBackend(Backend):
             self._write_programs()
         if not self.alive():
             self._start_supervisord()  # starts every program at once (autostart)
+            self._record_pids()
             return
         server = self.rpc().supervisor
         added, changed, removed = server.reloadConfig()[0]
@@ -247,10 +273,15 @@ class LocalBackend(Backend):
             # same definition (files changed, or it had stopped): a plain restart picks up the files
             _quiet(server.stopProcess, name)
             _quiet(server.startProcess, name, False)
+        self._record_pids()
 
     def processes(self) -> dict[str, Proc]:
-        if not self.alive():
-            return {}
+        if not self.alive():  # what a lost supervisord left running is not up: `up` starts afresh
+            return {
+                name: Proc("orphaned", False, process.start, f"{process}, left by a supervisord that cannot be asked")
+                for process, name in self._ours().items()
+                if name != _SUPERVISORD
+            }
         found = {}
         for info in self.rpc().supervisor.getAllProcessInfo():
             state = str(info["statename"])
@@ -287,23 +318,88 @@ class LocalBackend(Backend):
         self.rpc().supervisor.signalProcess(component, signame)
 
     def stop(self, volumes: bool) -> None:
-        pid_file = self.state.run / "supervisord.pid"
         if self.alive():
             with contextlib.suppress(OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError):
                 self.rpc().supervisor.stopAllProcesses()
             with contextlib.suppress(OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError):
                 self.rpc().supervisor.shutdown()
+            supervisord = [p for p, name in self._ours().items() if name == _SUPERVISORD]
+            left = procs.wait(supervisord, 45)
+            if left:
+                raise DeployError(f"supervisord ({left[0]}) did not stop within 45s")
+        self._stop_strays()  # what a supervisord that cannot be asked left running
+
+    # -- the stack's own processes, found without supervisord ------------------------------------------
+    @property
+    def pid_file(self) -> Path:
+        return self.state.run / "pids.json"
+
+    def _managed(self) -> dict[str, procs.Process]:
+        """supervisord and its programs, as supervisord itself names them ({} when it cannot be asked)."""
         try:
-            pid = int(pid_file.read_text().strip())
-        except (OSError, ValueError):
+            server = self.rpc().supervisor
+            pids = {_SUPERVISORD: int(server.getPID())}
+            pids.update({str(i["name"]): int(i["pid"]) for i in server.getAllProcessInfo() if i.get("pid")})
+        except (OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError):
+            return {}
+        found = {name: procs.find(pid) for name, pid in pids.items()}
+        return {name: process for name, process in found.items() if process is not None}
+
+    def _record_pids(self) -> None:
+        """Remember supervisord's and every program's pid with its start time: they find those processes,
+        and prove a pid is still theirs, when supervisord can no longer be asked."""
+        record = {name: [p.pid, p.start] for name, p in self._managed().items()}
+        if record:
+            with contextlib.suppress(OSError):
+                _write_private(self.pid_file, json.dumps(record, sort_keys=True) + "\n")
+
+    def _ours(self) -> dict[procs.Process, str]:
+        """Every live process of this stack's supervisord ("supervisord") and its programs (by component):
+        as supervisord names them if it answers, by the marker in their environment, by the pids recorded
+        at their start (checked against their start time), and supervisord by its pid file (checked
+        against its command line)."""
+        found = {p: name for name, p in self._managed().items()} if self.alive() else {}
+        found |= {
+            p: env.get("SUPERVISOR_PROCESS_NAME", _SUPERVISORD)
+            for p, env in procs.marked(MARK_ENV, str(self.state.root)).items()
+        }
+        try:
+            recorded = json.loads(self.pid_file.read_text())
+            pids = {str(name): (int(pid), int(start)) for name, (pid, start) in recorded.items()}
+        except (OSError, ValueError, TypeError, AttributeError):
+            pids = {}
+        with contextlib.suppress(OSError, ValueError):
+            pid = int((self.state.run / "supervisord.pid").read_text().strip())
+            process = procs.find(pid)
+            if process is not None and str(self.conf) in process.command:
+                found.setdefault(process, _SUPERVISORD)
+        for name, (pid, start) in pids.items():
+            process = procs.find(pid, start)
+            if process is not None:
+                found.setdefault(process, name)
+        return found
+
+    def _stop_strays(self) -> None:
+        """Stop what this stack's supervisord runs while it cannot be asked (its socket is gone), or what it
+        left running when it was killed: first supervisord (it stops its programs), then any program left."""
+        strays = self._ours()
+        if not strays:
             return
-        deadline = time.monotonic() + 45
-        while _running(pid):
-            if time.monotonic() > deadline:
-                raise DeployError(f"supervisord (pid {pid}) did not stop within 45s")
-            time.sleep(0.1)
+        supervisord = [p for p, name in strays.items() if name == _SUPERVISORD]
+        programs = sorted(((name, p) for p, name in strays.items() if name != _SUPERVISORD), key=lambda e: e[1].pid)
+        why = (
+            f"supervisord (pid {supervisord[0].pid}) no longer answers on {self.state.socket}"
+            if supervisord
+            else "supervisord is gone, but programs it started still run"
+        )
+        listed = ", ".join(f"{name} (pid {p.pid})" for name, p in programs) or "no programs"
+        self.out(f"  supervisord        {why}: stopping it and what it started ({listed})")
+        left = procs.stop(supervisord, 45) + procs.stop([p for _, p in programs], 30)
+        if left:
+            raise DeployError(f"could not stop {', '.join(map(str, left))}; stop it by hand, then run again")
 
     def save_good(self) -> None:
+        self._record_pids()  # as verified: every program has settled on its pid
         _copy_dir(self.program_dir, self.state.run / "programs.good")
         _copy_dir(self.env_dir, self.state.run / "env.good")
 
@@ -317,20 +413,6 @@ def _quiet(call: Any, *params: Any) -> None:
     """supervisor answers NOT_RUNNING / BAD_NAME faults for what is already as we want it."""
     with contextlib.suppress(xmlrpc.client.Fault):
         call(*params)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie (parent has not reaped it yet) has stopped for our purposes
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _private_logs(folder: Path) -> None:

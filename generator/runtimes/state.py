@@ -10,7 +10,12 @@ Layout of `<state>/` (default `~/.local/state/promstack/<project>/`, or `$PROMST
     generated/   secrets promstack made up (Grafana's admin password when the spec names none), 0600 in
                  0700 folders; kept by `down` like the data that depends on them, removed by `--volumes`
     logs/        local runtime: supervisord's and every program's log
-    run/         local runtime: supervisord config, pid file and unix socket
+    run/         local runtime: supervisord config, pid files (supervisord.pid, pids.json) and its unix
+                 socket supervisor.sock, always here: never in /tmp, where systemd-tmpfiles and tmpreaper
+                 delete old files and a lost socket would leave supervisord unreachable. A state dir too
+                 deep for AF_UNIX (108 bytes) reaches run/ through a short symlink in a private folder:
+                 $XDG_RUNTIME_DIR/promstack/, else /run/promstack/ for root, else /tmp/promstack-UID/
+                 (0700, checked); it holds only the link, made again before every use (`link_socket`)
     lock         `fcntl.flock`ed by `up` and `down`
     state.json   what was deployed: runtime, project, spec, and a fingerprint per component
     pending.json the journal of an `up` under way: the components whose new files or definitions were
@@ -28,6 +33,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -40,10 +46,22 @@ from generator.errors import DeployError
 STATE_ENV = "PROMSTACK_STATE_DIR"
 LOCK_TIMEOUT_ENV = "PROMSTACK_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = 120.0
-# AF_UNIX paths are limited to 108 bytes on Linux; deeper state dirs get their socket elsewhere
+# AF_UNIX paths are limited to 108 bytes on Linux; deeper state dirs reach their socket by a short link
 _SOCKET_MAX = 100
 # what State.pending answers when the journal cannot be read: every component counts as unconfirmed
 ALL_PENDING = frozenset({"*"})
+
+
+def _short_folders() -> list[Path]:
+    """Private folders with short paths for the link to a deep run/, best first: the user's runtime dir
+    (made for sockets, owner-only), /run for root (both tmpfs: empty after a reboot, like supervisord)."""
+    folders = []
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    if runtime.startswith("/"):
+        folders.append(Path(runtime) / "promstack")
+    if os.geteuid() == 0:
+        folders.append(Path("/run/promstack"))
+    return [*folders, Path(tempfile.gettempdir()) / f"promstack-{os.geteuid()}"]
 
 
 def base_dir() -> Path:
@@ -106,13 +124,44 @@ class State:
         return self.root / "pending.json"
 
     @property
+    def socket_file(self) -> Path:
+        """supervisord's unix socket (never a TCP port): always in run/ (see the layout above)."""
+        return self.run / "supervisor.sock"
+
+    @property
     def socket(self) -> Path:
-        """supervisord's unix socket (never a TCP port): in run/, or a short path if run/ is too deep."""
-        preferred = self.run / "supervisor.sock"
-        if len(str(preferred)) <= _SOCKET_MAX:
-            return preferred
+        """The path supervisord binds and promstack connects to: `socket_file`, or where that is too long
+        for AF_UNIX, the same file through a short symlink to run/ (`link_socket` makes it)."""
+        if len(str(self.socket_file)) <= _SOCKET_MAX:
+            return self.socket_file
         digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:16]
-        return Path(tempfile.gettempdir()) / f"promstack-{digest}.sock"
+        candidates = [folder / digest / self.socket_file.name for folder in _short_folders()]
+        return next((c for c in candidates if len(str(c)) <= _SOCKET_MAX), candidates[-1])
+
+    def link_socket(self) -> None:
+        """Make `socket` reach `socket_file` (nothing to do unless run/ is too deep): the link is made
+        again before every use, so a cleaner that removed it costs nothing; the socket stays in run/."""
+        link = self.socket.parent
+        if link == self.run:
+            return
+        folder = link.parent
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            info = os.lstat(folder)
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+                raise DeployError(
+                    f"{folder} (where a short path to supervisord's socket goes) must be a folder of this user "
+                    "only (mode 0700); remove it, or choose a shorter PROMSTACK_STATE_DIR"
+                )
+            with contextlib.suppress(OSError):
+                if os.readlink(link) == str(self.run):
+                    return
+            tmp = folder / f".{link.name}.{os.getpid()}"
+            tmp.unlink(missing_ok=True)
+            os.symlink(self.run, tmp)
+            os.replace(tmp, link)
+        except OSError as exc:
+            raise DeployError(f"cannot make {link}, the short path to {self.run}: {exc.strerror}") from None
 
     def create(self) -> None:
         try:
@@ -190,8 +239,9 @@ class State:
             shutil.rmtree(self.data, ignore_errors=True)
             shutil.rmtree(self.generated, ignore_errors=True)
             shutil.rmtree(self.logs, ignore_errors=True)  # component logs may quote secrets they were given
-        with contextlib.suppress(OSError):
-            self.socket.unlink()
+        if self.socket != self.socket_file:
+            with contextlib.suppress(OSError):
+                self.socket.parent.unlink()  # the short link to run/
 
     def save_last_good(self) -> None:
         """Copy the live tree to last-good/ (not mounted anywhere, so a whole-directory swap is fine)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+# every pattern is used with fullmatch: `$` alone also matches before a trailing newline ("5m\n")
 _DURATION = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
 _UNITS_MS = (365 * 86400_000, 7 * 86400_000, 86400_000, 3600_000, 60_000, 1000, 1)
 _SIZE = re.compile(r"^(\d+)(B|KB|MB|GB|TB|PB)$")
@@ -27,7 +28,7 @@ FORMATS: dict[str, tuple[re.Pattern[str] | None, str]] = {
 
 def duration_ms(text: str) -> int | None:
     """Milliseconds of a Prometheus duration, or None when it is not one."""
-    match = _DURATION.match(text) if text else None
+    match = _DURATION.fullmatch(text) if text else None
     if not match or not any(match.groups()):
         return None
     return sum(int(g) * unit for g, unit in zip(match.groups(), _UNITS_MS, strict=True) if g)
@@ -53,7 +54,7 @@ def format_duration(ms: int) -> str:
 
 
 def size_bytes(text: str) -> int | None:
-    match = _SIZE.match(text)
+    match = _SIZE.fullmatch(text)
     return int(match.group(1)) * _SIZE_FACTORS[match.group(2)] if match else None
 
 
@@ -71,7 +72,7 @@ def is_hostport(text: str) -> bool:
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit():
         return False
-    return 0 < int(port) < 65536 and bool(_HOST.match(host))
+    return 0 < int(port) < 65536 and bool(_HOST.fullmatch(host))
 
 
 def conforms(fmt: str, value: str) -> bool:
@@ -80,4 +81,4 @@ def conforms(fmt: str, value: str) -> bool:
     if fmt == "hostport":
         return is_hostport(value)
     pattern = FORMATS[fmt][0]
-    return bool(pattern and pattern.match(value))
+    return bool(pattern and pattern.fullmatch(value))

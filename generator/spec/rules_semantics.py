@@ -120,6 +120,8 @@ def _threshold_problems(doc: Document, path: str, rule: rules_catalog.PackRule, 
         number = Decimal(str(value))
     except InvalidOperation:
         return
+    if not number.is_finite():  # .nan and .inf are reported by the schema check
+        return
     if not rule.allows(number):
         yield doc.problem(f"{path}.threshold", f"the threshold of {rule.name} must be {rule.describe_bounds()}")
 

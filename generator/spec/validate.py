@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterator
 from decimal import Decimal
 from functools import cache
@@ -36,8 +37,49 @@ def schema() -> dict[str, Any]:
 def _format_checker() -> FormatChecker:
     checker = FormatChecker(formats=())
     for name in FORMATS:
-        checker.checks(name)(lambda value, _name=name: not isinstance(value, str) or conforms(_name, value))
+        # a value with a line break is reported once, as such, by _type below
+        checker.checks(name)(
+            lambda value, _name=name: not isinstance(value, str) or _broken(value) or conforms(_name, value)
+        )
     return checker
+
+
+def _broken(value: str) -> bool:
+    return "\n" in value or "\r" in value
+
+
+def _type(validator: Any, types: Any, instance: Any, schema: dict[str, Any]) -> Iterator[jsonschema.ValidationError]:
+    """JSON Schema `type`, plus what every tool downstream assumes of its values: a string is one line
+    (it lands in a YAML value, a flag, a header, a my.cnf line) unless its schema says `x-multiline`, and
+    a number is finite (YAML's .nan and .inf parse as floats, and no rule, query or test can use them)."""
+    wanted = types if isinstance(types, list) else [types]
+    if isinstance(instance, float) and not math.isfinite(instance) and {"number", "integer"} & set(wanted):
+        yield jsonschema.ValidationError("not finite", validator="x-finite")
+        return
+    yield from _BASE_TYPE(validator, types, instance, schema)
+    if isinstance(instance, str) and "string" in wanted and _broken(instance) and not schema.get("x-multiline"):
+        yield jsonschema.ValidationError("not one line", validator="x-single-line")
+
+
+def _finite(base: Any) -> Any:
+    """A bound keyword that leaves non-finite numbers to _type (one problem per value, not two)."""
+
+    def check(validator: Any, bound: Any, instance: Any, schema: dict[str, Any]) -> Any:
+        if isinstance(instance, float) and not math.isfinite(instance):
+            return iter(())
+        return base(validator, bound, instance, schema)
+
+    return check
+
+
+_BASE_TYPE = Draft202012Validator.VALIDATORS["type"]
+_Validator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator,
+    {
+        "type": _type,
+        **{k: _finite(Draft202012Validator.VALIDATORS[k]) for k in _RELATIONS},
+    },
+)
 
 
 def _json_path(parts: Any) -> str:
@@ -57,7 +99,7 @@ def _show(value: Any) -> str:
 
 
 def _schema_problems(doc: Document) -> Iterator[Problem]:
-    validator = Draft202012Validator(schema(), format_checker=_format_checker())
+    validator = _Validator(schema(), format_checker=_format_checker())
     for error in validator.iter_errors(doc.data):
         yield from _explain(doc, error)
 
@@ -67,6 +109,12 @@ def _explain(doc: Document, error: jsonschema.ValidationError) -> Iterator[Probl
     sub: dict[str, Any] = error.schema if isinstance(error.schema, dict) else {}
     value: Any = error.instance
     kind = error.validator
+    # a line break or .nan inside one branch of a oneOf (alerts.packs) is what is wrong, not the branch
+    broken = [e for e in error.context or () if e.validator in ("x-single-line", "x-finite")]
+    if kind == "oneOf" and broken:
+        for inner in broken:
+            yield from _explain(doc, inner)
+        return
     if kind == "additionalProperties" and sub.get("x-secret"):
         # `url: {https://hooks.../SECRET}` is YAML for a mapping with the secret as its key: never name the key
         yield doc.problem(path, f"{SECRET_HINT}; this one has other keys (not shown: one may be the secret)")
@@ -106,6 +154,11 @@ def _format_words(sub: dict[str, Any]) -> str:
 def _message(error: jsonschema.ValidationError, path: str, sub: dict[str, Any], value: Any, in_secret: bool) -> str:
     """One sentence for one schema error; never echoes anything found inside a secret reference."""
     kind = error.validator
+    if kind == "x-finite":
+        return f"expected a finite number, got {_yaml_float(value)}"
+    if kind == "x-single-line":
+        what = "a line break" if "\n" in value else "a carriage return"
+        return f"must be a single line, but it contains {what}"
     if kind == "type":
         if sub.get("x-secret") and not isinstance(value, dict):
             return SECRET_HINT
@@ -136,12 +189,19 @@ def _message(error: jsonschema.ValidationError, path: str, sub: dict[str, Any], 
     if kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         return _bound_message(kind, sub, value, path)
     if kind == "pattern":
+        if sub.get("x-message"):
+            return str(sub["x-message"])
         if sub["pattern"] == "^/":
             return f"{_show(value)} must start with '/'"
         return f"{_show(value)} must match {sub['pattern']}"
     if kind == "oneOf" and path == "$.alerts.packs":
         return "must be 'default', 'none' or a list of rule pack names"
     return "invalid secret reference" if in_secret else error.message
+
+
+def _yaml_float(value: float) -> str:
+    """How YAML spells a non-finite number (what the user wrote), not Python's nan/inf."""
+    return ".nan" if math.isnan(value) else ".inf" if value > 0 else "-.inf"
 
 
 def _bound_message(kind: str, sub: dict[str, Any], value: Any, path: str) -> str:
@@ -282,7 +342,21 @@ def _components(data: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]
 
 
 def _exposure_problems(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    """Exposure is real or refused: published beyond 127.0.0.1 only behind authentication the component
+    enforces itself (its catalog entry's `auth`); a component that cannot enforce any takes neither."""
     for name, path, value in _components(data):
+        if name not in catalog.entries():
+            continue
+        if not catalog.enforces_auth(name):
+            for key in ("expose", "auth"):
+                if key in value and value[key] not in (False, None):
+                    yield doc.problem(
+                        f"{path}.{key}",
+                        f"{name} cannot enforce authentication, so promstack keeps it on 127.0.0.1 and the "
+                        f"stack's own network; remove {key} (to reach it from elsewhere, put a proxy that "
+                        "checks credentials in front of it)",
+                    )
+            continue
         if value.get("expose") is True and catalog.entry(name).auth != "login":
             auth = value.get("auth")
             if not (isinstance(auth, dict) and auth.get("basic")):
