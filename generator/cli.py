@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -86,16 +87,28 @@ def check(
 @app.command()
 def generate(
     spec: SpecArg,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (replaced atomically).")] = Path("out"),
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output directory (our files replaced atomically, yours kept).")
+    ] = Path("out"),
     runtime: Annotated[str, typer.Option("--runtime", "-r", help="compose or local: paths and addresses.")] = "compose",
 ) -> None:
     """Render the spec into a config tree (atomically; identical specs give identical bytes)."""
     if runtime not in ("compose", "local"):
         say("error: --runtime must be compose or local")
         raise typer.Exit(2)
+    here = _cwd()
     rendered = guarded(lambda: pipeline.generate(spec, out, runtime))
     total = len(rendered.tree.files) + len(rendered.tree.secrets)
     echo(f"wrote {total} files to {out}")
+    if here and not _cwd():  # the shell's folder was replaced by the new one of the same name
+        say(f"note: your current folder was replaced; `cd {here}` to see the new files")
+
+
+def _cwd() -> str | None:
+    try:
+        return os.getcwd()
+    except FileNotFoundError:  # a folder that was removed (or replaced) while we were in it
+        return None
 
 
 @app.command("test")

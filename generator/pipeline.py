@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator import binaries, checks
+from generator import binaries, checks, output
 from generator.errors import CheckError
 from generator.model import Stack
 from generator.render import Target, Tree, render
@@ -33,6 +33,7 @@ def render_spec(spec: Path, runtime: str = "compose", root: Path | None = None) 
 
 def generate(spec: Path, out: Path, runtime: str = "compose", placeholders: bool = False) -> Rendered:
     """Render `spec` and write it to `out` atomically. Secrets are resolved now unless placeholders."""
+    out = output.resolve(out)  # first: the paths rendered and renamed name no `..` or symlink
     rendered = render_spec(spec, runtime, out)
     secrets = Secrets(spec.absolute().parent, placeholders=placeholders)
     write_tree(

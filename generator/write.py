@@ -18,12 +18,13 @@ from secrets import token_urlsafe
 
 import bcrypt
 
-from generator import conventions, redact
+from generator import conventions, output, redact, userfile
 from generator.errors import PromstackError, SecretError
 from generator.model import SecretRef
 from generator.render import SecretFile, Tree
 
 PLACEHOLDER = "promstack-placeholder-not-a-secret"
+SECRET_FILE_MAX = 64 * 1024
 _BCRYPT_ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 
@@ -80,12 +81,7 @@ class Secrets:
             path = Path(ref.file or "")
             path = path if path.is_absolute() else self.base / path
             where = f"file {path}"
-            try:
-                plain = path.read_text(encoding="utf-8").rstrip("\n")
-            except OSError as exc:
-                raise SecretError(f"secret file {path} cannot be read: {exc.strerror}") from None
-            except UnicodeDecodeError:
-                raise SecretError(f"secret file {path} is not UTF-8 text") from None
+            plain = _secret_file(path)
         if not plain:
             # an empty password is no password (Grafana would even fall back to its default one)
             raise SecretError(f"secret {where} is empty")
@@ -131,6 +127,26 @@ class Secrets:
             else:
                 values[key] = plain
         return string.Template(secret.template).substitute(values)
+
+
+def _secret_file(path: Path) -> str:
+    """A `{file: PATH}` secret: a regular file of at most SECRET_FILE_MAX bytes (a FIFO, a device or a huge
+    file is refused, never opened so that it could block or never end), UTF-8, without its last line break."""
+    try:
+        raw = userfile.read(path, SECRET_FILE_MAX)
+    except userfile.NotRegular as exc:
+        raise SecretError(f"secret file {path} is {exc.kind}, not a regular file") from None
+    except OSError as exc:
+        raise SecretError(f"secret file {path} cannot be read: {exc.strerror}") from None
+    if len(raw) > SECRET_FILE_MAX:
+        raise SecretError(
+            f"secret file {path} is larger than {SECRET_FILE_MAX // 1024} KiB; a secret is a password, a token or a key"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SecretError(f"secret file {path} is not UTF-8 text") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n")  # line ends as text mode reads them
 
 
 def _keep(path: Path, plain: str) -> None:
@@ -190,9 +206,13 @@ def materialize(tree: Tree, into: Path, secrets: Secrets, salt: str) -> None:
 
 
 def write_tree(tree: Tree, out: Path, secrets: Secrets, salt: str, manifest_text: str | None = None) -> None:
-    """Replace `out` by the rendered tree, atomically; on any failure `out` is untouched."""
-    out = out.absolute()
-    _refuse_foreign(out)
+    """Replace what promstack wrote in `out` by the rendered tree, atomically; on any failure `out` is untouched.
+
+    What else is in `out` (the user's: a spec, `.git`, notes) is carried into the new tree (see `output`).
+    """
+    out = output.resolve(out)
+    written = {*tree.files, *tree.secrets, *([conventions.MANIFEST] if manifest_text is not None else [])}
+    theirs = output.foreign(out, written)
     # a secret generated for the previous output (Grafana's admin password) is kept, not made up again
     secrets = secrets.keeping(out / conventions.SECRETS_DIR)
     try:
@@ -201,37 +221,47 @@ def write_tree(tree: Tree, out: Path, secrets: Secrets, salt: str, manifest_text
     except OSError as exc:
         raise PromstackError(f"cannot write to {out.parent}: {exc.strerror}") from None
     old: Path | None = None
+    moved: list[str] = []
     try:
-        staging.chmod(0o755)
+        output.take_mode(out, staging)
         materialize(tree, staging, secrets, salt)
         if manifest_text is not None:
             (staging / conventions.MANIFEST).write_text(manifest_text)
+        for rel in theirs:
+            output.move_in(out, staging, rel)
+            moved.append(rel)
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
             os.rename(out, old / "tree")
         os.rename(staging, out)
     except BaseException as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        if old is not None:
-            _restore(old, out)
+        left = _undo(out, staging, old, moved)
         if isinstance(exc, OSError):
-            raise PromstackError(f"cannot write {out}: {exc.strerror}; the previous output is unchanged") from None
+            raise PromstackError(
+                f"cannot write {out}: {exc.strerror}; {left or 'the previous output is unchanged'}"
+            ) from None
+        if left:
+            raise PromstackError(f"writing {out} stopped ({exc or type(exc).__name__}); {left}") from None
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _refuse_foreign(out: Path) -> None:
-    """Refuse to replace anything but a promstack output folder: `-o .` must not wipe the user's files."""
-    if not out.exists() and not out.is_symlink():
-        return
-    if not out.is_dir():
-        raise PromstackError(f"{out} exists and is not a directory; choose another output folder")
-    if any(out.iterdir()) and not (out / conventions.MANIFEST).is_file():
-        raise PromstackError(
-            f"{out} is not empty and was not written by promstack (no {conventions.MANIFEST}); "
-            "the output folder is replaced as a whole, so choose a new or empty one"
-        )
+def _undo(out: Path, staging: Path, old: Path | None, moved: list[str]) -> str:
+    """After a failure: the previous tree back, the user's entries back in it, the new tree dropped.
+    Returns what could not be put back and where it is, or "" when everything is as it was."""
+    left = []
+    if old is not None:
+        try:
+            _restore(old, out)
+        except PromstackError as exc:
+            left.append(str(exc))
+    stranded = output.move_back(out, staging, moved)
+    if stranded:  # never delete the user's files: say where they are
+        left.append(f"{output.names(stranded)} could not be moved back from {staging}; move them by hand")
+    else:
+        shutil.rmtree(staging, ignore_errors=True)
+    return "; ".join(left)
 
 
 def _restore(old: Path, out: Path) -> None:

@@ -271,11 +271,12 @@ def test_stack_comes_back_after_the_docker_engine_restarts(
 
 # --- d. a full or unusable state directory -----------------------------------------------------------------
 @pytest.fixture
-def mount_tmpfs() -> Iterator[Callable[[Path, str], Path]]:
-    """Mount a tmpfs of a given size (a real full disk); unmounted at the end, whatever happened."""
+def mount_tmpfs() -> Iterator[Callable[..., Path]]:
+    """Mount a tmpfs of a given size (a real full disk); unmounted at the end, whatever happened.
+    `shown_at`: also bind-mount its folder of that name there (the rest of the tmpfs stays out of view)."""
     mounted: list[Path] = []
 
-    def mount(where: Path, size: str) -> Path:
+    def mount(where: Path, size: str, shown_at: Path | None = None) -> Path:
         if shutil.which("mount") is None or os.geteuid() != 0:
             pytest.skip("needs `mount` (util-linux) and root to put the state dir on a small tmpfs")
         where.mkdir(parents=True, exist_ok=True)
@@ -283,6 +284,11 @@ def mount_tmpfs() -> Iterator[Callable[[Path, str], Path]]:
         if done.returncode != 0:
             pytest.skip(f"needs `mount -t tmpfs` (root): {done.stderr.decode().strip()}")
         mounted.append(where)
+        if shown_at is not None:
+            (where / shown_at.name).mkdir()
+            shown_at.mkdir(parents=True, exist_ok=True)
+            subprocess.run(["mount", "--bind", str(where / shown_at.name), str(shown_at)], check=True)
+            mounted.append(shown_at)
         return where
 
     yield mount
@@ -381,3 +387,50 @@ def test_state_dir_under_a_file_is_a_clear_error(
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
     assert blocker.read_text() == "not a folder\n"
     assert not listening(ports["prometheus"])
+
+
+@pytest.mark.parametrize("full", ["run", "tree"])
+def test_a_full_disk_during_converge_rolls_back(
+    full: str,
+    write_spec: Callable[..., Path],
+    port: Callable[[], int],
+    mount_tmpfs: Callable[..., Path],
+    deployments: Callable[..., Deployment],
+) -> None:
+    """The disk fills up after the next tree is staged: writing supervisord's program files (run/) or
+    installing the live files (tree/) fails with ENOSPC. A real full disk: that one folder is a small
+    tmpfs, bind-mounted there and filled to the last byte once the stack runs (the filler beside, not in
+    the folder: a file in tree/ that the spec does not make would be removed first, freeing the room);
+    staging/ and everything else have room."""
+    need_binaries()
+    ports = free_ports(port, "prometheus", "alertmanager", "node")
+    spec = base_spec(ports, "faultconverge")
+    path = write_spec(spec)
+    stack = deployments(path, "local", ports)
+    made = stack.run("down", str(path), "--runtime", "local")  # promstack makes (and marks) the state dir
+    assert made.returncode == 0, made.stderr
+    disk = mount_tmpfs(stack.root.parent / "disk", "1m", shown_at=stack.root / full)
+    filler = disk / "filler"
+    try:
+        stack.up()
+        tree, good = snapshot(stack.root / "tree"), snapshot(stack.root / "last-good")
+        record = (stack.root / "state.json").read_text()
+        started = metric(stack.prometheus, "process_start_time_seconds")
+        with contextlib.suppress(OSError), filler.open("wb", buffering=0) as handle:
+            while True:
+                handle.write(b"\0" * 4096)
+
+        spec["scrape_interval"] = "2s"  # prometheus.yml changes: a reload; every program file is rewritten
+        write_spec(spec)
+        stderr = refused_up(stack)
+        assert "No space left on device" in stderr
+        assert "The stack is back on its previous configuration" in stderr
+        assert snapshot(stack.root / "tree") == tree
+        assert snapshot(stack.root / "last-good") == good
+        assert (stack.root / "state.json").read_text() == record
+        assert not (stack.root / "staging").exists()
+        assert [p.name for p in (disk / full).rglob(".*") if p.name != ".promstack.json"] == []  # no temp file
+        assert metric(stack.prometheus, "process_start_time_seconds") == started  # the same process, serving
+        assert stack.status()["components"]["node-exporter"]["health"] == "healthy"
+    finally:
+        filler.unlink(missing_ok=True)

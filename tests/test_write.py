@@ -133,19 +133,6 @@ def test_output_is_a_file(spec: Path, tmp_path: Path) -> None:
     assert entries(tmp_path) == ["out", "stack.yaml"]
 
 
-def test_refuses_to_replace_a_folder_promstack_did_not_write(spec: Path, tmp_path: Path) -> None:
-    """`-o .` next to the spec would otherwise replace the user's folder, spec included."""
-    (tmp_path / "notes.txt").write_text("mine\n")
-    before = snapshot(tmp_path)
-    code, output = generate(spec, tmp_path)
-    assert code == 1
-    assert "was not written by promstack (no .promstack.json)" in output
-    assert snapshot(tmp_path) == before
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    assert generate(spec, empty)[0] == 0  # an empty folder is fine
-
-
 def test_regenerate_drops_files_of_removed_components(tmp_path: Path) -> None:
     """The output folder is replaced as a whole: nothing of a removed exporter lingers."""
     spec = tmp_path / "stack.yaml"

@@ -134,7 +134,7 @@ def up(spec: Path, options: Options) -> Outcome:
     stack = load_stack(spec)
     project = project_name(stack, options)
     state = State.of(project)
-    with locked(state, on_wait=out):
+    with locked(state, on_wait=out), state.staging_removed():
         record = state.load()
         runtime = choose(options.runtime, record)
         if runtime == "compose" and options.runtime == "auto" and record is None:
@@ -262,7 +262,11 @@ def down(spec: Path, options: Options, volumes: bool = False) -> str:
     state = State.of(project)
     secrets = Secrets(spec.absolute().parent)
     with locked(state, on_wait=options.out):
-        record = state.load()
+        try:
+            record = state.load()
+        except DeployError as exc:  # a damaged state.json must not keep a stack from coming down
+            options.out(f"warning: {exc}")
+            record = None
         if record is not None:
             runtimes = [choose(options.runtime, record)]
         elif options.runtime != "auto":
@@ -281,6 +285,7 @@ def status(spec: Path, options: Options) -> dict[str, Any]:
     stack = load_stack(spec)
     project = project_name(stack, options)
     state = State.of(project)
+    state.check()  # a folder at the state path that is not ours is refused, not read
     record = state.load()
     report: dict[str, Any] = {
         "stack": stack.name,
@@ -348,6 +353,7 @@ def diff(spec: Path, options: Options) -> Difference:
     stack = load_stack(spec)
     project = project_name(stack, options)
     state = State.of(project)
+    state.check()
     record = state.load()
     runtime = choose(options.runtime, record)
     secrets = Secrets(spec.absolute().parent, keep=state.generated)  # read only: diff generates nothing

@@ -230,6 +230,9 @@ def _problem(exc: BaseException, backend: Backend) -> str:
         # the HTTP answer is often a summary ("one or more errors occurred"); the log has the details
         lines = [line for line in backend.logs(exc.component, 40) if "error" in line.lower()][-4:]
         return str(exc) + "".join(f"\n    {line}" for line in lines)
+    if isinstance(exc, OSError):  # e.g. a full disk while the runtime writes its own files
+        where = f" {exc.filename}" if exc.filename else ""
+        return f"cannot write{where}: {exc.strerror or exc}"
     return str(exc)
 
 
@@ -262,7 +265,7 @@ def execute(
         checkpoint("reloaded", backend.out)
         verified = verify(backend, run, skipped, timeout)
         state.clear_pending()
-    except (DeployError, health.Unhealthy) as exc:
+    except (DeployError, health.Unhealthy, OSError) as exc:
         problem = _problem(exc, backend)
         if before is None or not state.last_good.is_dir():
             raise DeployError(
@@ -271,11 +274,12 @@ def execute(
             ) from None
         backend.out(f"failed: {problem}")
         backend.out("rolling back to the last good configuration")
+        shutil.rmtree(state.staging, ignore_errors=True)  # not needed to go back; a full disk needs its room
         try:
             rollback(backend, plan, before)
             restore_record()
             state.clear_pending()  # every touched component is back on the files of the live tree
-        except (DeployError, health.Unhealthy) as again:
+        except (DeployError, health.Unhealthy, OSError) as again:
             raise DeployError(f"{problem}\nThe rollback failed too: {_problem(again, backend)}") from None
         raise DeployError(f"{problem}\nThe stack is back on its previous configuration; nothing was changed.") from None
     backend.save_good()

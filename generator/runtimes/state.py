@@ -23,6 +23,8 @@ Layout of `<state>/` (default `~/.local/state/promstack/<project>/`, or `$PROMST
                  tree is touched, removed once verified or rolled back; an `up` that was killed or
                  interrupted leaves it, and the next `up` reloads or restarts those components even when
                  the live tree already equals the spec (the processes may still run the old files)
+    .promstack-state  the marker, written when promstack creates the folder: the proof that it is ours
+                 (a folder there without it is refused by every command, see `ownership`)
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import math
 import os
 import shutil
 import stat
@@ -41,11 +44,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator.errors import DeployError
+from generator import userfile
+from generator.errors import DeployError, UsageError
+from generator.runtimes import ownership
 
 STATE_ENV = "PROMSTACK_STATE_DIR"
 LOCK_TIMEOUT_ENV = "PROMSTACK_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = 120.0
+MAX_LOCK_TIMEOUT = 86400.0  # a day; anything longer is a wait without end to whoever is watching
+RECORD_RUNTIMES = ("compose", "local")
+_RECORD_MAX = 1 << 20
 # AF_UNIX paths are limited to 108 bytes on Linux; deeper state dirs reach their socket by a short link
 _SOCKET_MAX = 100
 # what State.pending answers when the journal cannot be read: every component counts as unconfirmed
@@ -163,6 +171,37 @@ class State:
         except OSError as exc:
             raise DeployError(f"cannot make {link}, the short path to {self.run}: {exc.strerror}") from None
 
+    def check(self) -> bool:
+        """Whether the state dir exists; DeployError if the folder there is not promstack's. Writes nothing."""
+        return ownership.verdict(self.root, self.project, self._hint) != "missing"
+
+    def claim(self) -> None:
+        """Before `up` or `down` writes anything, the lock included: create the state dir with its marker, or
+        adopt one (see `ownership`); refuse a foreign folder, or a symlink where promstack writes."""
+        found = ownership.verdict(self.root, self.project, self._hint)
+        try:
+            if found != "ours":
+                self.root.mkdir(parents=True, exist_ok=True)
+                ownership.write_marker(self.root, self.project)
+        except OSError as exc:
+            # e.g. a parent of the state dir is a file, or it is read-only: say which folder, not a traceback
+            raise DeployError(f"cannot use the state directory {self.root}: {exc.strerror} ({self._hint})") from None
+        ownership.refuse_symlinks(self.root)
+
+    @property
+    def _hint(self) -> str:
+        return f"set {STATE_ENV} to a writable folder of your own, or choose another --project-name"
+
+    @contextlib.contextmanager
+    def staging_removed(self) -> Iterator[None]:
+        """staging/ holds resolved secrets: none left by an earlier run that died, none after this one
+        however it ends (success, failed check or converge, rollback, KeyboardInterrupt)."""
+        shutil.rmtree(self.staging, ignore_errors=True)
+        try:
+            yield
+        finally:
+            shutil.rmtree(self.staging, ignore_errors=True)
+
     def create(self) -> None:
         try:
             for path in (self.root, self.tree, self.data, self.logs, self.run):
@@ -176,26 +215,28 @@ class State:
         return self.record_file.exists()
 
     def load(self) -> Record | None:
+        """What state.json says is deployed (None: nothing); DeployError, never a crash, if it is damaged."""
         try:
-            data = json.loads(self.record_file.read_text())
+            raw = userfile.read(self.record_file, _RECORD_MAX)
+            if len(raw) > _RECORD_MAX:
+                raise ValueError(f"it is larger than {_RECORD_MAX} bytes")
+            return Record.parse(json.loads(raw))
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as exc:
-            raise DeployError(f"{self.record_file} is unreadable ({exc}); remove it and run `up` again") from None
-        return Record(
-            runtime=data["runtime"],
-            project=data["project"],
-            spec=data.get("spec", ""),
-            components=dict(data.get("components", {})),
-            skipped=dict(data.get("skipped", {})),
-            extra=dict(data.get("extra", {})),
-        )
+        except (OSError, ValueError, userfile.NotRegular) as exc:
+            why = exc.kind if isinstance(exc, userfile.NotRegular) else getattr(exc, "strerror", None) or str(exc)
+            raise DeployError(
+                f"{self.record_file} is damaged ({why}). `promstack down` stops whatever the stack may still run "
+                "and removes it; then `promstack up` deploys again."
+            ) from None
 
     def save(self, record: Record) -> None:
         text = json.dumps(record.as_dict(), indent=2, sort_keys=True) + "\n"
         tmp = self.record_file.with_name(f".{self.record_file.name}.tmp")
         try:
-            tmp.write_text(text)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(text)
             os.replace(tmp, self.record_file)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
@@ -275,6 +316,34 @@ class Record:
     skipped: dict[str, str] = field(default_factory=dict)  # component -> why it does not run here
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @staticmethod
+    def parse(data: Any) -> Record:
+        """The record in state.json's data; ValueError saying what is wrong with it."""
+        if not isinstance(data, dict):
+            raise ValueError(f"it holds {_json_kind(data)}, not an object")
+        for key in ("runtime", "project"):
+            if key not in data:
+                raise ValueError(f'"{key}" is missing')
+        for key in ("runtime", "project", "spec"):
+            if not isinstance(data.get(key, ""), str):
+                raise ValueError(f'"{key}" is {_json_kind(data[key])}, not a string')
+        if data["runtime"] not in RECORD_RUNTIMES:
+            raise ValueError(f'"runtime" is {data["runtime"]!r}, not one of {", ".join(RECORD_RUNTIMES)}')
+        for key in ("components", "skipped", "extra"):
+            value = data.get(key, {})
+            if not isinstance(value, dict):
+                raise ValueError(f'"{key}" is {_json_kind(value)}, not an object')
+            if key != "extra" and not all(isinstance(v, str) for v in value.values()):
+                raise ValueError(f'"{key}" must map names to strings')
+        return Record(
+            runtime=data["runtime"],
+            project=data["project"],
+            spec=data.get("spec", ""),
+            components=dict(data.get("components", {})),
+            skipped=dict(data.get("skipped", {})),
+            extra=dict(data.get("extra", {})),
+        )
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "runtime": self.runtime,
@@ -286,26 +355,38 @@ class Record:
         }
 
 
+def _json_kind(value: Any) -> str:
+    kinds = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return "null" if value is None else kinds.get(type(value), type(value).__name__)
+
+
 def lock_timeout() -> float:
-    raw = os.environ.get(LOCK_TIMEOUT_ENV)
-    try:
-        return float(raw) if raw else DEFAULT_LOCK_TIMEOUT
-    except ValueError:
+    """Seconds a second up/down waits for the lock: $PROMSTACK_LOCK_TIMEOUT, from 0 to a day (UsageError else:
+    nan or inf would make it wait for ever, garbage must not quietly mean the default)."""
+    raw = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
+    if not raw:
         return DEFAULT_LOCK_TIMEOUT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not 0 <= seconds <= MAX_LOCK_TIMEOUT:  # false for nan too
+        raise UsageError(
+            f"{LOCK_TIMEOUT_ENV}={raw!r} is not a number of seconds from 0 to {MAX_LOCK_TIMEOUT:g} "
+            "(how long a second up/down waits for the first)"
+        )
+    return seconds
 
 
 @contextlib.contextmanager
 def locked(state: State, timeout: float | None = None, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
     """Hold the stack's lock: a second up/down waits up to `timeout` seconds, then refuses plainly."""
     limit = lock_timeout() if timeout is None else timeout
+    state.claim()  # a folder that is not ours gets no lock file either
     try:
-        state.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(state.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(state.lock_file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     except OSError as exc:
-        # e.g. a parent of the state dir is a file, or it is read-only: say which folder, not a traceback
-        raise DeployError(
-            f"cannot use the state directory {state.root}: {exc.strerror} (set {STATE_ENV} to a writable folder)"
-        ) from None
+        raise DeployError(f"cannot use the state directory {state.root}: {exc.strerror}") from None
     try:
         deadline = time.monotonic() + limit
         said = False

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from generator import userfile
 from generator.errors import Problem, SpecError
 
 MAX_BYTES = 2_000_000
@@ -214,8 +215,9 @@ def load_file(path: Path) -> Document:
     """Read and parse a spec file; unreadable or non-UTF-8 files are spec problems too."""
     name = _escape(str(path))
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_BYTES + 1)  # not more: the path may be /dev/zero or a huge file
+        raw = userfile.read(path, MAX_BYTES)  # a regular file, and not more: a FIFO would block, /dev/zero never end
+    except userfile.NotRegular as exc:
+        raise SpecError([Problem(name, 1, 1, "$", f"the spec is {exc.kind}, not a regular file")]) from None
     except OSError as exc:
         raise SpecError([Problem(name, 1, 1, "$", f"cannot read the spec: {exc.strerror}")]) from None
     if len(raw) > MAX_BYTES:
