@@ -16,6 +16,9 @@ MARK = "<redacted>"
 # parts of a value redacted on their own (a password inside a URL, one line of a key) must be at least this
 # long: shorter ones are too likely to be ordinary words of the message
 _PART = 8
+# a whole value shorter than this is not looked for: replacing every "r" or "ab" would garble every message
+# while hiding nothing a reader could not guess (and such a secret protects nothing)
+_WHOLE = 4
 
 
 class Redactor:
@@ -25,7 +28,7 @@ class Redactor:
         self._known: set[str] = set()
 
     def remember(self, value: str) -> None:
-        self._known.update(spelling for spelling in _spellings(value) if spelling)
+        self._known.update(spelling for spelling in _spellings(value) if len(spelling) >= _WHOLE)
 
     def clean(self, text: str) -> str:
         for known in sorted(self._known, key=len, reverse=True):  # longest first: no half-replaced value

@@ -17,7 +17,6 @@ from typing import Any
 from generator import catalog
 
 BASE_PATH = Path(__file__).with_name("base.schema.json")
-EDITOR_PATH = Path(__file__).with_name("stack.schema.json")  # written by install.sh, not in git
 
 
 def _component(entry: catalog.Entry, defs: dict[str, Any]) -> dict[str, Any]:
