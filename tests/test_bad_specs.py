@@ -393,6 +393,14 @@ CASES: list[tuple[str, str | bytes | None, list[str]]] = [
         ["3:33: $.components.prometheus.port: expected a finite number, got -.inf"],
     ),
     (
+        "grafana-admin-user-with-dollar",
+        HEAD + "components: {grafana: {admin_user: 'ops$HOME'}}\n",
+        [
+            "3:36: $.components.grafana.admin_user: a Grafana admin user cannot contain '$': Grafana expands $VAR "
+            "and $__env{...} in its GF_* settings, with no way to escape them"
+        ],
+    ),
+    (
         "mysqld-user-with-colon",
         HEAD + 'exporters: {mysqld: {address: "db:3306", user: "app:ro", password: {env: P}}}\n',
         [
