@@ -114,6 +114,11 @@ class Secrets:
         values = {}
         for key, ref in secret.values.items():
             plain = self.value(ref)
+            chars, why = secret.refuse.get(key, ("", ""))
+            bad = sorted({c for c in plain if c in chars})
+            if bad:  # name the characters, never the value
+                shown = " and ".join(repr(c) for c in bad)
+                raise SecretError(f"secret {ref.describe()} contains {shown}: {why}; choose a value without it")
             if key in secret.bcrypt:
                 if len(plain.encode()) > 72:
                     raise SecretError(f"secret {ref.describe()} is longer than 72 bytes, more than bcrypt can hash")

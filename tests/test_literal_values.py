@@ -374,3 +374,20 @@ def test_mysqld_exporter_logs_in_with_the_credentials_as_written(
             process.wait(10)
         assert "\nmysql_up 1\n" in metrics, db.logins()
         assert db.logins()[0] == Attempt(user, True)
+
+
+@pytest.mark.parametrize("password", ["pa$HOME", "pa?ss", "$?"])
+def test_a_mysqld_password_the_exporter_would_change_is_refused_unshown(
+    password: str, tmp_path: Path, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """0.15+ expands $VAR in my.cnf (no escape) and every version cuts the DSN at '?': such a password would
+    not be the one written, so generate refuses it at write time, naming the character, never the value."""
+    monkeypatch.setenv("HOOK_URL", "http://127.0.0.1:9/hook")
+    (tmp_path / "mysql-password").write_text(password)
+    spec = write_spec(
+        exporters={"mysqld": {"address": "db:3306", "user": "exporter", "password": {"file": "mysql-password"}}}
+    )
+    result = CliRunner().invoke(app, ["generate", str(spec), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output
+    assert "mysqld_exporter 0.15 and newer expand $VAR" in result.output and password not in result.output
+    assert not (tmp_path / "out").exists()

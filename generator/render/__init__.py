@@ -63,12 +63,15 @@ class Target:
 class SecretFile:
     """A file made from secrets at write time: `template` with ${placeholders} filled from `values`.
 
-    Placeholders listed in `bcrypt` are replaced by a bcrypt hash of the secret instead of the secret.
+    Placeholders listed in `bcrypt` are replaced by a bcrypt hash of the secret instead of the secret;
+    a value holding one of the characters `refuse` lists for its placeholder is refused at write time.
     """
 
     template: str
     values: Mapping[str, SecretRef]
     bcrypt: frozenset[str] = frozenset()
+    # characters a value may not hold, with why (the tool reading the file would change the value)
+    refuse: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     @staticmethod
     def single(ref: SecretRef) -> SecretFile:

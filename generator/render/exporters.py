@@ -58,7 +58,11 @@ def my_cnf(stack: Stack) -> SecretFile:
         f"[client]\nuser=`{dollar(str(component.options['user']))}`\npassword=`${{password}}`\n"
         f"host={dollar(host)}\nport={port}\n"
     )
-    return SecretFile(text, {"password": component.secrets["password"]})
+    why = (
+        "mysqld_exporter 0.15 and newer expand $VAR in my.cnf with no escape, and every version cuts its "
+        "connection string at '?'"
+    )
+    return SecretFile(text, {"password": component.secrets["password"]}, refuse={"password": ("$?", why)})
 
 
 def render(stack: Stack, target: Target) -> Tree:
