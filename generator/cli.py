@@ -78,10 +78,16 @@ def check(
     ] = None,
 ) -> None:
     """Validate the spec, render it in memory and prove the result with promtool, amtool and our checks."""
-    passed = guarded(lambda: pipeline.check(spec, live=live, warn=lambda text: say(f"warning: {text}")))
+    skipped: dict[str, str] = {}
+    passed = guarded(
+        lambda: pipeline.check(spec, live=live, warn=lambda text: say(f"warning: {text}"), skipped=skipped.__setitem__)
+    )
     for name in passed:
         echo(f"ok  {name}")
-    echo(f"{spec}: all {len(passed)} checks passed")
+    for name, why in skipped.items():
+        echo(f"skip  {name}: {why}")
+    more = f", {len(skipped)} skipped ({', '.join(skipped)})" if skipped else ""
+    echo(f"{spec}: all {len(passed)} checks passed{more}")
 
 
 @app.command()

@@ -43,7 +43,11 @@ def generate(spec: Path, out: Path, runtime: str = "compose", placeholders: bool
 
 
 def check(
-    spec: Path, live: str | None = None, only: list[str] | None = None, warn: Callable[[str], None] | None = None
+    spec: Path,
+    live: str | None = None,
+    only: list[str] | None = None,
+    warn: Callable[[str], None] | None = None,
+    skipped: Callable[[str, str], None] | None = None,
 ) -> list[str]:
     """Run every check on `spec`; return the names of the checks that passed, or raise CheckError.
 
@@ -51,7 +55,8 @@ def check(
     for the binaries on this host as the local runtime would run them; it differs from the compose
     rendering in the addresses and paths that `Target` supplies, and where a version matters (the
     secret fields of Alertmanager). The compose rendering is checked by the compose check itself.
-    `warn` gets what the checks found worth saying that is no failure (e.g. a secret Alertmanager serves).
+    `warn` gets what the checks found worth saying that is no failure (e.g. a secret Alertmanager serves);
+    `skipped` each check that did not run, and why (it is not among the passed ones).
     """
     workdir = Path(tempfile.mkdtemp(prefix="promstack-check-"))
     try:
@@ -64,6 +69,9 @@ def check(
         for warning in ctx.warnings:
             if warn is not None:
                 warn(warning)
+        for name, why in ctx.skipped.items():
+            if skipped is not None:
+                skipped(name, why)
         if failures:
             raise CheckError(failures)
         return ctx.passed

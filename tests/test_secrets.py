@@ -169,7 +169,7 @@ def test_check_output_has_no_secret(spec: Path, values: dict[str, str]) -> None:
     """`check` renders with placeholders: no value is read, so none can be printed, even by a failing tool."""
     code, output = run(["check", str(spec)], values)
     assert code == 0, output
-    assert output.splitlines()[-1].endswith("checks passed")
+    assert "checks passed" in output.splitlines()[-1]
     assert leaks(output, values) == []
 
 

@@ -30,6 +30,7 @@ class CheckContext:
     live: str | None = None  # base URL of a running Prometheus, for --live checks
     passed: list[str] = field(default_factory=list)  # one line per check that ran and passed
     warnings: list[str] = field(default_factory=list)  # worth saying, but no failure (whole sentences)
+    skipped: dict[str, str] = field(default_factory=dict)  # check -> why it did not run (never "passed")
 
 
 Check = Callable[[CheckContext], list[str]]
@@ -73,6 +74,6 @@ def run_checks(ctx: CheckContext, only: Sequence[str] | None = None) -> list[str
             continue
         found = check(ctx)
         failures.extend(f"[{name}] {failure}" for failure in found)
-        if not found:
+        if not found and name not in ctx.skipped:
             ctx.passed.append(name)
     return failures

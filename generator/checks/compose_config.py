@@ -79,7 +79,7 @@ def run(ctx: CheckContext) -> list[str]:
     if command is None:
         if wanted() != "auto":
             return [f"{missing()}."]
-        ctx.passed.append(f"{NAME}: skipped, neither `docker compose` nor `docker-compose` is installed")
+        ctx.skipped[NAME] = "neither `docker compose` nor `docker-compose` is installed"
         return []
     label = " ".join([Path(command[0]).name, *command[1:]])
     tree = ctx.compose_tree or render(ctx.stack, Target("compose"))

@@ -156,6 +156,7 @@ def _shown(values: dict[str, str]) -> str:
 
 def run(ctx: CheckContext) -> list[str]:
     if not ctx.live:
+        ctx.skipped[NAME] = "no running Prometheus to ask (check --live URL runs every panel query)"
         return []
     prom = Prometheus(ctx.live)
     prefix = conventions.GRAFANA_DASHBOARDS_DIR + "/"
