@@ -219,7 +219,7 @@ def verify(backend: Backend, run: list[str], skipped: dict[str, str], timeout: f
     return health.verify(backend.stack, endpoints, backend.state.tree, skipped, timeout, backend.out, backend.gave_up)
 
 
-def _problem(exc: BaseException, backend: Backend) -> str:
+def _problem(exc: BaseException, backend: Backend, seen: dict[str, set[str]] | None = None) -> str:
     if isinstance(exc, health.Unhealthy):
         problem = f"{exc.component} is not healthy: {exc.reason}"
         if "last log lines" not in exc.reason and exc.component in backend.stack.components:
@@ -227,13 +227,25 @@ def _problem(exc: BaseException, backend: Backend) -> str:
             problem += "".join(["\n  its last log lines:", *(f"\n    {line}" for line in lines)]) if lines else ""
         return problem
     if isinstance(exc, health.Refused):
-        # the HTTP answer is often a summary ("one or more errors occurred"); the log has the details
-        lines = [line for line in backend.logs(exc.component, 40) if "error" in line.lower()][-4:]
-        return str(exc) + "".join(f"\n    {line}" for line in lines)
+        # the HTTP answer is often a summary ("one or more errors occurred"); the log has the details.
+        # On the local runtime supervisord copies the process's output into the log file a moment later
+        old = (seen or {}).get(exc.component, set())
+        return str(exc) + "".join(f"\n    {line}" for line in _error_lines(backend, exc.component, old))
     if isinstance(exc, OSError):  # e.g. a full disk while the runtime writes its own files
         where = f" {exc.filename}" if exc.filename else ""
         return f"cannot write{where}: {exc.strerror or exc}"
     return str(exc)
+
+
+def _error_lines(backend: Backend, component: str, seen: set[str], wait: float = 3.0) -> list[str]:
+    """The last error lines of `component`'s log that are not in `seen` (logged before the reload),
+    waiting up to `wait` seconds for them to be written."""
+    deadline = time.monotonic() + wait
+    while True:
+        lines = [line for line in backend.logs(component, 40) if "error" in line.lower() and line not in seen][-4:]
+        if lines or time.monotonic() >= deadline:
+            return lines
+        time.sleep(0.1)
 
 
 def execute(
@@ -253,6 +265,7 @@ def execute(
     state = backend.state
     # journal first: if this run dies before `verify`, the next `up` reloads or restarts these again
     state.mark_pending([*plan.reload, *plan.recreate])
+    seen: dict[str, set[str]] = {}  # component -> its log lines before its reload
     try:
         install(state.staging, state.tree, plan.files, backend.owner)
         checkpoint("installed", backend.out)
@@ -261,12 +274,13 @@ def execute(
         checkpoint("converged", backend.out)
         for name in plan.reload:
             backend.out(f"  {name:<18} reloading its configuration")
+            seen[name] = set(backend.logs(name, 40))
             health.reload(health.Endpoint.of(backend.stack.components[name], backend.secrets), backend.signal)
         checkpoint("reloaded", backend.out)
         verified = verify(backend, run, skipped, timeout)
         state.clear_pending()
     except (DeployError, health.Unhealthy, OSError) as exc:
-        problem = _problem(exc, backend)
+        problem = _problem(exc, backend, seen)
         if before is None or not state.last_good.is_dir():
             raise DeployError(
                 f"{problem}\nThis was the first deployment, so there is nothing to roll back to; "
