@@ -24,8 +24,9 @@ from generator.model import Stack
 from generator.render import Target, Tree, args, render
 from generator.runtimes import apply, files, health
 from generator.runtimes.apply import Backend, Plan, Progress, Verified
+from generator.runtimes.lock import locked
 from generator.runtimes.report import diff_lines, status_lines, summary
-from generator.runtimes.state import Record, State, locked
+from generator.runtimes.state import Record, State
 from generator.spec import load_stack
 from generator.write import Secrets, materialize, write_tree
 

@@ -12,10 +12,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import json
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -23,27 +21,14 @@ import xmlrpc.client
 from pathlib import Path
 from typing import Any
 
-from supervisor.xmlrpc import SupervisorTransport  # type: ignore[import-untyped]
-
 from generator import binaries, catalog
 from generator.errors import DeployError
 from generator.render import Target, Tree, args
-from generator.runtimes import procs
+from generator.runtimes import procs, supervisor
 from generator.runtimes.apply import Backend, Plan, Proc
 
-# supervisord's own variables the programs inherit: nothing from the user's shell, so no stray secret
-_PASS_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME")
 _UP_STATES = frozenset({"RUNNING"})
-# in supervisord's environment, so in every program's: finds this stack's processes when supervisord
-# cannot be asked (its socket deleted, or it was killed and its programs run on); the value is the state dir
-MARK_ENV = "PROMSTACK_SUPERVISED"
-_SUPERVISORD = "supervisord"  # its key in run/pids.json (no component has that name)
 _GAVE_UP = frozenset({"FATAL", "EXITED", "STOPPED", "BACKOFF"})
-
-
-def _escape(text: str) -> str:
-    """supervisor interpolates %(name)s in every value; a literal % is written %%."""
-    return text.replace("%", "%%")
 
 
 class LocalBackend(Backend):
@@ -135,8 +120,8 @@ class LocalBackend(Backend):
             text = "\n".join(
                 [
                     f"[program:{name}]",
-                    f"command={_escape(shlex.join(['/bin/sh', '-c', script]))}",
-                    f"directory={_escape(workdir)}",
+                    f"command={supervisor.escape(shlex.join(['/bin/sh', '-c', script]))}",
+                    f"directory={supervisor.escape(workdir)}",
                     "autostart=true",
                     "autorestart=true",
                     # a process that dies within 2s of starting has failed to start; after 3 tries it is FATAL
@@ -147,7 +132,7 @@ class LocalBackend(Backend):
                     "stopasgroup=true",
                     "killasgroup=true",
                     "redirect_stderr=true",
-                    f"stdout_logfile={_escape(str(self.state.logs / f'{name}.log'))}",
+                    f"stdout_logfile={supervisor.escape(str(self.state.logs / f'{name}.log'))}",
                     "stdout_logfile_maxbytes=10MB",
                     "stdout_logfile_backups=2",
                     "",
@@ -160,8 +145,7 @@ class LocalBackend(Backend):
 
     # -- supervisord ---------------------------------------------------------------------------------
     def rpc(self) -> Any:
-        transport = SupervisorTransport(None, None, f"unix://{self.state.socket}")
-        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+        return supervisor.rpc(self.state)
 
     def alive(self) -> bool:
         if not self.state.socket_file.exists():
@@ -171,36 +155,6 @@ class LocalBackend(Backend):
             return bool(self.rpc().supervisor.getState()["statename"] == "RUNNING")
         except (OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError):
             return False
-
-    def _write_conf(self) -> None:
-        sock = str(self.state.socket)
-        text = "\n".join(
-            [
-                "; written by promstack: supervisord of this stack only",
-                "[unix_http_server]",
-                f"file={_escape(sock)}",
-                "chmod=0700",
-                "[supervisord]",
-                # owner-only files for supervisord and its children: the logs may quote secrets (a config
-                # error naming a webhook URL); daemonizing would otherwise set 022 for every program log
-                "umask=077",
-                f"logfile={_escape(str(self.state.logs / 'supervisord.log'))}",
-                "logfile_maxbytes=10MB",
-                "logfile_backups=2",
-                f"pidfile={_escape(str(self.state.run / 'supervisord.pid'))}",
-                f"childlogdir={_escape(str(self.state.logs))}",
-                f"directory={_escape(str(self.state.root))}",
-                "nodaemon=false",
-                "[rpcinterface:supervisor]",
-                "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
-                "[supervisorctl]",
-                f"serverurl=unix://{_escape(sock)}",
-                "[include]",
-                f"files={_escape(str(self.program_dir))}/*.conf",
-                "",
-            ]
-        )
-        self.conf.write_text(text)
 
     def _write_programs(self) -> None:
         for folder in (self.program_dir, self.env_dir):
@@ -213,20 +167,20 @@ class LocalBackend(Backend):
             if path.stem not in self.envs:
                 path.unlink()
         for name, text in self.programs.items():
-            _write_private(self.program_dir / f"{name}.conf", text)
-            _write_private(self.env_dir / f"{name}.env", self.envs[name])
+            supervisor.write_private(self.program_dir / f"{name}.conf", text)
+            supervisor.write_private(self.env_dir / f"{name}.env", self.envs[name])
         for name in self.programs:
             Path(self.data_dir(name) or self.state.data).mkdir(parents=True, exist_ok=True)
 
     def _start_supervisord(self) -> None:
         self._stop_strays()  # never a second supervisord, nor second copies fighting for the ports
-        self._write_conf()
+        self.conf.write_text(supervisor.conf_text(self.state, self.program_dir))
         with contextlib.suppress(OSError):
             self.state.socket_file.unlink()
         self.state.link_socket()
-        env = {key: os.environ[key] for key in _PASS_ENV if key in os.environ}
-        env[MARK_ENV] = str(self.state.root)
-        _private_logs(self.state.logs)
+        env = {key: os.environ[key] for key in supervisor.PASS_ENV if key in os.environ}
+        env[supervisor.MARK_ENV] = str(self.state.root)
+        supervisor.private_logs(self.state.logs)
         result = subprocess.run(
             [sys.executable, "-m", "supervisor.supervisord", "-c", str(self.conf)],
             env=env,
@@ -253,16 +207,16 @@ class LocalBackend(Backend):
             self._write_programs()
         if not self.alive():
             self._start_supervisord()  # starts every program at once (autostart)
-            self._record_pids()
+            supervisor.record_pids(self.state)
             return
         server = self.rpc().supervisor
         added, changed, removed = server.reloadConfig()[0]
         for name in removed:
-            _quiet(server.stopProcessGroup, name)
-            _quiet(server.removeProcessGroup, name)
+            supervisor.quiet(server.stopProcessGroup, name)
+            supervisor.quiet(server.removeProcessGroup, name)
         for name in changed:
-            _quiet(server.stopProcessGroup, name)
-            _quiet(server.removeProcessGroup, name)
+            supervisor.quiet(server.stopProcessGroup, name)
+            supervisor.quiet(server.removeProcessGroup, name)
             server.addProcessGroup(name)
         for name in added:
             server.addProcessGroup(name)
@@ -271,16 +225,16 @@ class LocalBackend(Backend):
             if name in restarted:
                 continue
             # same definition (files changed, or it had stopped): a plain restart picks up the files
-            _quiet(server.stopProcess, name)
-            _quiet(server.startProcess, name, False)
-        self._record_pids()
+            supervisor.quiet(server.stopProcess, name)
+            supervisor.quiet(server.startProcess, name, False)
+        supervisor.record_pids(self.state)
 
     def processes(self) -> dict[str, Proc]:
         if not self.alive():  # what a lost supervisord left running is not up: `up` starts afresh
             return {
                 name: Proc("orphaned", False, process.start, f"{process}, left by a supervisord that cannot be asked")
                 for process, name in self._ours().items()
-                if name != _SUPERVISORD
+                if name != supervisor.SUPERVISORD
             }
         found = {}
         for info in self.rpc().supervisor.getAllProcessInfo():
@@ -323,61 +277,15 @@ class LocalBackend(Backend):
                 self.rpc().supervisor.stopAllProcesses()
             with contextlib.suppress(OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError):
                 self.rpc().supervisor.shutdown()
-            supervisord = [p for p, name in self._ours().items() if name == _SUPERVISORD]
+            supervisord = [p for p, name in self._ours().items() if name == supervisor.SUPERVISORD]
             left = procs.wait(supervisord, 45)
             if left:
                 raise DeployError(f"supervisord ({left[0]}) did not stop within 45s")
         self._stop_strays()  # what a supervisord that cannot be asked left running
 
     # -- the stack's own processes, found without supervisord ------------------------------------------
-    @property
-    def pid_file(self) -> Path:
-        return self.state.run / "pids.json"
-
-    def _managed(self) -> dict[str, procs.Process]:
-        """supervisord and its programs, as supervisord itself names them ({} when it cannot be asked)."""
-        try:
-            server = self.rpc().supervisor
-            pids = {_SUPERVISORD: int(server.getPID())}
-            pids.update({str(i["name"]): int(i["pid"]) for i in server.getAllProcessInfo() if i.get("pid")})
-        except (OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError):
-            return {}
-        found = {name: procs.find(pid) for name, pid in pids.items()}
-        return {name: process for name, process in found.items() if process is not None}
-
-    def _record_pids(self) -> None:
-        """Remember supervisord's and every program's pid with its start time: they find those processes,
-        and prove a pid is still theirs, when supervisord can no longer be asked."""
-        record = {name: [p.pid, p.start] for name, p in self._managed().items()}
-        if record:
-            with contextlib.suppress(OSError):
-                _write_private(self.pid_file, json.dumps(record, sort_keys=True) + "\n")
-
     def _ours(self) -> dict[procs.Process, str]:
-        """Every live process of this stack's supervisord ("supervisord") and its programs (by component):
-        as supervisord names them if it answers, by the marker in their environment, by the pids recorded
-        at their start (checked against their start time), and supervisord by its pid file (checked
-        against its command line)."""
-        found = {p: name for name, p in self._managed().items()} if self.alive() else {}
-        found |= {
-            p: env.get("SUPERVISOR_PROCESS_NAME", _SUPERVISORD)
-            for p, env in procs.marked(MARK_ENV, str(self.state.root)).items()
-        }
-        try:
-            recorded = json.loads(self.pid_file.read_text())
-            pids = {str(name): (int(pid), int(start)) for name, (pid, start) in recorded.items()}
-        except (OSError, ValueError, TypeError, AttributeError):
-            pids = {}
-        with contextlib.suppress(OSError, ValueError):
-            pid = int((self.state.run / "supervisord.pid").read_text().strip())
-            process = procs.find(pid)
-            if process is not None and str(self.conf) in process.command:
-                found.setdefault(process, _SUPERVISORD)
-        for name, (pid, start) in pids.items():
-            process = procs.find(pid, start)
-            if process is not None:
-                found.setdefault(process, name)
-        return found
+        return supervisor.ours(self.state, self.conf, self.alive())
 
     def _stop_strays(self) -> None:
         """Stop what this stack's supervisord runs while it cannot be asked (its socket is gone), or what it
@@ -385,8 +293,10 @@ class LocalBackend(Backend):
         strays = self._ours()
         if not strays:
             return
-        supervisord = [p for p, name in strays.items() if name == _SUPERVISORD]
-        programs = sorted(((name, p) for p, name in strays.items() if name != _SUPERVISORD), key=lambda e: e[1].pid)
+        supervisord = [p for p, name in strays.items() if name == supervisor.SUPERVISORD]
+        programs = sorted(
+            ((name, p) for p, name in strays.items() if name != supervisor.SUPERVISORD), key=lambda e: e[1].pid
+        )
         why = (
             f"supervisord (pid {supervisord[0].pid}) no longer answers on {self.state.socket}"
             if supervisord
@@ -399,47 +309,11 @@ class LocalBackend(Backend):
             raise DeployError(f"could not stop {', '.join(map(str, left))}; stop it by hand, then run again")
 
     def save_good(self) -> None:
-        self._record_pids()  # as verified: every program has settled on its pid
-        _copy_dir(self.program_dir, self.state.run / "programs.good")
-        _copy_dir(self.env_dir, self.state.run / "env.good")
+        supervisor.record_pids(self.state)  # as verified: every program has settled on its pid
+        supervisor.copy_dir(self.program_dir, self.state.run / "programs.good")
+        supervisor.copy_dir(self.env_dir, self.state.run / "env.good")
 
     def restore_good(self) -> None:
-        _copy_dir(self.state.run / "programs.good", self.program_dir)
-        _copy_dir(self.state.run / "env.good", self.env_dir)
+        supervisor.copy_dir(self.state.run / "programs.good", self.program_dir)
+        supervisor.copy_dir(self.state.run / "env.good", self.env_dir)
         self.programs, self.envs = {}, {}  # converge must not write the new definitions again
-
-
-def _quiet(call: Any, *params: Any) -> None:
-    """supervisor answers NOT_RUNNING / BAD_NAME faults for what is already as we want it."""
-    with contextlib.suppress(xmlrpc.client.Fault):
-        call(*params)
-
-
-def _private_logs(folder: Path) -> None:
-    """logs/ 0700 and every log in it 0600, also those an older promstack left readable to all."""
-    folder.mkdir(parents=True, exist_ok=True)
-    folder.chmod(0o700)
-    for path in folder.iterdir():
-        if path.is_file() and not path.is_symlink():
-            path.chmod(0o600)
-
-
-def _write_private(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        # e.g. a full disk: no half-written file stays (the rollback needs the room); named, it is rolled back
-        tmp.unlink(missing_ok=True)
-        raise OSError(exc.errno, exc.strerror, str(path)) from None
-
-
-def _copy_dir(source: Path, dest: Path) -> None:
-    if not source.is_dir():
-        return
-    shutil.rmtree(dest, ignore_errors=True)
-    shutil.copytree(source, dest)
-    dest.chmod(0o700)

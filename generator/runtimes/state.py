@@ -1,4 +1,4 @@
-"""Stage `deploy`: the per-stack state directory every runtime works in, and the lock that serializes them.
+"""Stage `deploy`: the per-stack state directory every runtime works in (its lock: runtimes/lock.py).
 
 Layout of `<state>/` (default `~/.local/state/promstack/<project>/`, or `$PROMSTACK_STATE_DIR/<project>`):
 
@@ -30,28 +30,22 @@ Layout of `<state>/` (default `~/.local/state/promstack/<project>/`, or `$PROMST
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
-import math
 import os
 import shutil
 import stat
 import tempfile
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from generator import userfile
-from generator.errors import DeployError, UsageError
+from generator.errors import DeployError
 from generator.runtimes import ownership
 
 STATE_ENV = "PROMSTACK_STATE_DIR"
-LOCK_TIMEOUT_ENV = "PROMSTACK_LOCK_TIMEOUT"
-DEFAULT_LOCK_TIMEOUT = 120.0
-MAX_LOCK_TIMEOUT = 86400.0  # a day; anything longer is a wait without end to whoever is watching
 RECORD_RUNTIMES = ("compose", "local")
 _RECORD_MAX = 1 << 20
 # AF_UNIX paths are limited to 108 bytes on Linux; deeper state dirs reach their socket by a short link
@@ -358,67 +352,3 @@ class Record:
 def _json_kind(value: Any) -> str:
     kinds = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
     return "null" if value is None else kinds.get(type(value), type(value).__name__)
-
-
-def lock_timeout() -> float:
-    """Seconds a second up/down waits for the lock: $PROMSTACK_LOCK_TIMEOUT, from 0 to a day (UsageError else:
-    nan or inf would make it wait for ever, garbage must not quietly mean the default)."""
-    raw = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
-    if not raw:
-        return DEFAULT_LOCK_TIMEOUT
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = math.nan
-    if not 0 <= seconds <= MAX_LOCK_TIMEOUT:  # false for nan too
-        raise UsageError(
-            f"{LOCK_TIMEOUT_ENV}={raw!r} is not a number of seconds from 0 to {MAX_LOCK_TIMEOUT:g} "
-            "(how long a second up/down waits for the first)"
-        )
-    return seconds
-
-
-@contextlib.contextmanager
-def locked(state: State, timeout: float | None = None, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
-    """Hold the stack's lock: a second up/down waits up to `timeout` seconds, then refuses plainly."""
-    limit = lock_timeout() if timeout is None else timeout
-    state.claim()  # a folder that is not ours gets no lock file either
-    try:
-        fd = os.open(state.lock_file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-    except OSError as exc:
-        raise DeployError(f"cannot use the state directory {state.root}: {exc.strerror}") from None
-    try:
-        deadline = time.monotonic() + limit
-        said = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = _holder(state)
-                    raise DeployError(
-                        f"another promstack up/down is running on stack {state.project!r}{holder}; waited "
-                        f"{limit:g}s for it (lock {state.lock_file}) and gave up. Try again when it has finished."
-                    ) from None
-                if on_wait is not None and not said:
-                    said = True
-                    on_wait(
-                        f"waiting for another promstack up/down on stack {state.project!r} to finish "
-                        f"(at most {limit:g}s)"
-                    )
-                time.sleep(0.1)
-        with contextlib.suppress(OSError):  # the holder's pid is only a hint in messages (a full disk)
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()}\n".encode())
-        yield
-    finally:
-        os.close(fd)  # closing releases the flock
-
-
-def _holder(state: State) -> str:
-    try:
-        pid = state.lock_file.read_text().strip()
-    except OSError:
-        return ""
-    return f" (pid {pid})" if pid.isdigit() else ""
