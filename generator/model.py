@@ -58,11 +58,11 @@ class Component:
     image: str  # full reference incl. tag ("" when runs=False)
     port: int  # host port: published (compose) or listened on (local)
     container_port: int
-    expose: bool = False
-    memory: str = "256m"
+    expose: bool
+    memory: str  # compose/docker spelling (256m), from the catalog or the spec's size
+    interval: str
+    runs: bool
     auth: Auth | None = None
-    interval: str = "15s"
-    runs: bool = True
     probes: tuple[Probe, ...] = ()
     targets: tuple[str, ...] = ()
     secrets: Mapping[str, SecretRef] = field(default_factory=dict)
@@ -83,18 +83,18 @@ class SLO:
     kind: str  # availability | latency
     objective: Decimal  # percent, e.g. Decimal("99.9")
     period: str  # e.g. 30d
-    threshold: str | None = None  # latency only, as written (300ms)
-    threshold_seconds: Decimal | None = None
-    description: str = ""
+    threshold: str | None  # latency only, as written (300ms)
+    threshold_seconds: Decimal | None
+    description: str
 
 
 @dataclass(frozen=True)
 class Service:
     name: str
     targets: tuple[str, ...]
-    metrics_path: str = "/metrics"
-    scheme: str = "http"
-    interval: str = "15s"
+    metrics_path: str
+    scheme: str
+    interval: str
     labels: Mapping[str, str] = field(default_factory=dict)
     http: HttpMetrics | None = None
     slos: tuple[SLO, ...] = ()
@@ -105,7 +105,7 @@ class Service:
 class RuleTest:
     series: Mapping[str, str]
     fires: bool
-    eval_time: str = "10m"
+    eval_time: str
     labels: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -115,7 +115,7 @@ class AlertRule:
     expr: str
     severity: str
     summary: str
-    for_: str = "0s"
+    for_: str
     keep_firing_for: str | None = None
     description: str = ""
     runbook: str = ""
@@ -135,7 +135,7 @@ class RecordingRule:
 
 @dataclass(frozen=True)
 class Override:
-    enabled: bool = True
+    enabled: bool
     for_: str | None = None
     threshold: float | None = None
     severity: str | None = None
@@ -160,12 +160,12 @@ class Receiver:
 @dataclass(frozen=True)
 class Route:
     receiver: str
+    continue_: bool
     matchers: tuple[str, ...] = ()  # Alertmanager matcher strings: severity="critical"
     group_by: tuple[str, ...] | None = None
     group_wait: str | None = None
     group_interval: str | None = None
     repeat_interval: str | None = None
-    continue_: bool = False
     mute_during: tuple[str, ...] = ()
     active_during: tuple[str, ...] = ()
     routes: tuple[Route, ...] = ()
@@ -183,9 +183,9 @@ class TimeInterval:
 class Smtp:
     smarthost: str
     from_: str
-    username: str | None = None
-    password: SecretRef | None = None
-    require_tls: bool = True
+    username: str | None
+    password: SecretRef | None
+    require_tls: bool
 
 
 @dataclass(frozen=True)
@@ -198,12 +198,11 @@ class RouteTest:
 class Notifications:
     receivers: tuple[Receiver, ...]
     default_receiver: str
+    group_by: tuple[str, ...]
+    group_wait: str
+    group_interval: str
+    repeat_interval: str
     routes: tuple[Route, ...] = ()
-    # one notification per alert and job (all its failing instances together), SLO alerts apart per service
-    group_by: tuple[str, ...] = ("alertname", "job", "service")
-    group_wait: str = "10s"
-    group_interval: str = "1m"
-    repeat_interval: str = "4h"
     time_intervals: tuple[TimeInterval, ...] = ()
     smtp: Smtp | None = None
     tests: tuple[RouteTest, ...] = ()
@@ -211,17 +210,17 @@ class Notifications:
 
 @dataclass(frozen=True)
 class Dashboards:
-    enabled: bool = True
-    folder: str = "promstack"
+    enabled: bool
+    folder: str
     exclude: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Demo:
-    enabled: bool = False
-    port: int = 8000
-    image: str = ""
-    error_ratio: float = 0.02
+    enabled: bool
+    port: int
+    image: str
+    error_ratio: float
 
 
 @dataclass(frozen=True)
@@ -238,9 +237,9 @@ class Stack:
     services: tuple[Service, ...]
     alerts: Alerts
     notifications: Notifications
-    dashboards: Dashboards = Dashboards()
-    demo: Demo = Demo()
-    source: str = "stack.yaml"
+    dashboards: Dashboards
+    demo: Demo
+    source: str  # the spec's file
 
     def component(self, name: str) -> Component | None:
         return self.components.get(name)

@@ -103,7 +103,7 @@ def _catalog_component(name: str, spec: dict[str, Any], data: dict[str, Any]) ->
     return _component(name, spec, data, **extra)
 
 
-def _components(data: dict[str, Any]) -> dict[str, Component]:
+def _components(data: dict[str, Any], error_ratio: float) -> dict[str, Component]:
     found: dict[str, Component] = {}
     core = data.get("components") or {}
     for name in conventions.CORE:
@@ -118,8 +118,7 @@ def _components(data: dict[str, Any]) -> dict[str, Component]:
         found["dingtalk"] = _component("dingtalk", {}, data)
     demo = data.get("demo") or {}
     if demo.get("enabled"):
-        ratio = demo.get("error_ratio", conventions.DEFAULT_DEMO_ERROR_RATIO)
-        found["demo"] = _component("demo", demo, data, options={"error_ratio": ratio})
+        found["demo"] = _component("demo", demo, data, options={"error_ratio": error_ratio})
     return {name: found[name] for name in conventions.ORDER if name in found}
 
 
@@ -161,6 +160,8 @@ def _services(data: dict[str, Any], interval: str) -> tuple[Service, ...]:
             Service(
                 name="demo",
                 targets=(),
+                metrics_path="/metrics",
+                scheme="http",
                 interval=interval,
                 labels={"team": "demo"},
                 component="demo",
@@ -239,12 +240,12 @@ def _escape(value: str) -> str:
 def _route(spec: dict[str, Any]) -> Route:
     return Route(
         receiver=spec["receiver"],
+        continue_=bool(spec.get("continue", False)),
         matchers=_matchers(spec),
         group_by=tuple(spec["group_by"]) if "group_by" in spec else None,
         group_wait=spec.get("group_wait"),
         group_interval=spec.get("group_interval"),
         repeat_interval=spec.get("repeat_interval"),
-        continue_=bool(spec.get("continue", False)),
         mute_during=tuple(spec.get("mute_during", ())),
         active_during=tuple(spec.get("active_during", ())),
         routes=tuple(_route(r) for r in spec.get("routes", ())),
@@ -261,18 +262,17 @@ def _receiver(spec: dict[str, Any]) -> Receiver:
 
 
 def _notifications(data: dict[str, Any] | None) -> Notifications:
-    if not data:
-        return Notifications(receivers=(Receiver("null"),), default_receiver="null")
+    # no notifications: one receiver that delivers nowhere
+    data = data or {"receivers": [{"name": "null"}], "default_receiver": "null"}
     smtp = data.get("smtp")
-    defaults = Notifications(receivers=(), default_receiver="")
     return Notifications(
         receivers=tuple(_receiver(r) for r in data["receivers"]),
         default_receiver=data["default_receiver"],
         routes=tuple(_route(r) for r in data.get("routes", ())),
-        group_by=tuple(data.get("group_by", defaults.group_by)),
-        group_wait=data.get("group_wait", defaults.group_wait),
-        group_interval=data.get("group_interval", defaults.group_interval),
-        repeat_interval=data.get("repeat_interval", defaults.repeat_interval),
+        group_by=tuple(data.get("group_by", conventions.DEFAULT_GROUP_BY)),
+        group_wait=data.get("group_wait", conventions.DEFAULT_GROUP_WAIT),
+        group_interval=data.get("group_interval", conventions.DEFAULT_GROUP_INTERVAL),
+        repeat_interval=data.get("repeat_interval", conventions.DEFAULT_REPEAT_INTERVAL),
         time_intervals=tuple(
             TimeInterval(
                 t["name"],
@@ -306,12 +306,13 @@ def build(doc: Document) -> Stack:
     data: dict[str, Any] = doc.data
     environment = data.get("environment", "production")
     scrape_interval = data.get("scrape_interval", conventions.DEFAULT_SCRAPE_INTERVAL)
-    components = _components(data)
+    demo = data.get("demo") or {}
+    error_ratio = demo.get("error_ratio", conventions.DEFAULT_DEMO_ERROR_RATIO)
+    components = _components(data, error_ratio)
     labels = {conventions.LABEL_STACK: data["name"], conventions.LABEL_ENV: environment}
     labels.update(data.get("external_labels", {}))
     retention = data.get("retention") or {}
     dashboards = data.get("dashboards") or {}
-    demo = data.get("demo") or {}
     return Stack(
         name=data["name"],
         environment=environment,
@@ -330,9 +331,9 @@ def build(doc: Document) -> Stack:
         ),
         demo=Demo(
             bool(demo.get("enabled", False)),
-            int(demo.get("port", 8000)),
+            int(demo.get("port", catalog.entry("demo").port)),
             demo.get("image", ""),
-            float(demo.get("error_ratio", conventions.DEFAULT_DEMO_ERROR_RATIO)),
+            float(error_ratio),
         ),
         source=doc.file,
     )
