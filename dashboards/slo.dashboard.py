@@ -10,12 +10,11 @@ from generator import dashboards as g
 from generator import slo_math
 from generator.model import SLO, Service, Stack
 from generator.rules_catalog import plain
-from generator.spec.formats import duration_seconds
 
 
 def _row(service: Service, slo: SLO) -> g.Row:
     budget = slo_math.budget(slo)
-    period = duration_seconds(slo.period)
+    period = slo.period.seconds
 
     def burn(window: str) -> str:
         return f"{slo_math.sli_error(service.name, slo, window)} / {plain(budget)}"

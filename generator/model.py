@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from generator.units import Duration, Size
+
 
 @dataclass(frozen=True)
 class SecretRef:
@@ -47,7 +49,7 @@ class Probe:
     name: str
     module: str
     targets: tuple[str, ...]
-    interval: str
+    interval: Duration
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class Component:
     container_port: int
     expose: bool
     memory: str  # compose/docker spelling (256m), from the catalog or the spec's size
-    interval: str
+    interval: Duration
     runs: bool
     auth: Auth | None = None
     probes: tuple[Probe, ...] = ()
@@ -82,10 +84,13 @@ class SLO:
     name: str
     kind: str  # availability | latency
     objective: Decimal  # percent, e.g. Decimal("99.9")
-    period: str  # e.g. 30d
-    threshold: str | None  # latency only, as written (300ms)
-    threshold_seconds: Decimal | None
+    period: Duration  # e.g. 30d
+    threshold: Duration | None  # latency only, as written (300ms)
     description: str
+
+    @property
+    def threshold_seconds(self) -> Decimal | None:
+        return self.threshold.seconds if self.threshold is not None else None
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,7 @@ class Service:
     targets: tuple[str, ...]
     metrics_path: str
     scheme: str
-    interval: str
+    interval: Duration
     labels: Mapping[str, str] = field(default_factory=dict)
     http: HttpMetrics | None = None
     slos: tuple[SLO, ...] = ()
@@ -105,7 +110,7 @@ class Service:
 class RuleTest:
     series: Mapping[str, str]
     fires: bool
-    eval_time: str
+    eval_time: Duration
     labels: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -115,8 +120,8 @@ class AlertRule:
     expr: str
     severity: str
     summary: str
-    for_: str
-    keep_firing_for: str | None = None
+    for_: Duration
+    keep_firing_for: Duration | None = None
     description: str = ""
     runbook: str = ""
     dashboard: str = ""
@@ -136,7 +141,7 @@ class RecordingRule:
 @dataclass(frozen=True)
 class Override:
     enabled: bool
-    for_: str | None = None
+    for_: Duration | None = None
     threshold: float | None = None
     severity: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
@@ -163,9 +168,9 @@ class Route:
     continue_: bool
     matchers: tuple[str, ...] = ()  # Alertmanager matcher strings: severity="critical"
     group_by: tuple[str, ...] | None = None
-    group_wait: str | None = None
-    group_interval: str | None = None
-    repeat_interval: str | None = None
+    group_wait: Duration | None = None
+    group_interval: Duration | None = None
+    repeat_interval: Duration | None = None
     mute_during: tuple[str, ...] = ()
     active_during: tuple[str, ...] = ()
     routes: tuple[Route, ...] = ()
@@ -199,9 +204,9 @@ class Notifications:
     receivers: tuple[Receiver, ...]
     default_receiver: str
     group_by: tuple[str, ...]
-    group_wait: str
-    group_interval: str
-    repeat_interval: str
+    group_wait: Duration
+    group_interval: Duration
+    repeat_interval: Duration
     routes: tuple[Route, ...] = ()
     time_intervals: tuple[TimeInterval, ...] = ()
     smtp: Smtp | None = None
@@ -228,11 +233,11 @@ class Stack:
     name: str
     environment: str
     external_labels: Mapping[str, str]  # includes stack and env
-    scrape_interval: str
-    scrape_timeout: str
-    evaluation_interval: str
-    retention_time: str
-    retention_size: str | None
+    scrape_interval: Duration
+    scrape_timeout: Duration
+    evaluation_interval: Duration
+    retention_time: Duration
+    retention_size: Size | None
     components: Mapping[str, Component]  # catalog name -> component, in a fixed order
     services: tuple[Service, ...]
     alerts: Alerts

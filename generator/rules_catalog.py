@@ -44,6 +44,7 @@ import yaml
 
 from generator import catalog
 from generator.model import Stack
+from generator.units import Duration
 
 ALWAYS = ("stack",)  # packs rendered whatever `alerts.packs` says
 SERVICE_PACK = "service"  # instantiated once per service that declares http metrics
@@ -67,8 +68,8 @@ class PackRule:
     alert: bool
     expr: str  # with ${placeholders}
     source: str  # rules/<pack>.rules.yml:<line>
-    for_: str | None = None
-    keep_firing_for: str | None = None
+    for_: Duration | None = None
+    keep_firing_for: Duration | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
     threshold: Decimal | None = None
@@ -92,7 +93,7 @@ class PackRule:
 class PackGroup:
     name: str
     rules: tuple[PackRule, ...]
-    interval: str | None = None
+    interval: Duration | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,14 @@ def _strip(value: Any) -> Any:
     return value
 
 
+def _duration(value: Any, where: str) -> Duration | None:
+    """A pack's duration, parsed once as the pack is loaded: a bad one fails loading, saying where."""
+    try:
+        return Duration(str(value)) if value is not None else None
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
 def _rule(pack: str, group: str, data: dict[str, Any], file: str) -> PackRule:
     known = {"alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations", *_EXTENSION_KEYS}
     unknown = set(data) - known
@@ -141,8 +150,8 @@ def _rule(pack: str, group: str, data: dict[str, Any], file: str) -> PackRule:
         alert="alert" in data,
         expr=str(data["expr"]).strip(),
         source=f"{file}:{data['__line__']}",
-        for_=data.get("for"),
-        keep_firing_for=data.get("keep_firing_for"),
+        for_=_duration(data.get("for"), f"{file}:{data['__line__']}"),
+        keep_firing_for=_duration(data.get("keep_firing_for"), f"{file}:{data['__line__']}"),
         labels={str(k): str(v) for k, v in _strip(data.get("labels", {})).items()},
         annotations={str(k): str(v).strip() for k, v in _strip(data.get("annotations", {})).items()},
         threshold=Decimal(str(threshold)) if threshold is not None else None,
@@ -156,7 +165,9 @@ def _pack(path: Path) -> Pack:
     file = f"rules/{path.name}"
     data = _load(path)
     groups = tuple(
-        PackGroup(g["name"], tuple(_rule(name, g["name"], r, file) for r in g["rules"]), g.get("interval"))
+        PackGroup(
+            g["name"], tuple(_rule(name, g["name"], r, file) for r in g["rules"]), _duration(g.get("interval"), file)
+        )
         for g in data["groups"]
     )
     test_path = path.with_name(f"{name}.test.yml")
@@ -190,7 +201,7 @@ def enabled(stack: Stack, alert: str) -> bool:
     return override is None or override.enabled
 
 
-def tunables(stack: Stack, rule: PackRule) -> tuple[Decimal | None, str | None, str, dict[str, str]]:
+def tunables(stack: Stack, rule: PackRule) -> tuple[Decimal | None, Duration | None, str, dict[str, str]]:
     """threshold, for, severity and extra labels of a pack alert after its override."""
     override = stack.alerts.overrides.get(rule.name)
     threshold = rule.threshold

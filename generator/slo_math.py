@@ -14,7 +14,7 @@ from decimal import Decimal, localcontext
 from generator import conventions
 from generator.model import SLO, Service
 from generator.rules_catalog import plain
-from generator.spec.formats import duration_ms
+from generator.units import Duration
 
 RECORD = "service_slo:sli_error:ratio_rate{window}"
 PERIOD_30D_MS = 30 * 86400_000
@@ -24,17 +24,19 @@ PERIOD_30D_MS = 30 * 86400_000
 class Tier:
     name: str
     factor: Decimal  # burn rate for a 30-day period
-    long: str
-    short: str
+    long: Duration
+    short: Duration
     severity: str
 
 
-TIERS = tuple(Tier(n, Decimal(f), long, short, sev) for n, f, long, short, sev in conventions.SLO_TIERS)
+TIERS = tuple(
+    Tier(n, Decimal(f), Duration(long), Duration(short), sev) for n, f, long, short, sev in conventions.SLO_TIERS
+)
 
 
-def windows() -> list[str]:
+def windows() -> list[Duration]:
     found = {w for t in TIERS for w in (t.long, t.short)}
-    return sorted(found, key=lambda w: duration_ms(w) or 0)
+    return sorted(found, key=lambda w: w.ms)
 
 
 def record_name(window: str) -> str:
@@ -56,7 +58,7 @@ def budget(slo: SLO) -> Decimal:
 
 
 def _scale(slo: SLO) -> Decimal:
-    return Decimal(duration_ms(slo.period) or PERIOD_30D_MS) / PERIOD_30D_MS
+    return Decimal(slo.period.ms) / PERIOD_30D_MS
 
 
 def burn_factor(slo: SLO, tier: Tier) -> Decimal:

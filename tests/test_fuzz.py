@@ -29,7 +29,8 @@ from generator.cli import app
 from generator.errors import SpecError
 from generator.render import Target, render
 from generator.spec import build, load_file, load_text, validate
-from generator.spec.formats import duration_ms, is_hostport
+from generator.spec.formats import is_hostport
+from generator.units import duration_ms
 
 ROOT = Path(__file__).resolve().parent.parent
 LINE = re.compile(r"^.+:\d+:\d+: \$.*: .+$")

@@ -19,7 +19,7 @@ from generator import catalog, conventions, pipeline, rules_catalog
 from generator.cli import app
 from generator.render import render
 from generator.spec import load_stack
-from generator.spec.formats import duration_ms
+from generator.units import duration_ms
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = [ROOT / "stack" / "stack.yaml", *sorted((ROOT / "stack" / "examples").glob("*.yaml"))]

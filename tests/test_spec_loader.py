@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from generator.errors import SpecError
-from generator.spec.formats import compose_memory, duration_ms, format_duration, is_hostport
+from generator.spec.formats import is_hostport
 from generator.spec.loader import load_text
+from generator.units import Size, compose_memory, duration_ms, format_duration
 
 
 def test_positions_point_at_values_and_keys() -> None:
@@ -68,8 +69,8 @@ def test_durations(text: str, ms: int | None) -> None:
 
 
 def test_sizes_and_targets() -> None:
-    assert compose_memory("512MB") == "512m"
-    assert compose_memory("2GB") == "2g"
+    assert compose_memory(Size("512MB")) == "512m"
+    assert compose_memory(Size("2GB")) == "2g"
     assert is_hostport("api:8000") and is_hostport("[::1]:9090") and is_hostport("10.0.0.1:1")
     assert not is_hostport("api") and not is_hostport("api:0") and not is_hostport("api:65536")
     assert not is_hostport("http://api:80")

@@ -24,7 +24,7 @@ from typing import Any
 
 from generator import conventions, dashboard_json
 from generator.checks import CheckContext
-from generator.spec.formats import duration_ms, format_duration
+from generator.units import Duration
 
 NAME = "dashboards/live"
 TIMEOUT = 15.0
@@ -82,12 +82,12 @@ class Prometheus:
         return any(not math.isnan(float(v)) for v in values)
 
 
-def builtins(scrape_interval: str) -> dict[str, str]:
+def builtins(scrape_interval: Duration) -> dict[str, str]:
     """Grafana's built-in variables for an instant query, from the datasource's scrape interval."""
-    ms = duration_ms(scrape_interval) or 15_000
+    ms = scrape_interval.ms
     return {
-        "__rate_interval": format_duration(4 * ms),
-        "__interval": format_duration(ms),
+        "__rate_interval": Duration.of_ms(4 * ms),
+        "__interval": Duration.of_ms(ms),
         "__interval_ms": str(ms),
         "__range": "1h",
         "__range_s": "3600",
@@ -123,7 +123,7 @@ def _resolve(prom: Prometheus, board: dict[str, Any], values: dict[str, str]) ->
     return problems
 
 
-def _check(prom: Prometheus, path: str, board: dict[str, Any], scrape_interval: str) -> list[str]:
+def _check(prom: Prometheus, path: str, board: dict[str, Any], scrape_interval: Duration) -> list[str]:
     where = f'dashboard "{board.get("title", "")}" ({path})'
     values = builtins(scrape_interval)
     problems = [f"{where}: {p}" for p in _resolve(prom, board, values)]

@@ -27,7 +27,7 @@ from generator.promql_analysis import Labels, output_labels, rate_windows, templ
 from generator.render._alerting import Group, Rule, RuleFile, dashboard_url
 from generator.render.rule_tests import all_test_files
 from generator.render.rules import CUSTOM, all_rule_files
-from generator.spec.formats import duration_ms
+from generator.units import Duration
 
 NAME = "rules/lint"
 CAMEL = re.compile(r"^[A-Z][A-Za-z0-9]*$")
@@ -87,9 +87,9 @@ def _alert_policy(stack: Stack, rule: Rule, group: Group) -> Iterator[str]:
     for key in wanted:
         if not notes.get(key):
             yield f"{_who(rule)}: annotation {key} is missing"
-    for_ = str(rule.data.get("for", "0s"))
+    for_ = Duration(rule.data.get("for", "0s"))
     every = group.interval or stack.evaluation_interval
-    if for_ != "0s" and (duration_ms(for_) or 0) < (duration_ms(every) or 0):
+    if for_ != "0s" and for_.ms < every.ms:
         yield (
             f"{_who(rule)}: for: {for_} is shorter than the evaluation interval {every}, so it waits one whole "
             f"interval ({every}) anyway; say 0s to fire at once or {every} to wait"
@@ -113,9 +113,8 @@ def _rule_problems(stack: Stack, rule: Rule, group: Group, promtool: str | None)
         return
     if rule.alert:
         yield from _templates(stack, rule, output_labels(node))
-    scrape = duration_ms(rule.interval) or 0
     for function, window in rate_windows(node):
-        if (duration_ms(window) or 0) < SAMPLES * scrape:
+        if Duration(window).ms < SAMPLES * rule.interval.ms:
             yield (
                 f"{_who(rule)}: {function}(...[{window}]) spans fewer than {SAMPLES} scrapes of "
                 f"{rule.interval}; use a window of at least {SAMPLES} scrape intervals"

@@ -21,6 +21,7 @@ import yaml
 
 from generator import catalog, conventions
 from generator.model import SecretRef, Stack
+from generator.units import Duration, Size
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,9 @@ def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
 
 
 _Dumper.add_representer(str, _str_presenter)
+# a SafeDumper looks representers up by exact type: durations and sizes are written as the text they hold
+_Dumper.add_representer(Duration, _str_presenter)
+_Dumper.add_representer(Size, _str_presenter)
 # double quotes: the writer JSON-escapes a value it puts between them, so no value breaks out of its string
 _Dumper.add_representer(
     Placeholder, lambda dumper, p: dumper.represent_scalar("tag:yaml.org,2002:str", f"${{{p.key}}}", style='"')

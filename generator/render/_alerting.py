@@ -17,17 +17,17 @@ from typing import Any
 from generator import conventions, dashboards
 from generator.model import Stack
 from generator.promql import ParseError, Selector, parse
-from generator.spec.formats import duration_ms
+from generator.units import Duration
 
 RUNBOOK_URL = "https://promstack.dev/runbooks/{alert}"  # default runbook of an alert that names none
-TEST_INTERVAL = "1m"  # one input sample per minute in every generated test
+TEST_INTERVAL = Duration("1m")  # one input sample per minute in every generated test
 
 
 @dataclass(frozen=True)
 class Rule:
     data: Mapping[str, Any]  # the rule exactly as rendered
     source: str  # rules/<pack>.rules.yml:<line>, <spec>:<line>, or "SLO <service>/<slo>"
-    interval: str  # scrape interval of the series it reads
+    interval: Duration  # scrape interval of the series it reads
     origin: str  # pack name, "service", "slo" or "custom"
 
     @property
@@ -48,7 +48,7 @@ class Rule:
 class Group:
     name: str
     rules: tuple[Rule, ...]
-    interval: str | None = None
+    interval: Duration | None = None
 
     def data(self) -> dict[str, Any]:
         group: dict[str, Any] = {"name": self.name}
@@ -101,15 +101,14 @@ class TestFile:
         return found
 
 
-def test_evaluation_interval(stack: Stack) -> str:
+def test_evaluation_interval(stack: Stack) -> Duration:
     """Tests sample once a minute; evaluating more often only costs time. promtool evaluates every
     group at this one interval (it ignores a group's own `interval`, like TargetDown's), so a stack
     that evaluates more slowly is tested at its own pace."""
-    mine, stacks = duration_ms(TEST_INTERVAL) or 0, duration_ms(stack.evaluation_interval) or 0
-    return stack.evaluation_interval if stacks > mine else TEST_INTERVAL
+    return stack.evaluation_interval if stack.evaluation_interval.ms > TEST_INTERVAL.ms else TEST_INTERVAL
 
 
-def test_timing(stack: Stack, for_: str | None) -> dict[str, Decimal]:
+def test_timing(stack: Stack, for_: Duration | None) -> dict[str, Decimal]:
     """The test-time placeholders of a pack alert whose effective `for` is `for_` (rules_catalog):
 
     - `for_m`: whole minutes from the first sample at which the alert's condition holds until the
@@ -124,9 +123,9 @@ def test_timing(stack: Stack, for_: str | None) -> dict[str, Decimal]:
     promtool starts evaluating at 0 and samples every TEST_INTERVAL, so an evaluation follows a sample
     within the evaluation interval less their greatest common divisor.
     """
-    every = duration_ms(test_evaluation_interval(stack)) or 0
-    sample = duration_ms(TEST_INTERVAL) or 0
-    hold = (duration_ms(for_) or 0) if for_ else 0
+    every = test_evaluation_interval(stack).ms
+    sample = TEST_INTERVAL.ms
+    hold = for_.ms if for_ else 0
     until_eval = every - math.gcd(every, sample)
     evaluations = -(-hold // every) if every else 0
     minutes = Decimal(sample)
@@ -178,8 +177,8 @@ def alert_annotations(
 def alert_data(
     name: str,
     expr: str,
-    for_: str | None,
-    keep_firing_for: str | None,
+    for_: Duration | None,
+    keep_firing_for: Duration | None,
     labels: Mapping[str, str],
     annotations: Mapping[str, str],
 ) -> dict[str, Any]:
@@ -193,12 +192,9 @@ def alert_data(
     return data
 
 
-def group_interval(stack: Stack, wanted: str | None) -> str | None:
+def group_interval(stack: Stack, wanted: Duration | None) -> Duration | None:
     """A group's own evaluation interval, only when it is faster than the stack's."""
-    if not wanted:
-        return None
-    mine, default = duration_ms(wanted), duration_ms(stack.evaluation_interval)
-    return wanted if mine is not None and default is not None and mine < default else None
+    return wanted if wanted is not None and wanted.ms < stack.evaluation_interval.ms else None
 
 
 def test_group(stack: Stack, name: str, series: list[dict[str, str]], cases: list[dict[str, Any]]) -> dict[str, Any]:
@@ -223,7 +219,7 @@ def expected_alert(
     return alert
 
 
-def job_interval(stack: Stack, job: str) -> str:
+def job_interval(stack: Stack, job: str) -> Duration:
     component = stack.components.get(job)
     return component.interval if component else stack.scrape_interval
 

@@ -31,7 +31,7 @@ from generator.errors import PromstackError
 from generator.model import Receiver, Route, SecretRef, Stack
 from generator.render import Placeholder, SecretFile, Target, Tree, dump_yaml, secret_yaml
 from generator.render import notify_templates as nt
-from generator.spec.formats import duration_ms
+from generator.units import Duration
 
 COMPONENT = "alertmanager"
 NULL_RECEIVER = "null"  # delivers nowhere: where the always-firing Watchdog goes unless the spec routes it
@@ -44,8 +44,8 @@ NULL_RECEIVER = "null"  # delivers nowhere: where the always-firing Watchdog goe
 # every second, a dead target pages within 15 + 10 + 1 + 2 = 28 s either way, under the 30 s we
 # promise (bench/README.md has the measurements). The price: a page's group may update every 2 s
 # while an outage spreads; the receivers see one group (PagerDuty one incident), updated.
-PAGE_TIMERS = {"group_wait": "2s", "group_interval": "2s"}
-RESOLVE_TIMEOUT = "5m"
+PAGE_TIMERS = {"group_wait": Duration("2s"), "group_interval": Duration("2s")}
+RESOLVE_TIMEOUT = Duration("5m")
 ALERTNAME = "alertname"
 
 
@@ -201,9 +201,9 @@ def _takes_every_page(route: Route) -> bool:
     return _pages(route) and all(m.name == conventions.LABEL_SEVERITY for m in found)
 
 
-def _slower(inherited: Mapping[str, int]) -> dict[str, str]:
-    """The PAGE_TIMERS that are faster than what a route would inherit."""
-    return {k: v for k, v in PAGE_TIMERS.items() if inherited[k] > (duration_ms(v) or 0)}
+def _slower(inherited: Mapping[str, int]) -> dict[str, Duration]:
+    """The PAGE_TIMERS that are faster than what a route would inherit (in ms)."""
+    return {k: v for k, v in PAGE_TIMERS.items() if inherited[k] > v.ms}
 
 
 def _route(route: Route, inherited: Mapping[str, int]) -> dict[str, Any]:
@@ -212,7 +212,7 @@ def _route(route: Route, inherited: Mapping[str, int]) -> dict[str, Any]:
         out["matchers"] = list(route.matchers)
     if route.group_by is not None:
         out["group_by"] = list(route.group_by)
-    timers = {"group_wait": route.group_wait, "group_interval": route.group_interval}
+    timers: dict[str, Duration | None] = {"group_wait": route.group_wait, "group_interval": route.group_interval}
     if _pages(route):  # a page must not inherit the batching delays meant for warnings
         timers = {**_slower(inherited), **{k: v for k, v in timers.items() if v}}
     for key, value in (*timers.items(), ("repeat_interval", route.repeat_interval)):
@@ -225,14 +225,14 @@ def _route(route: Route, inherited: Mapping[str, int]) -> dict[str, Any]:
     if route.active_during:
         out["active_time_intervals"] = list(route.active_during)
     if route.routes:
-        own = {k: (duration_ms(v) or 0) if v else inherited[k] for k, v in timers.items()}
+        own = {k: v.ms if v else inherited[k] for k, v in timers.items()}
         out["routes"] = [_route(child, own) for child in route.routes]
     return out
 
 
 def route_tree(stack: Stack) -> dict[str, Any]:
     n = stack.notifications
-    top = {"group_wait": duration_ms(n.group_wait) or 0, "group_interval": duration_ms(n.group_interval) or 0}
+    top = {"group_wait": n.group_wait.ms, "group_interval": n.group_interval.ms}
     children: list[dict[str, Any]] = []
     if not routes_watchdog(stack):
         # first, so no user route (even with continue) pages anyone for the dead man's switch

@@ -13,7 +13,7 @@ from generator import catalog, conventions
 from generator.model import Component, Service, Stack
 from generator.render import SecretFile, Target, Tree, dump_yaml
 from generator.render.args import protected, scheme, server_name, uses_tls
-from generator.spec.formats import duration_ms
+from generator.units import Duration
 
 # host of a target given as host:port, [v6]:port or a URL (blackbox): scheme and userinfo skipped
 HOST_REGEX = r"(?:[a-zA-Z][a-zA-Z0-9+.-]*://)?(?:[^@/]*@)?(\[[^\]]+\]|[^:/?#\[\]]+).*"
@@ -55,11 +55,11 @@ def client_settings(component: Component, target: Target) -> dict[str, Any]:
     return settings
 
 
-def _timing(stack: Stack, interval: str) -> dict[str, str]:
-    timing: dict[str, str] = {}
-    if interval != stack.scrape_interval:
+def _timing(stack: Stack, interval: Duration) -> dict[str, Duration]:
+    timing: dict[str, Duration] = {}
+    if interval != stack.scrape_interval:  # as written: a job says 60s where the global says 1m
         timing["scrape_interval"] = interval
-    if (duration_ms(interval) or 0) < (duration_ms(global_timeout(stack)) or 0):
+    if interval.ms < global_timeout(stack).ms:
         # Prometheus refuses a timeout longer than the interval
         timing["scrape_timeout"] = interval
     return timing
@@ -72,13 +72,12 @@ def external_labels(stack: Stack) -> dict[str, str]:
     return {name: value.replace("$", "$$") for name, value in stack.external_labels.items()}
 
 
-def global_timeout(stack: Stack) -> str:
-    interval, timeout = duration_ms(stack.scrape_interval) or 0, duration_ms(stack.scrape_timeout) or 0
-    return stack.scrape_timeout if timeout <= interval else stack.scrape_interval
+def global_timeout(stack: Stack) -> Duration:
+    return stack.scrape_timeout if stack.scrape_timeout.ms <= stack.scrape_interval.ms else stack.scrape_interval
 
 
 def _job(
-    stack: Stack, name: str, interval: str, targets: list[str], labels: dict[str, str] | None = None, **extra: Any
+    stack: Stack, name: str, interval: Duration, targets: list[str], labels: dict[str, str] | None = None, **extra: Any
 ) -> dict[str, Any]:
     relabel = extra.pop("relabel_configs", [])
     job: dict[str, Any] = {"job_name": name, **_timing(stack, interval), **extra}

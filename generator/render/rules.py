@@ -32,7 +32,7 @@ from generator.render._alerting import (
 )
 from generator.render.slo import slo_rule_file
 from generator.rules_catalog import Pack, PackGroup, PackRule, Value, enabled, expand, tunables
-from generator.spec.formats import duration_ms
+from generator.units import Duration
 
 CUSTOM = "custom"
 
@@ -44,7 +44,7 @@ class Instance:
     suffix: str  # "" or the service name
     variables: dict[str, Value]
     labels: dict[str, str]  # static labels added to every alert of this instance
-    interval: str  # scrape interval of the series the rules read
+    interval: Duration  # scrape interval of the series the rules read
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def instances(stack: Stack, pack: str) -> list[Instance]:
     ]
 
 
-def effective_for(for_: str | None, every: str) -> str | None:
+def effective_for(for_: Duration | None, every: Duration) -> Duration | None:
     """`for_` as the rule will behave when its group is evaluated every `every`.
 
     An alert fires at the first evaluation at least `for` after the one that made it pending, so
@@ -93,8 +93,7 @@ def effective_for(for_: str | None, every: str) -> str | None:
     like `for: 5s`. Rendering the interval says what happens, and keeps an override such as
     `TargetDown: {for: 2s}` valid whatever the group's pace (rules/lint refuses a `for` shorter than
     the interval in rules written by hand)."""
-    hold, step = duration_ms(for_) if for_ else 0, duration_ms(every) or 0
-    if hold and hold < step:
+    if for_ and 0 < for_.ms < every.ms:
         return every
     return for_
 
@@ -228,19 +227,16 @@ class Delay:
         return self.worst - self.timeout
 
 
-def _seconds(duration: str) -> Decimal:
-    return Decimal(duration_ms(duration) or 0) / 1000
-
-
-def route_timers(tree: Mapping[str, Any], labels: Mapping[str, str]) -> list[tuple[str, str, str]]:
+def route_timers(tree: Mapping[str, Any], labels: Mapping[str, str]) -> list[tuple[str, Duration, Duration]]:
     """(receiver, group_wait, group_interval) of every route of a rendered route tree that delivers an
     alert with `labels`, the way Alertmanager walks it: the first matching child (and the ones after
     a match with `continue`), depth first; a route whose children all miss delivers itself. A route
-    inherits the timers it does not set from its parent."""
+    inherits the timers it does not set from its parent. `tree` is rendered data or a rendered file
+    read back: its timers are parsed here if they are still text."""
 
-    def walk(route: Mapping[str, Any], wait: str, interval: str) -> list[tuple[str, str, str]]:
-        wait, interval = str(route.get("group_wait", wait)), str(route.get("group_interval", interval))
-        found: list[tuple[str, str, str]] = []
+    def walk(route: Mapping[str, Any], wait: Duration, interval: Duration) -> list[tuple[str, Duration, Duration]]:
+        wait, interval = Duration(route.get("group_wait", wait)), Duration(route.get("group_interval", interval))
+        found: list[tuple[str, Duration, Duration]] = []
         for child in route.get("routes", ()):
             if alertmanager.matches_all(alertmanager.matchers(child.get("matchers", ())), labels):
                 found.extend(walk(child, wait, interval))
@@ -248,7 +244,7 @@ def route_timers(tree: Mapping[str, Any], labels: Mapping[str, str]) -> list[tup
                     break
         return found or [(str(route["receiver"]), wait, interval)]
 
-    return walk(tree, str(tree["group_wait"]), str(tree["group_interval"]))
+    return walk(tree, Duration(tree["group_wait"]), Duration(tree["group_interval"]))
 
 
 def notification_delay(stack: Stack, alert: str, job: str | None = None) -> Delay:
@@ -257,14 +253,14 @@ def notification_delay(stack: Stack, alert: str, job: str | None = None) -> Dela
     pack = rules_catalog.alert_index()[alert].pack
     rule_file, _ = resolve_pack(stack, pack)
     group, rule = next((g, r) for g in rule_file.groups for r in g.rules if r.name == alert)
-    every = _seconds(group.interval or stack.evaluation_interval)
-    hold = _seconds(str(rule.data.get("for", "0s")))
+    every = (group.interval or stack.evaluation_interval).seconds
+    hold = Duration(rule.data.get("for", "0s")).seconds
     config = prometheus.config(stack, Target("compose"))
     defaults = config["global"]
     timings = [
         (
-            _seconds(j.get("scrape_interval", defaults["scrape_interval"])),
-            _seconds(j.get("scrape_timeout", defaults["scrape_timeout"])),
+            Duration(j.get("scrape_interval", defaults["scrape_interval"])).seconds,
+            Duration(j.get("scrape_timeout", defaults["scrape_timeout"])).seconds,
         )
         for j in config["scrape_configs"]
         if job is None or j["job_name"] == job
@@ -274,7 +270,8 @@ def notification_delay(stack: Stack, alert: str, job: str | None = None) -> Dela
     interval, timeout = max(timings, key=sum)
     labels = {**rule.labels, "alertname": alert, **({"job": job} if job else {})}
     routes = route_timers(alertmanager.route_tree(stack), labels)
-    wait, grouping = (max(_seconds(timers[i]) for timers in routes) for i in (1, 2))
+    wait = max(wait.seconds for _, wait, _ in routes)
+    grouping = max(interval.seconds for _, _, interval in routes)
     evaluations = Decimal(math.ceil(hold / every)) if every else Decimal(0)
     return Delay(interval, timeout, every, evaluations * every if every else hold, wait, grouping)
 

@@ -30,7 +30,6 @@ from generator.render._alerting import (
 )
 from generator.rules_catalog import between, enabled, humanize_percentage, plain
 from generator.slo_math import (
-    PERIOD_30D_MS,
     TIERS,
     Tier,
     budget,
@@ -42,12 +41,13 @@ from generator.slo_math import (
     threshold,
     windows,
 )
-from generator.spec.formats import duration_ms, format_duration
+from generator.units import Duration
 
 # Traffic guard: a tier fires only when its short window saw at least this many requests, so one
 # failed request at 3 a.m. on an idle service does not page anyone.
 MIN_REQUESTS = 10
-FOR = {"critical": "2m", "warning": "15m"}  # the short window already debounces; `for` rides out one bad eval
+# the short window already debounces; `for` rides out one bad eval
+FOR = {"critical": Duration("2m"), "warning": Duration("15m")}
 
 
 def _what(slo: SLO) -> str:
@@ -61,8 +61,7 @@ def _alert(stack: Stack, service: Service, slo: SLO, tier: Tier) -> dict[str, An
     traffic = f"sum(increase({total}[{tier.short}]))"
     expr = f"{long} > {limit}\nand\n{short} > {limit}\nand on()\n{traffic} >= {MIN_REQUESTS}"
     factor = plain(burn_factor(slo, tier))
-    period_ms = duration_ms(slo.period) or PERIOD_30D_MS
-    gone = format_duration(int(Decimal(period_ms) / burn_factor(slo, tier)) // 60_000 * 60_000)
+    gone = Duration.of_ms(int(Decimal(slo.period.ms) / burn_factor(slo, tier)) // 60_000 * 60_000)
     summary = (
         f"{{{{ $labels.service }}}}: the {{{{ $labels.slo }}}} error budget burns {factor}x too fast ({tier.name})."
     )
@@ -74,7 +73,7 @@ def _alert(stack: Stack, service: Service, slo: SLO, tier: Tier) -> dict[str, An
     return alert_data(
         conventions.SLO_ALERT,
         expr,
-        FOR.get(tier.severity, "0s"),
+        FOR.get(tier.severity),
         None,
         _labels(stack, service, slo, tier),
         alert_annotations(stack, conventions.SLO_ALERT, {"summary": summary, "description": description}, "slo"),
@@ -139,7 +138,7 @@ def eval_minutes(stack: Stack) -> int:
 def _traffic(stack: Stack, tier: Tier, per_minute: Decimal) -> Decimal:
     """Requests in the tier's short window at `eval_minutes()`: a window longer than the test sees
     only the test's minutes."""
-    return per_minute * min(Decimal(duration_ms(tier.short) or 0) / 60_000, Decimal(eval_minutes(stack)))
+    return per_minute * min(Decimal(tier.short.ms) / 60_000, Decimal(eval_minutes(stack)))
 
 
 def _points(limits: list[Decimal]) -> list[Decimal]:

@@ -26,7 +26,6 @@ from generator import catalog, conventions
 from generator.errors import DeployError
 from generator.model import Component, Stack
 from generator.render import args
-from generator.spec.formats import duration_ms
 from generator.write import Secrets
 
 Progress = Callable[[str], None]
@@ -359,7 +358,7 @@ def _settle(stack: Stack) -> float:
     """Seconds until every target is listed and scraped once: discovery's 5s delay + the longest interval."""
     intervals = [stack.scrape_interval, *(c.interval for c in stack.components.values())]
     intervals += [s.interval for s in stack.services]
-    return 6 + min(30.0, max((duration_ms(i) or 0) for i in intervals) / 1000)
+    return 6 + min(30.0, max(i.ms for i in intervals) / 1000)
 
 
 def verify(

@@ -31,10 +31,14 @@ from generator.model import (
     Stack,
     TimeInterval,
 )
-from generator.spec.formats import compose_memory, duration_seconds
 from generator.spec.loader import Document
+from generator.units import Duration, Size, compose_memory
 
 SECRET_KEYS = {"url", "routing_key", "api_key", "api_secret", "bot_token", "webhook_url", "secret"}
+
+
+def _duration(value: str | None) -> Duration | None:
+    return Duration(value) if value is not None else None
 
 
 def _secret(value: dict[str, str] | None) -> SecretRef | None:
@@ -62,7 +66,8 @@ def _image(entry: catalog.Entry, spec: dict[str, Any], registry: str | None) -> 
     return f"{base}:{spec.get('version', entry.tag)}"
 
 
-def _component(name: str, spec: dict[str, Any], stack: dict[str, Any], **extra: Any) -> Component:
+def _component(name: str, spec: dict[str, Any], stack: dict[str, Any], interval: Duration, **extra: Any) -> Component:
+    """`interval`: the component's scrape interval (the spec's, else the stack's)."""
     entry = catalog.entry(name)
     registry = (stack.get("images") or {}).get("registry")
     return Component(
@@ -71,23 +76,23 @@ def _component(name: str, spec: dict[str, Any], stack: dict[str, Any], **extra: 
         port=int(spec.get("port", entry.port)),
         container_port=entry.port,
         expose=bool(spec.get("expose", False)),
-        memory=compose_memory(spec["memory"]) if "memory" in spec else entry.memory,
+        memory=compose_memory(Size(spec["memory"])) if "memory" in spec else entry.memory,
         auth=_auth(spec.get("auth")),
-        interval=spec.get("interval", stack.get("scrape_interval", conventions.DEFAULT_SCRAPE_INTERVAL)),
+        interval=interval,
         runs=entry.image is not None,
         url=str(spec.get("url") or f"http://localhost:{int(spec.get('port', entry.port))}"),
         **extra,
     )
 
 
-def _catalog_component(name: str, spec: dict[str, Any], data: dict[str, Any]) -> Component:
+def _catalog_component(name: str, spec: dict[str, Any], data: dict[str, Any], scrape: Duration) -> Component:
     """A component the spec describes (under `components:` or `exporters:`), with its catalog defaults."""
     part = catalog.entry(name).spec
+    interval = Duration(spec["interval"]) if "interval" in spec else scrape
     extra: dict[str, Any] = {}
     if "probes" in spec:
-        interval = spec.get("interval", data.get("scrape_interval", conventions.DEFAULT_SCRAPE_INTERVAL))
         extra["probes"] = tuple(
-            Probe(p["name"], p.get("module", "http_2xx"), tuple(p["targets"]), p.get("interval", interval))
+            Probe(p["name"], p.get("module", "http_2xx"), tuple(p["targets"]), _duration(p.get("interval")) or interval)
             for p in spec["probes"]
         )
     if "targets" in spec:
@@ -100,25 +105,25 @@ def _catalog_component(name: str, spec: dict[str, Any], data: dict[str, Any]) ->
         options["args"] = tuple(spec.get("args", ()))
     if options:
         extra["options"] = options
-    return _component(name, spec, data, **extra)
+    return _component(name, spec, data, interval, **extra)
 
 
-def _components(data: dict[str, Any], error_ratio: float) -> dict[str, Component]:
+def _components(data: dict[str, Any], scrape: Duration, error_ratio: float) -> dict[str, Component]:
     found: dict[str, Component] = {}
     core = data.get("components") or {}
     for name in conventions.CORE:
         spec = core.get(name) or {}
         if catalog.entry(name).spec.can_disable and spec.get("enabled", True) is False:
             continue
-        found[name] = _catalog_component(name, spec, data)
+        found[name] = _catalog_component(name, spec, data, scrape)
     for key, spec in (data.get("exporters") or {}).items():
-        found[conventions.EXPORTERS[key]] = _catalog_component(conventions.EXPORTERS[key], spec or {}, data)
+        found[conventions.EXPORTERS[key]] = _catalog_component(conventions.EXPORTERS[key], spec or {}, data, scrape)
     receivers = (data.get("notifications") or {}).get("receivers") or []
     if any("dingtalk" in r for r in receivers):
-        found["dingtalk"] = _component("dingtalk", {}, data)
+        found["dingtalk"] = _component("dingtalk", {}, data, scrape)
     demo = data.get("demo") or {}
     if demo.get("enabled"):
-        found["demo"] = _component("demo", demo, data, options={"error_ratio": error_ratio})
+        found["demo"] = _component("demo", demo, data, scrape, options={"error_ratio": error_ratio})
     return {name: found[name] for name in conventions.ORDER if name in found}
 
 
@@ -128,21 +133,20 @@ def _slo(spec: dict[str, Any]) -> SLO:
         name=spec["name"],
         kind="latency" if threshold else "availability",
         objective=Decimal(str(spec["objective"])),
-        period=spec.get("period", conventions.DEFAULT_SLO_PERIOD),
-        threshold=threshold,
-        threshold_seconds=duration_seconds(threshold) if threshold else None,
+        period=Duration(spec.get("period", conventions.DEFAULT_SLO_PERIOD)),
+        threshold=_duration(threshold),
         description=spec.get("description", ""),
     )
 
 
-def _service(spec: dict[str, Any], default_interval: str) -> Service:
+def _service(spec: dict[str, Any], default_interval: Duration) -> Service:
     http = spec.get("http")
     return Service(
         name=spec["name"],
         targets=tuple(spec["targets"]),
         metrics_path=spec.get("metrics_path", "/metrics"),
         scheme=spec.get("scheme", "http"),
-        interval=spec.get("interval", default_interval),
+        interval=_duration(spec.get("interval")) or default_interval,
         labels=dict(spec.get("labels", {})),
         http=HttpMetrics(http["requests"], http.get("duration"), http.get("errors", conventions.DEFAULT_HTTP_ERRORS))
         if http
@@ -151,7 +155,7 @@ def _service(spec: dict[str, Any], default_interval: str) -> Service:
     )
 
 
-def _services(data: dict[str, Any], interval: str) -> tuple[Service, ...]:
+def _services(data: dict[str, Any], interval: Duration) -> tuple[Service, ...]:
     services = [_service(s, interval) for s in data.get("services", ())]
     demo = data.get("demo") or {}
     if demo.get("enabled"):
@@ -193,7 +197,7 @@ def _alerts(doc: Document, data: dict[str, Any], components: dict[str, Component
     overrides = {
         name: Override(
             enabled=o.get("enabled", True),
-            for_=o.get("for"),
+            for_=_duration(o.get("for")),
             threshold=o.get("threshold"),
             severity=o.get("severity"),
             labels=dict(o.get("labels", {})),
@@ -206,14 +210,14 @@ def _alerts(doc: Document, data: dict[str, Any], components: dict[str, Component
             expr=r["expr"],
             severity=r["severity"],
             summary=r["summary"],
-            for_=r.get("for", "0s"),
-            keep_firing_for=r.get("keep_firing_for"),
+            for_=Duration(r.get("for", "0s")),
+            keep_firing_for=_duration(r.get("keep_firing_for")),
             description=r.get("description", ""),
             runbook=r.get("runbook", ""),
             dashboard=r.get("dashboard", ""),
             labels=dict(r.get("labels", {})),
             tests=tuple(
-                RuleTest(dict(t["series"]), t["fires"], t.get("eval_time", "10m"), dict(t.get("labels", {})))
+                RuleTest(dict(t["series"]), t["fires"], Duration(t.get("eval_time", "10m")), dict(t.get("labels", {})))
                 for t in r.get("tests", ())
             ),
             source=_where(doc, f"$.alerts.rules[{i}]"),
@@ -243,9 +247,9 @@ def _route(spec: dict[str, Any]) -> Route:
         continue_=bool(spec.get("continue", False)),
         matchers=_matchers(spec),
         group_by=tuple(spec["group_by"]) if "group_by" in spec else None,
-        group_wait=spec.get("group_wait"),
-        group_interval=spec.get("group_interval"),
-        repeat_interval=spec.get("repeat_interval"),
+        group_wait=_duration(spec.get("group_wait")),
+        group_interval=_duration(spec.get("group_interval")),
+        repeat_interval=_duration(spec.get("repeat_interval")),
         mute_during=tuple(spec.get("mute_during", ())),
         active_during=tuple(spec.get("active_during", ())),
         routes=tuple(_route(r) for r in spec.get("routes", ())),
@@ -270,9 +274,9 @@ def _notifications(data: dict[str, Any] | None) -> Notifications:
         default_receiver=data["default_receiver"],
         routes=tuple(_route(r) for r in data.get("routes", ())),
         group_by=tuple(data.get("group_by", conventions.DEFAULT_GROUP_BY)),
-        group_wait=data.get("group_wait", conventions.DEFAULT_GROUP_WAIT),
-        group_interval=data.get("group_interval", conventions.DEFAULT_GROUP_INTERVAL),
-        repeat_interval=data.get("repeat_interval", conventions.DEFAULT_REPEAT_INTERVAL),
+        group_wait=Duration(data.get("group_wait", conventions.DEFAULT_GROUP_WAIT)),
+        group_interval=Duration(data.get("group_interval", conventions.DEFAULT_GROUP_INTERVAL)),
+        repeat_interval=Duration(data.get("repeat_interval", conventions.DEFAULT_REPEAT_INTERVAL)),
         time_intervals=tuple(
             TimeInterval(
                 t["name"],
@@ -295,20 +299,20 @@ def _notifications(data: dict[str, Any] | None) -> Notifications:
     )
 
 
-def _default_timeout(interval: str) -> str:
+def _default_timeout(interval: Duration) -> Duration:
     """Prometheus refuses a scrape timeout longer than the interval, so a short interval caps the default."""
     default = conventions.DEFAULT_SCRAPE_TIMEOUT
-    return interval if duration_seconds(interval) < duration_seconds(default) else default
+    return interval if interval.ms < default.ms else default
 
 
 def build(doc: Document) -> Stack:
     """Map a validated document to the model."""
     data: dict[str, Any] = doc.data
     environment = data.get("environment", "production")
-    scrape_interval = data.get("scrape_interval", conventions.DEFAULT_SCRAPE_INTERVAL)
+    scrape_interval = Duration(data.get("scrape_interval", conventions.DEFAULT_SCRAPE_INTERVAL))
     demo = data.get("demo") or {}
     error_ratio = demo.get("error_ratio", conventions.DEFAULT_DEMO_ERROR_RATIO)
-    components = _components(data, error_ratio)
+    components = _components(data, scrape_interval, error_ratio)
     labels = {conventions.LABEL_STACK: data["name"], conventions.LABEL_ENV: environment}
     labels.update(data.get("external_labels", {}))
     retention = data.get("retention") or {}
@@ -318,10 +322,10 @@ def build(doc: Document) -> Stack:
         environment=environment,
         external_labels=labels,
         scrape_interval=scrape_interval,
-        scrape_timeout=data.get("scrape_timeout", _default_timeout(scrape_interval)),
-        evaluation_interval=data.get("evaluation_interval", conventions.DEFAULT_EVALUATION_INTERVAL),
-        retention_time=retention.get("time", conventions.DEFAULT_RETENTION_TIME),
-        retention_size=retention.get("size"),
+        scrape_timeout=_duration(data.get("scrape_timeout")) or _default_timeout(scrape_interval),
+        evaluation_interval=Duration(data.get("evaluation_interval", conventions.DEFAULT_EVALUATION_INTERVAL)),
+        retention_time=Duration(retention.get("time", conventions.DEFAULT_RETENTION_TIME)),
+        retention_size=Size(retention["size"]) if "size" in retention else None,
         components=components,
         services=_services(data, scrape_interval),
         alerts=_alerts(doc, data.get("alerts") or {}, components),

@@ -18,8 +18,8 @@ from generator import conventions, rules_catalog, slo_math
 from generator.errors import Problem
 from generator.promql import ParseError, Selector, parse
 from generator.promql_analysis import rate_windows
-from generator.spec.formats import duration_ms, format_duration
 from generator.spec.loader import Document
+from generator.units import duration_ms, format_duration
 
 # windows of the rules rendered per service (service pack and SLO tiers): the shortest one
 SERVICE_WINDOW = "5m"

@@ -16,9 +16,10 @@ from generator import catalog, conventions
 from generator.errors import Problem, SpecError
 from generator.spec import schema as spec_schema
 from generator.spec.catalog_semantics import catalog_problems
-from generator.spec.formats import FORMATS, conforms, duration_ms
+from generator.spec.formats import FORMATS, conforms
 from generator.spec.loader import Document, child_path, printable
 from generator.spec.rules_semantics import rule_problems
+from generator.units import duration_ms
 
 SECRET_HINT = "a secret must be a reference like {env: NAME} or {file: PATH}, never the value itself"
 _RELATIONS = {"minimum": "at least", "exclusiveMinimum": "above", "maximum": "at most", "exclusiveMaximum": "below"}
