@@ -86,3 +86,25 @@ ALERT_TARGET_DOWN = "TargetDown"  # any scrape target down (critical, fires on t
 # msteams_configs came in Alertmanager 0.26; reading its webhook URL from a file works from 0.28 on,
 # and promstack never writes a webhook URL into alertmanager.yml itself
 MSTEAMS_MIN_ALERTMANAGER = (0, 28)
+
+# The demo service's business metrics (generator/demo_app.py exposes them), declared like a team's own
+# `services[].metrics[]`: its dashboard gets their panels, and the example's alert kinds read them.
+DEMO_METRICS: tuple[dict[str, object], ...] = (
+    {"name": "demo_orders_created_total", "type": "counter", "help": "Orders created.", "unit": "short"},
+    {
+        "name": "demo_checkouts_total",
+        "type": "counter",
+        "help": "Checkouts by outcome (ok, or failed: payment declined).",
+        "labels": ["outcome"],
+    },
+    {
+        "name": "demo_checkout_duration_seconds",
+        "type": "histogram",
+        "help": "Time a checkout takes, payment included.",
+        "unit": "seconds",
+    },
+    {"name": "demo_queue_depth", "type": "gauge", "help": "Orders waiting to be shipped.", "unit": "short"},
+)
+
+# one input sample per minute in every generated promtool test, evaluated at least as often
+TEST_INTERVAL = Duration("1m")

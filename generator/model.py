@@ -94,6 +94,17 @@ class SLO:
 
 
 @dataclass(frozen=True)
+class DeclaredMetric:
+    """A metric a service says it exposes (`services[].metrics[]`): panels by type, and alert kinds read it."""
+
+    name: str
+    type: str  # counter | gauge | histogram | summary
+    help: str = ""
+    unit: str = ""  # seconds, bytes, percent, ratio, ... or a Grafana unit id; "" for a plain number
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     targets: tuple[str, ...]
@@ -104,6 +115,7 @@ class Service:
     http: HttpMetrics | None = None
     slos: tuple[SLO, ...] = ()
     component: str | None = None  # a component of the stack (the demo): targets come from the runtime
+    metrics: tuple[DeclaredMetric, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,6 +124,8 @@ class RuleTest:
     fires: bool
     eval_time: Duration
     labels: Mapping[str, str] = field(default_factory=dict)
+    interval: Duration | None = None  # the sampling step of `series` (None: the tests' default, one a minute)
+    name: str = ""  # what the case shows (generated tests of alert kinds)
 
 
 @dataclass(frozen=True)
@@ -128,6 +142,9 @@ class AlertRule:
     labels: Mapping[str, str] = field(default_factory=dict)
     tests: tuple[RuleTest, ...] = ()
     source: str = ""  # file:line of the spec entry, for lint messages
+    kind: str | None = None  # compiled from an alert kind (generator/kinds): its tests are generated
+    recording: tuple[RecordingRule, ...] = ()  # the baselines it reads, recorded just before it
+    test_every: Duration | None = None  # the evaluation interval of its generated tests
 
 
 @dataclass(frozen=True)

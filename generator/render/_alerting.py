@@ -20,7 +20,7 @@ from generator.promql import ParseError, Selector, parse
 from generator.units import Duration
 
 RUNBOOK_URL = "https://promstack.dev/runbooks/{alert}"  # default runbook of an alert that names none
-TEST_INTERVAL = Duration("1m")  # one input sample per minute in every generated test
+TEST_INTERVAL = conventions.TEST_INTERVAL  # one input sample per minute in every generated test
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,7 @@ class TestFile:
     rule_files: tuple[str, ...]  # relative to prometheus/tests/
     groups: tuple[Mapping[str, Any], ...]
     fixtures: Mapping[str, Any] = field(default_factory=dict)  # extra rule files under tests/fixtures/
+    every: Duration | None = None  # its own evaluation interval (an alert kind's), else the stack's
 
     @property
     def path(self) -> str:
@@ -88,7 +89,7 @@ class TestFile:
     def data(self, stack: Stack) -> dict[str, Any]:
         return {
             "rule_files": list(self.rule_files),
-            "evaluation_interval": test_evaluation_interval(stack),
+            "evaluation_interval": self.every or test_evaluation_interval(stack),
             "tests": [dict(group) for group in self.groups],
         }
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from generator import rules_catalog
-from generator.model import Stack
+from generator.model import AlertRule, Stack
 from generator.render import Target, Tree, dump_yaml
-from generator.render._alerting import TestFile, expected_alert, test_group
+from generator.render._alerting import RuleFile, TestFile, expected_alert, test_group
 from generator.render.rules import CUSTOM, Resolved, custom_rule_file, instances, pack_names, resolve_pack
 from generator.render.slo import slo_rule_file, slo_test_groups
 from generator.rules_catalog import expand_data
@@ -69,36 +69,61 @@ def pack_test_file(stack: Stack, name: str) -> TestFile | None:
     return TestFile(name, (f"../rules/{name}.yml",), tuple(groups))
 
 
-def custom_test_file(stack: Stack) -> TestFile | None:
-    custom = custom_rule_file(stack)
-    if custom is None or not any(rule.tests for rule in stack.alerts.rules):
-        return None
-    fixture = {
+def _fixture(rule_file: RuleFile) -> dict[str, Any]:
+    """A rule file without annotations: tests of spec rules cannot state their text."""
+    return {
         "groups": [
             {"name": g.name, "rules": [{k: v for k, v in r.data.items() if k != "annotations"} for r in g.rules]}
-            for g in custom.groups
+            for g in rule_file.groups
             if g.rules
         ]
     }
+
+
+def _cases(stack: Stack, rule: AlertRule) -> list[dict[str, Any]]:
+    static = {**rule.labels, "severity": rule.severity}
+    # the spec's file name only: the rendered tree must not depend on where the spec lives
+    where = rule.source.rsplit("/", 1)[-1]
     groups = []
-    for rule in stack.alerts.rules:
-        static = {**rule.labels, "severity": rule.severity}
-        for i, case in enumerate(rule.tests, start=1):
-            expected = [expected_alert(case.labels, static, None)] if case.fires else []
-            # the spec's file name only: the rendered tree must not depend on where the spec lives
-            where = rule.source.rsplit("/", 1)[-1]
-            name = f"{rule.alert} case {i} ({where}): {'fires' if case.fires else 'stays silent'}"
-            series = [{"series": k, "values": v} for k, v in case.series.items()]
-            groups.append(
-                test_group(
-                    stack,
-                    name,
-                    series,
-                    [{"eval_time": case.eval_time, "alertname": rule.alert, "exp_alerts": expected}],
-                )
-            )
+    for i, case in enumerate(rule.tests, start=1):
+        expected = [expected_alert(case.labels, static, None)] if case.fires else []
+        name = f"{rule.alert} case {i} ({where}): {case.name or ('fires' if case.fires else 'stays silent')}"
+        series = [{"series": k, "values": v} for k, v in case.series.items()]
+        check = {"eval_time": case.eval_time, "alertname": rule.alert, "exp_alerts": expected}
+        group = test_group(stack, name, series, [check])
+        if case.interval:
+            group["interval"] = case.interval
+        groups.append(group)
+    return groups
+
+
+def custom_test_file(stack: Stack) -> TestFile | None:
+    """The spec's own tests of its `expr` rules, against every custom rule without the kinds' alerts."""
+    written = tuple(r for r in stack.alerts.rules if r.kind is None)
+    custom = custom_rule_file(stack, written) if written else None
+    if custom is None or not any(rule.tests for rule in written):
+        return None
+    everything = custom_rule_file(stack)
+    assert everything is not None
+    recorded = RuleFile(CUSTOM, (everything.groups[0], custom.groups[1]))
+    groups = [group for rule in written for group in _cases(stack, rule)]
     rule_files = [f"{FIXTURES}/{CUSTOM}.yml", *(["../rules/slo.yml"] if slo_rule_file(stack) else [])]
-    return TestFile(CUSTOM, tuple(rule_files), tuple(groups), {f"{FIXTURES}/{CUSTOM}.yml": fixture})
+    return TestFile(CUSTOM, tuple(rule_files), tuple(groups), {f"{FIXTURES}/{CUSTOM}.yml": _fixture(recorded)})
+
+
+def kind_test_files(stack: Stack) -> list[TestFile]:
+    """One file per alert kind rule, against a fixture holding only that rule and its baselines: promtool
+    evaluates every rule of a file for every test group, so each file's cost stays its own."""
+    files = []
+    for rule in stack.alerts.rules:
+        if rule.kind is None:
+            continue
+        own = custom_rule_file(stack, (rule,))
+        assert own is not None
+        name = f"kind-{rule.alert}"
+        fixture = f"{FIXTURES}/{name}.yml"
+        files.append(TestFile(name, (fixture,), tuple(_cases(stack, rule)), {fixture: _fixture(own)}, rule.test_every))
+    return files
 
 
 def slo_test_file(stack: Stack) -> TestFile | None:
@@ -110,7 +135,7 @@ def slo_test_file(stack: Stack) -> TestFile | None:
 
 def all_test_files(stack: Stack) -> list[TestFile]:
     files = [pack_test_file(stack, name) for name in pack_names(stack)]
-    files += [slo_test_file(stack), custom_test_file(stack)]
+    files += [slo_test_file(stack), custom_test_file(stack), *kind_test_files(stack)]
     return [f for f in files if f is not None and f.groups]
 
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from generator import rules_catalog
-from generator.model import Service, Stack
+from generator.model import AlertRule, RecordingRule, Service, Stack
 from generator.render import Target, Tree, alertmanager, dump_yaml, prometheus
 from generator.render._alerting import (
     Group,
@@ -143,43 +143,35 @@ def resolve_pack(stack: Stack, name: str) -> tuple[RuleFile, list[Resolved]]:
     return RuleFile(name, tuple(groups)), resolved
 
 
-def custom_rule_file(stack: Stack) -> RuleFile | None:
-    """The spec's own alerting and recording rules, as written."""
+def custom_rule_file(stack: Stack, rules: tuple[AlertRule, ...] | None = None) -> RuleFile | None:
+    """The spec's own alerting and recording rules, as written; an alert kind's baselines are recorded in
+    the same group right before it (evaluated in order, so it reads them fresh). `rules`: only these
+    alerts, and no recording rules but their own (a generated test's fixture)."""
     alerts = stack.alerts
-    if not alerts.rules and not alerts.recording:
+    chosen = alerts.rules if rules is None else rules
+    if not chosen and (rules is not None or not alerts.recording):
         return None
-    recording = tuple(
-        Rule(
-            {"record": r.record, "expr": r.expr, **({"labels": dict(r.labels)} if r.labels else {})},
-            r.source,
-            stack.scrape_interval,
-            CUSTOM,
-        )
-        for r in alerts.recording
-    )
-    rules = tuple(
-        Rule(
-            alert_data(
-                r.alert,
-                r.expr,
-                r.for_,
-                r.keep_firing_for,
-                {**r.labels, "severity": r.severity},
-                alert_annotations(
-                    stack,
-                    r.alert,
-                    {"summary": r.summary, "description": r.description},
-                    r.dashboard or "alerts",
-                    r.runbook,
-                ),
+    recording = tuple(_recording(stack, r) for r in alerts.recording) if rules is None else ()
+    found: list[Rule] = []
+    for r in chosen:
+        found.extend(_recording(stack, baseline) for baseline in r.recording)
+        data = alert_data(
+            r.alert,
+            r.expr,
+            r.for_,
+            r.keep_firing_for,
+            {**r.labels, "severity": r.severity},
+            alert_annotations(
+                stack, r.alert, {"summary": r.summary, "description": r.description}, r.dashboard or "alerts", r.runbook
             ),
-            r.source,
-            stack.scrape_interval,
-            CUSTOM,
         )
-        for r in alerts.rules
-    )
-    return RuleFile(CUSTOM, (Group("custom-recording", recording), Group("custom", rules)))
+        found.append(Rule(data, r.source, stack.scrape_interval, CUSTOM))
+    return RuleFile(CUSTOM, (Group("custom-recording", recording), Group("custom", tuple(found))))
+
+
+def _recording(stack: Stack, r: RecordingRule) -> Rule:
+    data = {"record": r.record, "expr": r.expr, **({"labels": dict(r.labels)} if r.labels else {})}
+    return Rule(data, r.source, stack.scrape_interval, CUSTOM)
 
 
 def pack_names(stack: Stack) -> list[str]:

@@ -15,6 +15,7 @@ from generator.model import (
     BasicAuth,
     Component,
     Dashboards,
+    DeclaredMetric,
     Demo,
     HttpMetrics,
     Notifications,
@@ -31,6 +32,7 @@ from generator.model import (
     Stack,
     TimeInterval,
 )
+from generator.spec.build_kinds import kind_rule
 from generator.spec.loader import Document
 from generator.units import Duration, Size, compose_memory
 
@@ -152,6 +154,14 @@ def _service(spec: dict[str, Any], default_interval: Duration) -> Service:
         if http
         else None,
         slos=tuple(_slo(s) for s in spec.get("slos", ())),
+        metrics=_declared(spec.get("metrics", ())),
+    )
+
+
+def _declared(metrics: Any) -> tuple[DeclaredMetric, ...]:
+    return tuple(
+        DeclaredMetric(m["name"], m["type"], m.get("help", ""), m.get("unit", ""), tuple(m.get("labels", ())))
+        for m in metrics
     )
 
 
@@ -173,6 +183,7 @@ def _services(data: dict[str, Any], interval: Duration) -> tuple[Service, ...]:
                     "demo_http_requests_total", "demo_http_request_duration_seconds", conventions.DEFAULT_HTTP_ERRORS
                 ),
                 slos=tuple(_slo(s) for s in demo.get("slos", DEMO_SLOS)),
+                metrics=_declared(conventions.DEMO_METRICS),
             )
         )
     return tuple(services)
@@ -205,7 +216,9 @@ def _alerts(doc: Document, data: dict[str, Any], components: dict[str, Component
         for name, o in (data.get("overrides") or {}).items()
     }
     rules = tuple(
-        AlertRule(
+        kind_rule(doc, r, _where(doc, f"$.alerts.rules[{i}]"))
+        if r.get("kind")
+        else AlertRule(
             alert=r["alert"],
             expr=r["expr"],
             severity=r["severity"],
