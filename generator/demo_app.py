@@ -2,10 +2,11 @@
 
 Standard library only (it runs in a plain `python` image or the host's python3). It serves a tiny shop
 API, instruments every API request the way a real service would (a request counter by method, route
-and code, a latency histogram, an orders counter) and calls itself in a background loop, so every
-dashboard has moving data on a fresh stack without external load. `--error-ratio` and the runtime
-toggle `POST /admin/error-ratio?value=0.5` make a share of API requests fail, so an alert can be made
-to fire on purpose.
+and code, a latency histogram) plus the shop's business metrics (orders created, checkouts by
+outcome, a checkout latency histogram, the depth of the shipping queue), and calls itself in a
+background loop, so every dashboard has moving data on a fresh stack without external load.
+`--error-ratio` and the runtime toggle `POST /admin/error-ratio?value=0.5` make a share of API
+requests fail, so an alert can be made to fire on purpose.
 
     python3 app.py --listen 127.0.0.1:8000 --error-ratio 0.02
 """
@@ -26,6 +27,8 @@ from urllib.parse import parse_qs, urlsplit
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # Bounded route label values: an unknown path is "other", so a scanner cannot blow up cardinality.
 ROUTES = ("/", "/api/orders", "/api/slow")
+DECLINE_RATIO = 0.03  # share of checkouts whose payment is declined (402, no order)
+SHIP_EVERY = 0.5  # seconds between two orders leaving the shipping queue
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -39,6 +42,11 @@ class Metrics:
         self.sums: dict[tuple[str, str], float] = {}
         self.counts: dict[tuple[str, str], int] = {}
         self.orders = 0
+        self.checkouts = {"ok": 0, "failed": 0}
+        self.checkout_buckets = [0] * len(BUCKETS)
+        self.checkout_sum = 0.0
+        self.queue = 0
+        self._declines = 0.0
         self.error_ratio = error_ratio
         # Errors are spread evenly (an accumulator, not a coin toss), so ratio 0.1 fails exactly every
         # tenth API request: alerts fire predictably and tests can assert the ratio exactly.
@@ -72,7 +80,26 @@ class Metrics:
     def order_created(self) -> int:
         with self._lock:
             self.orders += 1
+            self.queue += 1
             return self.orders
+
+    def checkout(self, seconds: float) -> bool:
+        """Record a checkout that took `seconds`; False when its payment is declined (evenly spread)."""
+        with self._lock:
+            self._declines += DECLINE_RATIO
+            declined = self._declines >= 1.0 - 1e-9
+            if declined:
+                self._declines -= 1.0
+            self.checkouts["failed" if declined else "ok"] += 1
+            for i, bound in enumerate(BUCKETS):
+                if seconds <= bound:
+                    self.checkout_buckets[i] += 1
+            self.checkout_sum += seconds
+            return not declined
+
+    def ship(self) -> None:
+        with self._lock:
+            self.queue = max(0, self.queue - 1)
 
     def exposition(self) -> str:
         with self._lock:
@@ -98,6 +125,21 @@ class Metrics:
                 "# HELP demo_orders_created_total Orders created through POST /api/orders.",
                 "# TYPE demo_orders_created_total counter",
                 f"demo_orders_created_total {self.orders}",
+                "# HELP demo_checkouts_total Checkouts by outcome (ok, or failed: payment declined).",
+                "# TYPE demo_checkouts_total counter",
+                *(f'demo_checkouts_total{{outcome="{k}"}} {v}' for k, v in sorted(self.checkouts.items())),
+                "# HELP demo_checkout_duration_seconds Time a checkout takes, payment included.",
+                "# TYPE demo_checkout_duration_seconds histogram",
+                *(
+                    f'demo_checkout_duration_seconds_bucket{{le="{bound:g}"}} {count}'
+                    for bound, count in zip(BUCKETS, self.checkout_buckets, strict=True)
+                ),
+                f'demo_checkout_duration_seconds_bucket{{le="+Inf"}} {sum(self.checkouts.values())}',
+                f"demo_checkout_duration_seconds_sum {self.checkout_sum!r}",
+                f"demo_checkout_duration_seconds_count {sum(self.checkouts.values())}",
+                "# HELP demo_queue_depth Orders waiting to be shipped.",
+                "# TYPE demo_queue_depth gauge",
+                f"demo_queue_depth {self.queue}",
                 "# HELP demo_error_ratio Share of API requests currently made to fail on purpose.",
                 "# TYPE demo_error_ratio gauge",
                 f"demo_error_ratio {self.error_ratio!r}",
@@ -158,7 +200,11 @@ class Handler(BaseHTTPRequestHandler):
     def _serve(self, method: str, route: str) -> tuple[int, dict[str, object]]:
         if route == "/":
             return 200, {"service": "promstack demo", "routes": list(ROUTES)}
-        if route == "/api/orders" and method == "POST":
+        if route == "/api/orders" and method == "POST":  # a checkout: a payment call, then the order
+            took = random.uniform(0.02, 0.2)
+            time.sleep(took)
+            if not self.metrics.checkout(took):
+                return 402, {"error": "payment declined"}
             return 201, {"order": self.metrics.order_created()}
         if route == "/api/orders":
             time.sleep(random.uniform(0.002, 0.03))
@@ -196,6 +242,12 @@ def self_traffic(base: str, per_second: float, stop: threading.Event) -> None:
             pass  # injected 500s raise HTTPError (a URLError): expected, and already counted
 
 
+def shipping(metrics: Metrics, stop: threading.Event) -> None:
+    """Ship queued orders at a steady pace (faster than the self-traffic creates them)."""
+    while not stop.wait(SHIP_EVERY):
+        metrics.ship()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--listen", default="0.0.0.0:8000", help="host:port to serve on (default %(default)s)")
@@ -211,6 +263,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--error-ratio must be from 0 to 1")
     server = make_server(args.listen, args.error_ratio)
     stop = threading.Event()
+    metrics: Metrics = server.RequestHandlerClass.metrics  # type: ignore[attr-defined]
+    threading.Thread(target=shipping, args=(metrics, stop), daemon=True).start()
     # SIGTERM (docker stop, supervisord) should end the process as cleanly as Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     if args.self_traffic > 0:

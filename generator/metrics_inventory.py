@@ -2,8 +2,8 @@
 
 Used by the `dashboards/lint` check (a panel that queries a metric nothing produces can never show
 data) and usable by any other check that wants the same answer. Producers: the components of the
-spec (the `metrics:` list of each `compose/<name>.yaml`), the services (their declared HTTP metric
-names), the recording rules of the rendered rule files, and Prometheus itself (`up`, `ALERTS`, ...).
+spec (the `metrics:` list of each `compose/<name>.yaml`), the services (their HTTP metric names and
+their declared `metrics`), the recording rules of the rendered rule files, and Prometheus itself (`up`, `ALERTS`, ...).
 """
 
 from __future__ import annotations
@@ -54,6 +54,10 @@ def inventory(stack: Stack, rule_texts: Iterable[str] = ()) -> dict[str, str]:
         for metric in component_metrics(name):
             found.setdefault(metric, f"component {name}")
     for service in stack.services:
+        for declared in service.metrics:
+            suffixes = {"histogram": HISTOGRAM_SUFFIXES, "summary": ("", "_count", "_sum")}.get(declared.type, ("",))
+            for suffix in suffixes:
+                found.setdefault(declared.name + suffix, f"service {service.name} (declared)")
         if service.http is None:
             continue
         found.setdefault(service.http.requests, f"service {service.name}")

@@ -234,3 +234,16 @@ def test_a_problem_points_at_its_value(tmp_path: Path, monkeypatch: pytest.Monke
     result = CliRunner().invoke(app, ["generate", "stack.yaml", "-o", "out"])
     column = f"    - {rule}".index("queue_dept") + 1
     assert result.stderr.startswith(f"stack.yaml:19:{column}: $.alerts.rules[0].metric: unknown metric")
+
+
+def test_declared_metrics_join_the_inventory(tmp_path: Path) -> None:
+    """Offline checks (panel and rule lint) know a service's declared metrics, a histogram's series too."""
+    from generator.metrics_inventory import inventory
+    from generator.spec import load_stack
+
+    spec = tmp_path / "stack.yaml"
+    spec.write_text(spec_text("AccuracyLow"))
+    known = inventory(load_stack(spec))
+    assert known["prediction_accuracy"] == "service ml (declared)"
+    assert {"checkout_duration_seconds_bucket", "checkout_duration_seconds_count"} <= set(known)
+    assert "checkout_duration_seconds" not in known  # a histogram has no series of its bare name

@@ -29,7 +29,7 @@ from generator.units import Duration, format_duration
 
 KINDS = ("threshold", "ratio", "latency", "change", "absent", "forecast", "anomaly")
 # what a kind's `window` is when the spec gives none, and its `for`
-WINDOWS = {"threshold": "5m", "ratio": "10m", "latency": "5m", "change": "1h", "forecast": "1h", "anomaly": "5m"}
+WINDOWS = {"threshold": "5m", "ratio": "10m", "latency": "5m", "change": "1h", "forecast": "1h", "anomaly": "10m"}
 FOR = {
     "threshold": "5m",
     "ratio": "5m",

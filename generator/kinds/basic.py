@@ -104,7 +104,7 @@ def _ratio(p: Plan) -> Compiled:
     return Compiled(
         expr,
         format_duration(p.for_ms),
-        f"{picked} is {words} {plain(bound)}% of {p.metric.name}",
+        f"{'More' if op == '>' else 'Less'} than {plain(bound)}% of {p.metric.name} are {picked}",
         f"{{{{ $value | humanize }}}}% of {p.metric.name} over {window} is {picked} ({words} {plain(bound)}%).",
         cases=cases,
     )
