@@ -50,6 +50,7 @@ class Probe:
     module: str
     targets: tuple[str, ...]
     interval: Duration
+    labels: Mapping[str, str] = field(default_factory=dict)  # on its series: its alerts route with a service
 
 
 @dataclass(frozen=True)

@@ -132,7 +132,7 @@ def _component_jobs(stack: Stack, component: Component, target: Target) -> list[
                 str(probes["job"]).format(name=probe.name),
                 probe.interval,
                 list(probe.targets),
-                {"probe": probe.name},
+                {**probe.labels, "probe": probe.name},
                 metrics_path=probes["path"],
                 params={"module": [probe.module]},
                 relabel_configs=_through(name, target, stack),

@@ -94,7 +94,13 @@ def _catalog_component(name: str, spec: dict[str, Any], data: dict[str, Any], sc
     extra: dict[str, Any] = {}
     if "probes" in spec:
         extra["probes"] = tuple(
-            Probe(p["name"], p.get("module", "http_2xx"), tuple(p["targets"]), _duration(p.get("interval")) or interval)
+            Probe(
+                p["name"],
+                p.get("module", "http_2xx"),
+                tuple(p["targets"]),
+                _duration(p.get("interval")) or interval,
+                dict(p.get("labels", {})),
+            )
             for p in spec["probes"]
         )
     if "targets" in spec:

@@ -18,6 +18,7 @@ from generator.spec import schema as spec_schema
 from generator.spec.catalog_semantics import catalog_problems
 from generator.spec.formats import FORMATS, conforms
 from generator.spec.kinds_semantics import kind_problems
+from generator.spec.label_semantics import label_problems
 from generator.spec.loader import Document, child_path, printable
 from generator.spec.rules_semantics import rule_problems
 from generator.units import duration_ms
@@ -476,6 +477,7 @@ def validate(doc: Document) -> None:
     problems.extend(_semantic_problems(doc))
     problems.extend(rule_problems(doc))
     problems.extend(kind_problems(doc))
+    problems.extend(label_problems(doc))
     problems.extend(catalog_problems(doc))
     if problems:
         raise SpecError([printable(p) for p in problems])

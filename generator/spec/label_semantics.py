@@ -1,0 +1,52 @@
+"""Labels promstack sets itself must not be set by the spec too: a service's or probe's `labels` naming
+`job`, `instance`, `host` (or `service`/`probe`, which promstack writes) would replace them on every
+series and break the rules, routes and dashboards that read them; a declared metric label with the
+name of a target label would be renamed `exported_<name>` by Prometheus at scrape time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from generator.errors import Problem
+from generator.spec.loader import Document
+
+TARGET = ("job", "instance", "host")
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def label_problems(doc: Document) -> Iterator[Problem]:
+    data = _dict(doc.data)
+    for i, service in enumerate(_list(data.get("services"))):
+        service = _dict(service)
+        base = f"$.services[{i}]"
+        own = _dict(service.get("labels"))
+        for name in own:
+            if name in (*TARGET, "service"):
+                yield doc.problem(f"{base}.labels.{name}", _set_by_promstack(name, "service"), key=True)
+        taken = {*TARGET, "service", *own}
+        for j, metric in enumerate(_list(service.get("metrics"))):
+            for k, label in enumerate(_list(_dict(metric).get("labels"))):
+                if label in taken:
+                    yield doc.problem(
+                        f"{base}.metrics[{j}].labels[{k}]",
+                        f"'{label}' is a label of the service's targets; Prometheus would rename the metric's "
+                        f"own to exported_{label}: name it otherwise",
+                    )
+    blackbox = _dict(_dict(data.get("exporters")).get("blackbox"))
+    for i, probe in enumerate(_list(blackbox.get("probes"))):
+        for name in _dict(_dict(probe).get("labels")):
+            if name in (*TARGET, "probe"):
+                path = f"$.exporters.blackbox.probes[{i}].labels.{name}"
+                yield doc.problem(path, _set_by_promstack(name, "probe"), key=True)
+
+
+def _set_by_promstack(name: str, what: str) -> str:
+    return f"'{name}' is set by promstack on every series of the {what}; choose another label name"
