@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from generator import catalog
 from generator.units import Duration
 
@@ -47,6 +49,7 @@ DEFAULT_EVALUATION_INTERVAL = Duration("15s")
 DEFAULT_RETENTION_TIME = Duration("15d")
 DEFAULT_SLO_PERIOD = Duration("30d")
 DEFAULT_HTTP_ERRORS = 'code=~"5.."'
+DEFAULT_LATENCY_QUANTILE = Decimal("0.99")  # ServiceHighLatency: the 99th percentile
 DEFAULT_DEMO_ERROR_RATIO = 0.02  # generator/demo_app.py, standalone, repeats it (tests/test_model_types.py)
 # one notification per alert and job (all its failing instances together), SLO alerts apart per service
 DEFAULT_GROUP_BY = ("alertname", "job", "service")

@@ -78,6 +78,7 @@ class HttpMetrics:
     requests: str
     duration: str | None
     errors: str  # label matcher selecting failed requests, e.g. code=~"5.."
+    quantile: Decimal  # the latency quantile ServiceHighLatency watches (0.99: the 99th percentile)
 
 
 @dataclass(frozen=True)

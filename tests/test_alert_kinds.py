@@ -247,3 +247,25 @@ def test_declared_metrics_join_the_inventory(tmp_path: Path) -> None:
     assert known["prediction_accuracy"] == "service ml (declared)"
     assert {"checkout_duration_seconds_bucket", "checkout_duration_seconds_count"} <= set(known)
     assert "checkout_duration_seconds" not in known  # a histogram has no series of its bare name
+
+
+def test_the_service_latency_alert_takes_a_quantile(tmp_path: Path) -> None:
+    """`services[].http.quantile` (default 0.99) is the quantile ServiceHighLatency watches; its pack
+    tests follow it and pass with promtool."""
+    text = HEAD.replace(
+        "    labels: {team: data}\n",
+        "    labels: {team: data}\n    http: {requests: ml_requests_total, duration: ml_duration_seconds, quantile: 0.95}\n",
+    )
+    (tmp_path / "stack.yaml").write_text(text + f"    - {RULES['AccuracyLow']}\n")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("HOOK_URL", "https://hooks.example.com/x")
+        result = CliRunner().invoke(app, ["generate", str(tmp_path / "stack.yaml"), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    prometheus = tmp_path / "out" / "prometheus"
+    rules = yaml.safe_load((prometheus / "rules" / "service.yml").read_text())
+    latency = next(r for g in rules["groups"] for r in g["rules"] if r.get("alert") == "ServiceHighLatency")
+    assert latency["expr"].startswith("histogram_quantile(0.95,")
+    assert "95th percentile" in latency["annotations"]["summary"]
+    assert latency["annotations"]["description"].startswith("5% of the requests")
+    run = promtool("test", "rules", "service.yml", cwd=prometheus / "tests")
+    assert run.returncode == 0, run.stdout + run.stderr

@@ -66,6 +66,7 @@ def service_variables(service: Service) -> dict[str, Value]:
         "service": service.name,
         "requests": service.http.requests,
         "errors": service.http.errors,
+        "quantile": service.http.quantile,
     }
     if service.http.duration:
         variables["duration"] = service.http.duration

@@ -156,7 +156,12 @@ def _service(spec: dict[str, Any], default_interval: Duration) -> Service:
         scheme=spec.get("scheme", "http"),
         interval=_duration(spec.get("interval")) or default_interval,
         labels=dict(spec.get("labels", {})),
-        http=HttpMetrics(http["requests"], http.get("duration"), http.get("errors", conventions.DEFAULT_HTTP_ERRORS))
+        http=HttpMetrics(
+            http["requests"],
+            http.get("duration"),
+            http.get("errors", conventions.DEFAULT_HTTP_ERRORS),
+            Decimal(str(http.get("quantile", conventions.DEFAULT_LATENCY_QUANTILE))),
+        )
         if http
         else None,
         slos=tuple(_slo(s) for s in spec.get("slos", ())),
@@ -186,7 +191,10 @@ def _services(data: dict[str, Any], interval: Duration) -> tuple[Service, ...]:
                 labels={"team": "demo"},
                 component="demo",
                 http=HttpMetrics(
-                    "demo_http_requests_total", "demo_http_request_duration_seconds", conventions.DEFAULT_HTTP_ERRORS
+                    "demo_http_requests_total",
+                    "demo_http_request_duration_seconds",
+                    conventions.DEFAULT_HTTP_ERRORS,
+                    conventions.DEFAULT_LATENCY_QUANTILE,
                 ),
                 slos=tuple(_slo(s) for s in demo.get("slos", DEMO_SLOS)),
                 metrics=_declared(conventions.DEMO_METRICS),
