@@ -254,7 +254,8 @@ def test_the_service_latency_alert_takes_a_quantile(tmp_path: Path) -> None:
     tests follow it and pass with promtool."""
     text = HEAD.replace(
         "    labels: {team: data}\n",
-        "    labels: {team: data}\n    http: {requests: ml_requests_total, duration: ml_duration_seconds, quantile: 0.95}\n",
+        "    labels: {team: data}\n"
+        "    http: {requests: ml_requests_total, duration: ml_duration_seconds, quantile: 0.95}\n",
     )
     (tmp_path / "stack.yaml").write_text(text + f"    - {RULES['AccuracyLow']}\n")
     with pytest.MonkeyPatch.context() as env:
