@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import yaml
@@ -24,9 +24,8 @@ from generator.checks import CheckContext, run_tool, tool
 from generator.model import Stack
 from generator.promql import ParseError, parse
 from generator.promql_analysis import Labels, output_labels, rate_windows, template_external_labels, template_labels
-from generator.render._alerting import Group, Rule, RuleFile, dashboard_url
-from generator.render.rule_tests import all_test_files
-from generator.render.rules import CUSTOM, all_rule_files
+from generator.render import Group, Rule, RuleFile, TestFile
+from generator.render.rules import CUSTOM
 from generator.spec.formats import duration_ms
 
 NAME = "rules/lint"
@@ -75,7 +74,7 @@ def _templates(stack: Stack, rule: Rule, result: Labels) -> Iterator[str]:
             yield f"{_who(rule)}: {where} uses $externalLabels.{label}, which is not an external label of the stack"
 
 
-def _alert_policy(stack: Stack, rule: Rule, group: Group) -> Iterator[str]:
+def _alert_policy(stack: Stack, rule: Rule, group: Group, served: Mapping[str, str]) -> Iterator[str]:
     if not CAMEL.match(rule.name):
         yield f"{_who(rule)}: alert names are CamelCase (e.g. OrdersStalled)"
     severity = rule.labels.get(conventions.LABEL_SEVERITY)
@@ -83,7 +82,7 @@ def _alert_policy(stack: Stack, rule: Rule, group: Group) -> Iterator[str]:
         yield f"{_who(rule)}: severity {severity!r} is not one of {', '.join(conventions.SEVERITIES)}"
     notes = rule.data.get("annotations", {})
     # with the overview rendered every alert links to a dashboard (its own, or the overview in its place)
-    wanted = (*REQUIRED, "dashboard") if dashboard_url(stack, "overview") else REQUIRED
+    wanted = (*REQUIRED, "dashboard") if conventions.DASHBOARD_UIDS["overview"] in served else REQUIRED
     for key in wanted:
         if not notes.get(key):
             yield f"{_who(rule)}: annotation {key} is missing"
@@ -101,9 +100,11 @@ def _alert_policy(stack: Stack, rule: Rule, group: Group) -> Iterator[str]:
         )
 
 
-def _rule_problems(stack: Stack, rule: Rule, group: Group, promtool: str | None) -> Iterator[str]:
+def _rule_problems(
+    stack: Stack, rule: Rule, group: Group, served: Mapping[str, str], promtool: str | None
+) -> Iterator[str]:
     if rule.alert:
-        yield from _alert_policy(stack, rule, group)
+        yield from _alert_policy(stack, rule, group, served)
     elif not RECORD.match(rule.name):
         yield f"{_who(rule)}: recording rules are named level:metric:operations (e.g. job:http_requests:rate5m)"
     try:
@@ -133,9 +134,9 @@ def _duplicates(files: list[RuleFile]) -> Iterator[str]:
             seen[key] = rule
 
 
-def _coverage(stack: Stack, files: list[RuleFile]) -> Iterator[str]:
+def _coverage(files: list[RuleFile], tests: list[TestFile]) -> Iterator[str]:
     found: dict[str, set[bool]] = {}
-    for test_file in all_test_files(stack):
+    for test_file in tests:
         for name, kinds in test_file.coverage().items():
             found.setdefault(name, set()).update(kinds)
     reported: set[str] = set()
@@ -164,18 +165,18 @@ def _untested(rule: Rule) -> str:
     )
 
 
-def lint(stack: Stack, promtool: str | None = None) -> list[str]:
-    """Every policy problem of the rules rendered for `stack`."""
-    files = all_rule_files(stack)
+def lint(stack: Stack, rules: list[RuleFile], tests: list[TestFile], served: Mapping[str, str]) -> list[str]:
+    """Every policy problem of the rule files `rules` rendered for `stack` (with their `tests`, and the
+    dashboards `served` that alerts link to)."""
     problems: list[str] = []
-    for rule_file in files:
+    for rule_file in rules:
         for group in rule_file.groups:
             for rule in group.rules:
-                problems.extend(_rule_problems(stack, rule, group, promtool))
-    problems.extend(_duplicates(files))
-    problems.extend(_coverage(stack, files))
+                problems.extend(_rule_problems(stack, rule, group, served, None))
+    problems.extend(_duplicates(rules))
+    problems.extend(_coverage(rules, tests))
     return problems
 
 
 def run(ctx: CheckContext) -> list[str]:
-    return lint(ctx.stack)
+    return lint(ctx.stack, ctx.tree.rules, ctx.tree.rule_tests, ctx.tree.dashboards)
