@@ -161,7 +161,7 @@ def _custom(write_spec: Callable[..., Path], rule: dict[str, Any], **spec: Any) 
 
 def _failures(spec: Path, check: str) -> list[str]:
     with pytest.raises(CheckError) as caught:
-        pipeline.check(spec, only=[check])
+        pipeline.check_spec(spec, only=[check])
     return caught.value.failures
 
 
@@ -193,7 +193,7 @@ def test_a_custom_alert_without_tests_fails_the_lint_saying_how_to_add_one(write
     ]
     one = [{"series": {'queue_size{job="q"}': "200x20"}, "fires": True, "eval_time": "5m", "labels": {"job": "q"}}]
     spec = _custom(write_spec, {"expr": "queue_size > 100", "tests": one})
-    assert pipeline.check(spec, only=["rules/lint", "rules/test"]) == ["rules/lint", "rules/test"]
+    assert pipeline.check_spec(spec, only=["rules/lint", "rules/test"]).passed == ["rules/lint", "rules/test"]
 
 
 def test_lint_policy_problems(write_spec: Callable[..., Path]) -> None:

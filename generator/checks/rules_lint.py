@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from generator import conventions
-from generator.checks import CheckContext, run_tool, tool
+from generator.checks import CheckContext, CheckProblem, run_tool, tool
 from generator.model import Stack
 from generator.promql import ParseError, parse
 from generator.promql_analysis import Labels, output_labels, rate_windows, template_external_labels, template_labels
@@ -165,18 +165,19 @@ def _untested(rule: Rule) -> str:
     )
 
 
-def lint(stack: Stack, rules: list[RuleFile], tests: list[TestFile], served: Mapping[str, str]) -> list[str]:
+def lint(stack: Stack, rules: list[RuleFile], tests: list[TestFile], served: Mapping[str, str]) -> list[CheckProblem]:
     """Every policy problem of the rule files `rules` rendered for `stack` (with their `tests`, and the
-    dashboards `served` that alerts link to)."""
-    problems: list[str] = []
+    dashboards `served` that alerts link to), located at the rule's source."""
+    problems: list[CheckProblem] = []
     for rule_file in rules:
         for group in rule_file.groups:
             for rule in group.rules:
-                problems.extend(_rule_problems(stack, rule, group, served, None))
-    problems.extend(_duplicates(rules))
-    problems.extend(_coverage(rules, tests))
+                found = _rule_problems(stack, rule, group, served, None)
+                problems.extend(CheckProblem(NAME, "error", message, rule.source) for message in found)
+    problems.extend(CheckProblem(NAME, "error", message) for message in _duplicates(rules))
+    problems.extend(CheckProblem(NAME, "error", message) for message in _coverage(rules, tests))
     return problems
 
 
-def run(ctx: CheckContext) -> list[str]:
+def run(ctx: CheckContext) -> list[CheckProblem]:
     return lint(ctx.stack, ctx.tree.rules, ctx.tree.rule_tests, ctx.tree.dashboards)
