@@ -18,7 +18,7 @@ from generator.spec import schema as spec_schema
 from generator.spec.catalog_semantics import catalog_problems
 from generator.spec.formats import FORMATS, conforms, duration_ms
 from generator.spec.loader import Document, child_path, printable
-from generator.spec.rules_semantics import rule_problems
+from generator.spec.rules_semantics import lint_problems, rule_problems
 
 SECRET_HINT = "a secret must be a reference like {env: NAME} or {file: PATH}, never the value itself"
 _RELATIONS = {"minimum": "at least", "exclusiveMinimum": "above", "maximum": "at most", "exclusiveMaximum": "below"}
@@ -475,4 +475,6 @@ def validate(doc: Document) -> None:
     problems.extend(rule_problems(doc))
     problems.extend(catalog_problems(doc))
     if problems:
+        # the spec will not build, so `check` cannot lint its alerts: say here what it would have said
+        problems.extend(lint_problems(doc, problems))
         raise SpecError([printable(p) for p in problems])
