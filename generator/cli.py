@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Annotated, TypeVar
@@ -13,7 +13,7 @@ from typing import Annotated, TypeVar
 import typer
 
 from generator import pipeline, redact
-from generator.errors import CheckError, PromstackError, SpecError
+from generator.errors import CheckError, CheckProblem, PromstackError, SpecError
 
 app = typer.Typer(
     help="Monitoring as code: one YAML spec in, a running, proven Prometheus + Alertmanager + Grafana stack out.",
@@ -52,8 +52,8 @@ def guarded(action: Callable[[], T]) -> T:
         say(f"{len(exc.problems)} problem(s) in the spec; nothing was written.")
         raise typer.Exit(2) from None
     except CheckError as exc:
-        for failure in exc.failures:
-            say(failure)
+        for line in problem_lines(exc.problems, notes=False):
+            say(line)
         raise typer.Exit(exc.exit_code) from None
     except PromstackError as exc:
         if state["debug"]:
@@ -63,6 +63,14 @@ def guarded(action: Callable[[], T]) -> T:
     except KeyboardInterrupt:
         say("interrupted")
         raise typer.Exit(130) from None
+
+
+def problem_lines(problems: Sequence[CheckProblem], notes: bool = True) -> list[str]:
+    """What the checks found, warnings first (they never fail a check), errors last; `notes`: the info too."""
+    shown = {"warning": "warning: ", "error": ""} | ({"info": "note: "} if notes else {})
+    order = list(shown)
+    shown_problems = sorted((p for p in problems if p.severity in shown), key=lambda p: order.index(p.severity))
+    return [f"{shown[p.severity]}{p}" for p in shown_problems]
 
 
 @app.callback()
@@ -78,16 +86,18 @@ def check(
     ] = None,
 ) -> None:
     """Validate the spec, render it in memory and prove the result with promtool, amtool and our checks."""
-    skipped: dict[str, str] = {}
-    passed = guarded(
-        lambda: pipeline.check(spec, live=live, warn=lambda text: say(f"warning: {text}"), skipped=skipped.__setitem__)
-    )
-    for name in passed:
+    report = guarded(lambda: pipeline.check_spec(spec, live=live))
+    for line in problem_lines([p for p in report.problems if p.severity == "warning"]):
+        say(line)
+    for name in report.passed:
         echo(f"ok  {name}")
-    for name, why in skipped.items():
+    for line in problem_lines([p for p in report.problems if p.severity == "info"]):
+        echo(line)
+    for name, why in report.skipped.items():
         echo(f"skip  {name}: {why}")
+    skipped = report.skipped
     more = f", {len(skipped)} skipped ({', '.join(skipped)})" if skipped else ""
-    echo(f"{spec}: all {len(passed)} checks passed{more}")
+    echo(f"{spec}: all {len(report.passed)} checks passed{more}")
 
 
 @app.command()
@@ -120,9 +130,11 @@ def _cwd() -> str | None:
 @app.command("test")
 def test_cmd(spec: SpecArg) -> None:
     """Run the rule unit tests and the route tests of the spec."""
-    passed = guarded(lambda: pipeline.check(spec, only=["rules/test", "routes/test"]))
-    for name in passed:
+    report = guarded(lambda: pipeline.check_spec(spec, only=["rules/test", "routes/test"]))
+    for name in report.passed:
         echo(f"ok  {name}")
+    # how many ran: a test run that proves nothing (no tests rendered) should not look like one that did
+    echo("; ".join(p.message for p in report.problems if p.severity == "info"))
 
 
 # --- runtimes: up / down / status / diff (imported lazily: the docker SDK is slow to import) ---------------

@@ -2,9 +2,10 @@
 
 `dashboards/<view>.dashboard.py` (loaded from the catalog folder) each define `dashboard(stack) ->
 Board | None`: a declarative description built with the helpers below (None: the view does not
-apply, e.g. its exporter is not in the spec). `build(stack)` lays every Board out on the grid, lets
-grafanalib build it and has `dashboard_json.finish` turn that into the classic model Grafana 13
-provisions. `rendered(stack)` says which dashboards exist, for links between them and from alerts.
+apply, e.g. its exporter is not in the spec). `build(stack, served)` lays every Board out on the grid,
+lets grafanalib build it and has `dashboard_json.finish` turn that into the classic model Grafana 13
+provisions. `rendered(stack)` says which dashboards exist, for links between them and from alerts: it
+runs every definition, so `render` asks it once per rendering and hands the answer on (`Target.dashboards`).
 Threshold lines come from the rule packs after the spec's overrides (`alert_steps`).
 
 A panel that only has data when something is wrong (firing alerts, failed pushes) says so with
@@ -370,21 +371,13 @@ def _boards(stack: Stack) -> dict[str, Board]:
     return boards
 
 
-# The last stack asked about and its answer. Alert annotations ask once per alert, and an answer runs
-# every dashboard definition; a Stack is frozen, so the same object always gets the same answer.
-_LAST: list[tuple[Stack, Mapping[str, str]]] = []
-
-
-def rendered(stack: Stack) -> Mapping[str, str]:
+def rendered(stack: Stack) -> dict[str, str]:
     """uid -> title of every dashboard `stack` renders: what dashboard links and the `dashboard`
     annotations of alerts may point at."""
-    if not _LAST or _LAST[0][0] is not stack:
-        _LAST[:] = [(stack, {b.uid: b.title for b in _boards(stack).values()})]
-    return _LAST[0][1]
+    return {b.uid: b.title for b in _boards(stack).values()}
 
 
-def build(stack: Stack) -> list[Dashboard]:
-    """Every dashboard of `stack`, sorted by uid."""
-    live = rendered(stack)
-    built = [Dashboard(view, b.uid, b.title, finish(b, live)) for view, b in _boards(stack).items()]
+def build(stack: Stack, served: Mapping[str, str]) -> list[Dashboard]:
+    """Every dashboard of `stack`, sorted by uid; `served` is `rendered(stack)`, which links point at."""
+    built = [Dashboard(view, b.uid, b.title, finish(b, served)) for view, b in _boards(stack).items()]
     return sorted(built, key=lambda d: d.uid)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 
 class PromstackError(Exception):
@@ -41,12 +43,38 @@ class UsageError(PromstackError):
     exit_code = 2
 
 
-class CheckError(PromstackError):
-    """A real tool or one of our own checks rejected the rendered tree."""
+Severity = Literal["error", "warning", "info"]
 
-    def __init__(self, failures: list[str]) -> None:
-        self.failures = failures
-        super().__init__("\n".join(failures))
+
+@dataclass(frozen=True)
+class CheckProblem:
+    """What a check found (pint style: a value, never printed by the check). Only errors fail a check.
+
+    `message` is a whole sentence that already names the field and points at `file:line` where it helps;
+    `location` says the same as data (a spec `file:line`, or a path in the rendered tree), "" if none.
+    """
+
+    check: str  # the check's NAME, e.g. rules/lint ("" for a problem no check owns: a missing tool)
+    severity: Severity
+    message: str
+    location: str = ""
+
+    def __str__(self) -> str:
+        return f"[{self.check}] {self.message}" if self.check else self.message
+
+
+class CheckError(PromstackError):
+    """A real tool or one of our own checks rejected the rendered tree; carries every problem found,
+    warnings too (they are printed, but only the errors made it fail)."""
+
+    def __init__(self, problems: Sequence[CheckProblem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.failures))
+
+    @property
+    def failures(self) -> list[str]:
+        """The errors, as the CLI prints them."""
+        return [str(p) for p in self.problems if p.severity == "error"]
 
 
 class SecretError(PromstackError):
@@ -63,4 +91,5 @@ class ToolMissing(CheckError):
     def __init__(self, tool: str, package: str) -> None:
         self.tool = tool
         self.package = package
-        super().__init__([f"{tool} is not installed (Debian package: {package}); install it and run again."])
+        message = f"{tool} is not installed (Debian package: {package}); install it and run again."
+        super().__init__([CheckProblem("", "error", message)])

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,37 +44,53 @@ def generate(spec: Path, out: Path, runtime: str = "compose", placeholders: bool
 
 
 def check(
-    spec: Path,
+    stack: Stack,
+    tree: Tree,
+    target: Target,
+    *,
+    compose: Tree | None = None,
     live: str | None = None,
-    only: list[str] | None = None,
-    warn: Callable[[str], None] | None = None,
-    skipped: Callable[[str, str], None] | None = None,
-) -> list[str]:
-    """Run every check on `spec`; return the names of the checks that passed, or raise CheckError.
+    only: Sequence[str] | None = None,
+) -> checks.Report:
+    """Run every check (or `only` those) on `tree`, rendered for `target`, and report what they found; raise
+    CheckError, carrying every problem, if any check found an error.
 
-    Tools run on the local rendering (absolute host paths, so promtool can open every file it names), made
-    for the binaries on this host as the local runtime would run them; it differs from the compose
-    rendering in the addresses and paths that `Target` supplies, and where a version matters (the
-    secret fields of Alertmanager). The compose rendering is checked by the compose check itself.
-    `warn` gets what the checks found worth saying that is no failure (e.g. a secret Alertmanager serves);
-    `skipped` each check that did not run, and why (it is not among the passed ones).
+    `tree` is written to `target.root` with secrets as placeholders: a local target, made by `scratch`,
+    with absolute host paths so that promtool can open every file it names. Options: `compose`, the
+    compose rendering if the caller has one (else the compose check renders it, only if it runs);
+    `live`, the URL of a running Prometheus for the --live checks; `only`, the names of the checks to run.
+    The report's problems include the warnings and notes (e.g. how many tests ran).
     """
+    root = Path(target.root)
+    write_tree(tree, root, Secrets(root.parent, placeholders=True), salt=stack.name)
+    ctx = checks.CheckContext(stack, tree, root, target, compose, live)
+    report = checks.run_checks(ctx, only)
+    if report.errors:
+        raise CheckError(report.problems)
+    return report
+
+
+@contextmanager
+def scratch(stack: Stack) -> Iterator[Target]:
+    """A local target in a temporary folder, for `check`: the rendering made for the binaries on this host
+    as the local runtime would run them. It differs from the compose rendering in the addresses and paths
+    that `Target` supplies, and where a version matters (the secret fields of Alertmanager); the compose
+    rendering is checked by the compose check itself."""
     workdir = Path(tempfile.mkdtemp(prefix="promstack-check-"))
     try:
-        root = workdir / "tree"
-        rendered = render_spec(spec, "local", root)
-        compose = render(rendered.stack, Target("compose"))
-        write_tree(rendered.tree, root, Secrets(workdir, placeholders=True), salt=rendered.stack.name)
-        ctx = checks.CheckContext(rendered.stack, rendered.tree, root, rendered.target, compose, live)
-        failures = checks.run_checks(ctx, only)
-        for warning in ctx.warnings:
-            if warn is not None:
-                warn(warning)
-        for name, why in ctx.skipped.items():
-            if skipped is not None:
-                skipped(name, why)
-        if failures:
-            raise CheckError(failures)
-        return ctx.passed
+        yield Target("local", str(workdir / "tree"), binaries.versions(stack))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def check_stack(
+    stack: Stack, *, compose: Tree | None = None, live: str | None = None, only: Sequence[str] | None = None
+) -> checks.Report:
+    """`check` on the local rendering of `stack`, rendered once, here (options as for `check`)."""
+    with scratch(stack) as target:
+        return check(stack, render(stack, target), target, compose=compose, live=live, only=only)
+
+
+def check_spec(spec: Path, live: str | None = None, only: Sequence[str] | None = None) -> checks.Report:
+    """`promstack check` and `promstack test`: validate `spec`, then `check_stack`."""
+    return check_stack(load_stack(spec), live=live, only=only)

@@ -63,7 +63,7 @@ def test_a_forced_client_that_is_missing_is_an_error_not_a_skip(
     assert compose_config.client() is None  # v1 is there, but v2 was asked for
     with pytest.raises(DeployError, match="PROMSTACK_COMPOSE=v2 asks for `docker compose`"):
         compose.compose_command()
-    failures = compose_config.run(_context(tmp_path))
+    failures = [p.message for p in compose_config.run(_context(tmp_path))]
     assert failures == [f"{compose_config.missing()}."] and "docker-compose-plugin" in failures[0]
     monkeypatch.setenv(compose_config.CLIENT_ENV, "v3")
     with pytest.raises(UsageError, match="PROMSTACK_COMPOSE must be v2, v1 or auto, not 'v3'"):
@@ -80,6 +80,6 @@ def _context(tmp_path: Path, broken: bool = False) -> CheckContext:
 
 def test_the_compose_check_under_each_client(compose_client: str, tmp_path: Path) -> None:
     assert compose_config.run(_context(tmp_path)) == []
-    (failure,) = compose_config.run(_context(tmp_path, broken=True))
+    (failure,) = [p.message for p in compose_config.run(_context(tmp_path, broken=True))]
     label = {"v2": "docker compose", "v1": "docker-compose"}[compose_client]
     assert failure.startswith(f"{label} config rejected compose.yaml: ") and "mem_limimt" in failure

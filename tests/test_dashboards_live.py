@@ -81,7 +81,7 @@ def _wait(what: str, test: Callable[[], bool], seconds: float, procs: Processes)
 
 def _live_failures(spec: Path, url: str) -> list[str]:
     try:
-        pipeline.check(spec, live=url, only=["dashboards/live"])
+        pipeline.check_spec(spec, live=url, only=["dashboards/live"])
     except CheckError as exc:
         return exc.failures
     return []

@@ -256,7 +256,7 @@ def test_compose_file_is_accepted_by_the_compose_client(tmp_path: Path) -> None:
     assert compose_config.run(ctx) == []
     broken = render(stack, COMPOSE)
     broken.files["compose.yaml"] = broken.files["compose.yaml"].replace("mem_limit:", "mem_limimt:", 1)
-    failures = compose_config.run(_context(stack, broken, tmp_path))
+    failures = [p.message for p in compose_config.run(_context(stack, broken, tmp_path))]
     assert len(failures) == 1 and "config rejected compose.yaml: " in failures[0]
     assert "mem_limimt" in failures[0]
 

@@ -209,7 +209,7 @@ def test_promtool_rejects_what_the_check_would_catch(tmp_path: Path) -> None:
     (tmp_path / "prometheus").mkdir()
     (tmp_path / "prometheus/prometheus.yml").write_text("global:\n  scrape_interval: 15s\n  bogus_key: 1\n")
     ctx = CheckContext(stack, render(stack, Target("local", str(tmp_path))), tmp_path, Target("local", str(tmp_path)))
-    failures = prometheus_config.run(ctx)
+    failures = [p.message for p in prometheus_config.run(ctx)]
     assert len(failures) == 1
     assert failures[0].startswith("promtool check config rejected prometheus/prometheus.yml: ")
     assert "bogus_key" in failures[0] and failures[0].endswith(".")

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from generator import pipeline
+from generator import pipeline, rule_policy
 from generator.errors import CheckError, SpecError
 from generator.promql import ParseError, Selector, parse, walk
 from generator.promql_analysis import output_labels, rate_windows, template_labels
@@ -161,7 +161,7 @@ def _custom(write_spec: Callable[..., Path], rule: dict[str, Any], **spec: Any) 
 
 def _failures(spec: Path, check: str) -> list[str]:
     with pytest.raises(CheckError) as caught:
-        pipeline.check(spec, only=[check])
+        pipeline.check_spec(spec, only=[check])
     return caught.value.failures
 
 
@@ -193,7 +193,7 @@ def test_a_custom_alert_without_tests_fails_the_lint_saying_how_to_add_one(write
     ]
     one = [{"series": {'queue_size{job="q"}': "200x20"}, "fires": True, "eval_time": "5m", "labels": {"job": "q"}}]
     spec = _custom(write_spec, {"expr": "queue_size > 100", "tests": one})
-    assert pipeline.check(spec, only=["rules/lint", "rules/test"]) == ["rules/lint", "rules/test"]
+    assert pipeline.check_spec(spec, only=["rules/lint", "rules/test"]).passed == ["rules/lint", "rules/test"]
 
 
 def test_lint_policy_problems(write_spec: Callable[..., Path]) -> None:
@@ -265,3 +265,33 @@ def test_every_rendered_expression_parses_and_keeps_its_selectors(spec: str) -> 
         names = {n.name for n in walk(parse(concrete)) if isinstance(n, Selector) and n.name}
         assert names <= set(re.findall(r"[A-Za-z_][A-Za-z0-9_:]*", concrete)), expr
         assert names or "vector(" in concrete or "time()" in concrete, expr
+
+
+# ---- every spec problem in one run -----------------------------------------------------------------
+
+
+def test_a_spec_with_a_schema_error_also_says_what_the_lint_finds_in_its_own_alerts(
+    write_spec: Callable[..., Path],
+) -> None:
+    """The lint of the spec's alerts comes with the schema errors, not once they are fixed; an alert whose
+    own entry is wrong is left to its own problem."""
+    good = {"summary": "Queue {{ $labels.instance }} of {{ $labels.job }} is stuck", "expr": "sum by (job) (q) > 1"}
+    broken = {"alert": "Other", "expr": "rate(x[5m]) > 1", "severity": "page", "summary": "{{ $labels.nope }}"}
+    spec = _custom(write_spec, good, services=[{"name": "api", "targets": ["api:99999"]}])
+    data = yaml.safe_load(spec.read_text())
+    data["alerts"]["rules"].append(broken)
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    lines = spec.read_text().splitlines()
+    at = {word: next(i for i, text in enumerate(lines, 1) if word in text) for word in ("api:99999", "QueueStuck")}
+    with pytest.raises(SpecError) as caught:
+        load_stack(spec)
+    shown = [str(p) for p in caught.value.problems]
+    assert any(s.startswith(f"{spec}:{at['api:99999']}:") and "not a valid host:port" in s for s in shown), shown
+    rule = f"{spec}:{at['QueueStuck']}:"
+    assert [s[len(rule) :].split(": ", 1)[1] for s in shown if s.startswith(rule)] == [
+        "$.alerts.rules[0]: [rules/lint] alert QueueStuck: annotation summary uses $labels.instance, but the "
+        "expression does not keep that label (its result has job); it would render empty",
+        f"$.alerts.rules[0]: [rules/lint] alert QueueStuck: {rule_policy.untested()}",
+    ]
+    assert not any("$labels.nope" in s for s in shown)  # Other's severity is wrong: only that is said of it
+    assert any("$.alerts.rules[1].severity" in s for s in shown)

@@ -112,7 +112,9 @@ def test_check_warns_about_every_inline_secret_naming_receiver_field_and_version
 ) -> None:
     spec = write_spec(_receivers_spec(kind, tag))
     result = CliRunner(env={"T_SECRET": "x", "T_SMTP": "y"}).invoke(app, ["check", str(spec)])
-    warnings = [line for line in result.output.splitlines() if line.startswith("warning: on compose:")]
+    warnings = [
+        line for line in result.output.splitlines() if line.startswith("warning: [alertmanager/config] on compose:")
+    ]
     version = _version(tag)
     field = alertmanager.LATE_FILE_FIELDS[kind]
     if version is not None and version >= FILE_SINCE[kind]:

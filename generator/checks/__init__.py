@@ -1,8 +1,11 @@
 """Stage `check`: real tools and our own checks on a rendered tree written to disk.
 
-Every module here defining `NAME` and `run(ctx) -> list[str]` is a check (pint style: one file per
-check, one name used for its module, its tag in messages and its docs). A check returns failures as
-whole sentences and never prints. A tool a check needs but cannot find raises ToolMissing.
+Every module here defining `NAME` and `run(ctx) -> list[CheckProblem]` is a check (pint style: one file
+per check, one name used for its module, its tag in messages and its docs). A check returns its problems
+as values, each with a severity (only errors fail it), and never prints; a check that cannot run here
+says so in `ctx.skipped`, with why. A tool a check needs but cannot find raises ToolMissing. Checks read
+the rendered Tree and the provenance it carries (which pack or spec line made each rule); they never
+render again, except the compose rendering, made on first use (`CheckContext.compose`).
 """
 
 from __future__ import annotations
@@ -11,13 +14,15 @@ import importlib
 import pkgutil
 import shutil
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generator.errors import ToolMissing
+from generator.errors import CheckProblem, ToolMissing
 from generator.model import Stack
-from generator.render import Target, Tree
+from generator.render import Target, Tree, render
+
+__all__ = ["CheckContext", "CheckProblem", "Report", "checks", "errors", "run_checks", "tool", "warnings"]
 
 
 @dataclass
@@ -26,14 +31,42 @@ class CheckContext:
     tree: Tree  # rendered for `target`
     root: Path  # `tree` written here, secrets as placeholders
     target: Target
-    compose_tree: Tree | None = None  # the compose rendering, when `tree` is the local one
+    compose_tree: Tree | None = None  # the compose rendering, if the caller has it (else made by `compose`)
     live: str | None = None  # base URL of a running Prometheus, for --live checks
-    passed: list[str] = field(default_factory=list)  # one line per check that ran and passed
-    warnings: list[str] = field(default_factory=list)  # worth saying, but no failure (whole sentences)
     skipped: dict[str, str] = field(default_factory=dict)  # check -> why it did not run (never "passed")
 
+    def compose(self) -> Tree:
+        """The compose rendering: `tree` itself when it is one, the caller's, or rendered once, here."""
+        if self.target.runtime == "compose":
+            return self.tree
+        if self.compose_tree is None:
+            self.compose_tree = render(self.stack, Target("compose"))
+        return self.compose_tree
 
-Check = Callable[[CheckContext], list[str]]
+
+@dataclass
+class Report:
+    """What `run_checks` found: the checks that passed, the ones skipped (and why), every problem."""
+
+    passed: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    problems: list[CheckProblem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[CheckProblem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+
+Check = Callable[[CheckContext], list[CheckProblem]]
+
+
+def errors(check: str, messages: Iterable[str], location: str = "") -> list[CheckProblem]:
+    return [CheckProblem(check, "error", message, location) for message in messages]
+
+
+def warnings(check: str, messages: Iterable[str], location: str = "") -> list[CheckProblem]:
+    return [CheckProblem(check, "warning", message, location) for message in messages]
+
 
 # Debian package of each tool we call
 PACKAGES = {
@@ -66,14 +99,14 @@ def checks() -> list[tuple[str, Check]]:
     return found
 
 
-def run_checks(ctx: CheckContext, only: Sequence[str] | None = None) -> list[str]:
-    """Every failure of every check (or of the named ones), each tagged with its check's name."""
-    failures: list[str] = []
+def run_checks(ctx: CheckContext, only: Sequence[str] | None = None) -> Report:
+    """Every check (or the named ones) on `ctx`; a check passed if it ran and found no error."""
+    report = Report(skipped=ctx.skipped)
     for name, check in checks():
         if only is not None and name not in only:
             continue
         found = check(ctx)
-        failures.extend(f"[{name}] {failure}" for failure in found)
-        if not found and name not in ctx.skipped:
-            ctx.passed.append(name)
-    return failures
+        report.problems.extend(found)
+        if name not in ctx.skipped and not any(p.severity == "error" for p in found):
+            report.passed.append(name)
+    return report

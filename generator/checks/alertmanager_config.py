@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from generator import conventions
-from generator.checks import CheckContext, run_tool, tool
+from generator.checks import CheckContext, CheckProblem, errors, run_tool, tool, warnings
 from generator.render import Target, alertmanager, notify_templates
 from generator.write import PLACEHOLDER
 
@@ -78,7 +78,7 @@ def exposure(item: alertmanager.Exposed, where: str) -> str:
     )
 
 
-def warnings(ctx: CheckContext) -> list[str]:
+def exposures(ctx: CheckContext) -> list[str]:
     """Inline receiver secrets of the checked (local) rendering and of the compose one, each said once."""
     runs = [(f"on the {ctx.target.runtime} runtime", ctx.target), ("on compose", Target("compose"))]
     found: list[str] = []
@@ -90,8 +90,7 @@ def warnings(ctx: CheckContext) -> list[str]:
     return found
 
 
-def run(ctx: CheckContext) -> list[str]:
-    ctx.warnings.extend(warnings(ctx))
+def _failures(ctx: CheckContext) -> list[str]:
     amtool = tool("amtool")
     if not (ctx.root / conventions.ALERTMANAGER_CONFIG).exists():
         return [f"{conventions.ALERTMANAGER_CONFIG} was not rendered."]
@@ -117,3 +116,8 @@ def run(ctx: CheckContext) -> list[str]:
             output = " ".join((done.stdout + done.stderr).split())
             failures.append(f"notification template {name} in {notify_templates.FILE} fails to render: {output}")
     return failures
+
+
+def run(ctx: CheckContext) -> list[CheckProblem]:
+    # the exposures are said even when amtool refuses the config: they are true either way
+    return warnings(NAME, exposures(ctx)) + errors(NAME, _failures(ctx))

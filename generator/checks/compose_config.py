@@ -15,9 +15,8 @@ import tempfile
 from pathlib import Path
 
 from generator import conventions
-from generator.checks import CheckContext
+from generator.checks import CheckContext, CheckProblem, errors
 from generator.errors import UsageError
-from generator.render import Target, render
 from generator.render.compose import secret_variable
 from generator.write import PLACEHOLDER, Secrets, materialize
 
@@ -74,7 +73,7 @@ def missing() -> str:
     return f"neither {CLIENTS['v2']} nor {CLIENTS['v1']} is installed"
 
 
-def run(ctx: CheckContext) -> list[str]:
+def _failures(ctx: CheckContext) -> list[str]:
     command = client()
     if command is None:
         if wanted() != "auto":
@@ -82,7 +81,7 @@ def run(ctx: CheckContext) -> list[str]:
         ctx.skipped[NAME] = "neither `docker compose` nor `docker-compose` is installed"
         return []
     label = " ".join([Path(command[0]).name, *command[1:]])
-    tree = ctx.compose_tree or render(ctx.stack, Target("compose"))
+    tree = ctx.compose()  # rendered only now that a client can check it
     env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
     env.update({secret_variable(c, var): PLACEHOLDER for c, variables in tree.env.items() for var in variables})
     with tempfile.TemporaryDirectory(prefix="promstack-compose-") as tmp:
@@ -104,3 +103,7 @@ def run(ctx: CheckContext) -> list[str]:
         output = " ".join(line.strip() for line in (result.stderr + result.stdout).splitlines() if line.strip())
         return [f"{label} config rejected {conventions.COMPOSE_FILE}: {output.replace(tmp, '.') or 'no output'}."]
     return []
+
+
+def run(ctx: CheckContext) -> list[CheckProblem]:
+    return errors(NAME, _failures(ctx))

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from generator import conventions, dashboard_json, metrics_inventory
-from generator.checks import CheckContext, run_tool, tool
+from generator.checks import CheckContext, CheckProblem, errors, run_tool, tool
 
 NAME = "dashboards/lint"
 # what Grafana puts in place of its built-in variables, for parsing (any valid value will do)
@@ -207,7 +207,7 @@ def _alert_links(rule_files: dict[str, str], uids: set[str]) -> Iterator[str]:
                     )
 
 
-def run(ctx: CheckContext) -> list[str]:
+def _failures(ctx: CheckContext) -> list[str]:
     boards = _dashboards(ctx)
     rule_files = _rule_files(ctx)
     uids = {str(b.get("uid")) for b in boards.values()}
@@ -217,3 +217,7 @@ def run(ctx: CheckContext) -> list[str]:
     problems += _metrics(queries, metrics_inventory.inventory(ctx.stack, rule_files.values()))
     problems += [*_links(boards, uids), *_alert_links(rule_files, uids)]
     return problems
+
+
+def run(ctx: CheckContext) -> list[CheckProblem]:
+    return errors(NAME, _failures(ctx))

@@ -23,7 +23,7 @@ import urllib.request
 from typing import Any
 
 from generator import conventions, dashboard_json
-from generator.checks import CheckContext
+from generator.checks import CheckContext, CheckProblem, errors
 from generator.units import Duration
 
 NAME = "dashboards/live"
@@ -154,7 +154,7 @@ def _shown(values: dict[str, str]) -> str:
     return ", ".join(f"${k}={v}" for k, v in own.items()) or "none"
 
 
-def run(ctx: CheckContext) -> list[str]:
+def _failures(ctx: CheckContext) -> list[str]:
     if not ctx.live:
         ctx.skipped[NAME] = "no running Prometheus to ask (check --live URL runs every panel query)"
         return []
@@ -168,3 +168,7 @@ def run(ctx: CheckContext) -> list[str]:
     except Unreachable as exc:
         return [str(exc)]
     return problems
+
+
+def run(ctx: CheckContext) -> list[CheckProblem]:
+    return errors(NAME, _failures(ctx))

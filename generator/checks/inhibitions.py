@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from generator import conventions
-from generator.checks import CheckContext
+from generator.checks import CheckContext, CheckProblem, errors
 from generator.render.alertmanager import ALERTNAME, Matcher, matchers, matches_all
 
 NAME = "routes/inhibit"
@@ -233,7 +233,7 @@ def prove(rules: Sequence[Rule], has_slos: bool) -> list[str]:
     return failures
 
 
-def run(ctx: CheckContext) -> list[str]:
+def _failures(ctx: CheckContext) -> list[str]:
     path = ctx.root / conventions.ALERTMANAGER_CONFIG
     if not path.exists():
         return [f"{conventions.ALERTMANAGER_CONFIG} was not rendered."]
@@ -243,3 +243,7 @@ def run(ctx: CheckContext) -> list[str]:
     except ValueError as exc:
         return [f"{conventions.ALERTMANAGER_CONFIG}: {exc}."]
     return prove(rules, any(service.slos for service in ctx.stack.services))
+
+
+def run(ctx: CheckContext) -> list[CheckProblem]:
+    return errors(NAME, _failures(ctx))

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from generator import conventions
-from generator.checks import CheckContext, run_tool, tool
+from generator.checks import CheckContext, CheckProblem, errors, run_tool, tool
 from generator.render.args import WEB_CONFIG
 
 NAME = "prometheus/config"
@@ -24,7 +24,7 @@ def _message(output: str) -> str:
     return " ".join(lines).rstrip(".") or "no output"
 
 
-def run(ctx: CheckContext) -> list[str]:
+def _failures(ctx: CheckContext) -> list[str]:
     promtool = tool("promtool")
     failures: list[str] = []
     config = ctx.root / conventions.PROMETHEUS_CONFIG
@@ -48,3 +48,7 @@ def run(ctx: CheckContext) -> list[str]:
             message = _message(result.stderr + result.stdout).replace(str(copy), str(rel))
             failures.append(f"promtool check web-config rejected {rel}: {message}.")
     return failures
+
+
+def run(ctx: CheckContext) -> list[CheckProblem]:
+    return errors(NAME, _failures(ctx))

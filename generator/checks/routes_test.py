@@ -6,7 +6,7 @@ tree and compares with `--verify.receivers`; a failure names the test, its label
 
 from __future__ import annotations
 
-from generator.checks import CheckContext, run_tool, tool
+from generator.checks import CheckContext, CheckProblem, errors, run_tool, tool
 from generator.checks.alertmanager_config import config_for_tools
 from generator.model import RouteTest
 
@@ -22,7 +22,7 @@ def _show(test: RouteTest) -> str:
     return "{" + ", ".join(f"{k}={v!r}" for k, v in sorted(test.labels.items())) + "}"
 
 
-def run(ctx: CheckContext) -> list[str]:
+def _failures(ctx: CheckContext) -> list[str]:
     tests = ctx.stack.notifications.tests
     if not tests:
         return []
@@ -59,3 +59,9 @@ def run(ctx: CheckContext) -> list[str]:
                 f"[{', '.join(expected)}] but the routes deliver it to [{', '.join(actual)}]."
             )
     return failures
+
+
+def run(ctx: CheckContext) -> list[CheckProblem]:
+    ran = len(ctx.stack.notifications.tests)
+    note = f"ran {ran} route test{'' if ran == 1 else 's'}"
+    return [*errors(NAME, _failures(ctx)), CheckProblem(NAME, "info", note)]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from generator import conventions
-from generator.checks import CheckContext, run_tool, tool
+from generator.checks import CheckContext, CheckProblem, errors, run_tool, tool
 
 NAME = "rules/check"
 
 
-def run(ctx: CheckContext) -> list[str]:
+def _failures(ctx: CheckContext) -> list[str]:
     files = sorted(ctx.root.glob(f"{conventions.PROMETHEUS_RULES_DIR}/*.yml"))
     if not files:
         return []
@@ -22,3 +22,7 @@ def run(ctx: CheckContext) -> list[str]:
     return [f"promtool check rules rejected a rule file: {line}" for line in found] or [
         f"promtool check rules failed (exit {result.returncode}) without saying why."
     ]
+
+
+def run(ctx: CheckContext) -> list[CheckProblem]:
+    return errors(NAME, _failures(ctx))

@@ -12,41 +12,26 @@ Problems name the rule and where it came from (pack file line or spec line).
 
 from __future__ import annotations
 
-import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import yaml
 
-from generator import conventions
-from generator.checks import CheckContext, run_tool, tool
+from generator import conventions, rule_policy
+from generator.checks import CheckContext, CheckProblem, run_tool, tool
 from generator.model import Stack
 from generator.promql import ParseError, parse
-from generator.promql_analysis import Labels, output_labels, rate_windows, template_external_labels, template_labels
-from generator.render._alerting import Group, Rule, RuleFile, dashboard_url
-from generator.render.rule_tests import all_test_files
-from generator.render.rules import CUSTOM, all_rule_files
+from generator.render import Group, Rule, RuleFile, TestFile
+from generator.render.rules import CUSTOM
 from generator.units import Duration
 
-NAME = "rules/lint"
-CAMEL = re.compile(r"^[A-Z][A-Za-z0-9]*$")
-RECORD = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*:[a-zA-Z_][a-zA-Z0-9_]*:[a-zA-Z0-9_]+$")
+NAME = rule_policy.CHECK
 REQUIRED = ("summary", "description", "runbook_url")
-SAMPLES = 4  # a rate needs two samples; four leave room for one missed scrape and jitter
 
 
 def _who(rule: Rule) -> str:
     return f"{'alert' if rule.alert else 'recording rule'} {rule.name} ({rule.source})"
-
-
-def _show(labels: Labels) -> str:
-    if labels.scalar:
-        return "a scalar, no labels"
-    if labels.open:
-        dropped = sorted(labels.names - {"__name__"})
-        return "the input series' labels" + (f" except {', '.join(dropped)}" if dropped else "")
-    return ", ".join(sorted(labels.names)) or "no labels"
 
 
 def _unparsable(rule: Rule, error: ParseError, promtool: str) -> list[str]:
@@ -58,67 +43,43 @@ def _unparsable(rule: Rule, error: ParseError, promtool: str) -> list[str]:
     if result.returncode == 0:
         return []  # valid after all: skip the label analysis rather than guess
     detail = " ".join(line.strip() for line in result.stderr.splitlines() if "parse" in line) or str(error)
-    return [f"{_who(rule)}: the expression does not parse: {detail.replace(str(path), 'rule')}"]
+    return [f"the expression does not parse: {detail.replace(str(path), 'rule')}"]
 
 
-def _templates(stack: Stack, rule: Rule, result: Labels) -> Iterator[str]:
-    texts = {f"annotation {k}": v for k, v in rule.data.get("annotations", {}).items()}
-    texts.update({f"label {k}": v for k, v in rule.labels.items()})
-    for where, text in texts.items():
-        for label in sorted(template_labels(text)):
-            if not result.has(label):
-                yield (
-                    f"{_who(rule)}: {where} uses $labels.{label}, but the expression does not keep that "
-                    f"label (its result has {_show(result)}); it would render empty"
-                )
-        for label in sorted(template_external_labels(text) - set(stack.external_labels)):
-            yield f"{_who(rule)}: {where} uses $externalLabels.{label}, which is not an external label of the stack"
-
-
-def _alert_policy(stack: Stack, rule: Rule, group: Group) -> Iterator[str]:
-    if not CAMEL.match(rule.name):
-        yield f"{_who(rule)}: alert names are CamelCase (e.g. OrdersStalled)"
-    severity = rule.labels.get(conventions.LABEL_SEVERITY)
-    if severity not in conventions.SEVERITIES:
-        yield f"{_who(rule)}: severity {severity!r} is not one of {', '.join(conventions.SEVERITIES)}"
+def _alert_policy(stack: Stack, rule: Rule, group: Group, served: Mapping[str, str]) -> Iterator[str]:
     notes = rule.data.get("annotations", {})
     # with the overview rendered every alert links to a dashboard (its own, or the overview in its place)
-    wanted = (*REQUIRED, "dashboard") if dashboard_url(stack, "overview") else REQUIRED
+    wanted = (*REQUIRED, "dashboard") if conventions.DASHBOARD_UIDS["overview"] in served else REQUIRED
     for key in wanted:
         if not notes.get(key):
-            yield f"{_who(rule)}: annotation {key} is missing"
+            yield f"annotation {key} is missing"
     for_ = Duration(rule.data.get("for", "0s"))
     every = group.interval or stack.evaluation_interval
     if for_ != "0s" and for_.ms < every.ms:
         yield (
-            f"{_who(rule)}: for: {for_} is shorter than the evaluation interval {every}, so it waits one whole "
+            f"for: {for_} is shorter than the evaluation interval {every}, so it waits one whole "
             f"interval ({every}) anyway; say 0s to fire at once or {every} to wait"
         )
     for label in sorted(set(rule.labels) & set(stack.external_labels)):
         yield (
-            f"{_who(rule)}: label {label} shadows the external label {label}={stack.external_labels[label]!r}; "
+            f"label {label} shadows the external label {label}={stack.external_labels[label]!r}; "
             "Prometheus keeps the rule's value, which breaks routing by it"
         )
 
 
-def _rule_problems(stack: Stack, rule: Rule, group: Group, promtool: str | None) -> Iterator[str]:
+def _rule_problems(
+    stack: Stack, rule: Rule, group: Group, served: Mapping[str, str], promtool: str | None
+) -> Iterator[str]:
+    yield from rule_policy.naming(rule.data)
     if rule.alert:
-        yield from _alert_policy(stack, rule, group)
-    elif not RECORD.match(rule.name):
-        yield f"{_who(rule)}: recording rules are named level:metric:operations (e.g. job:http_requests:rate5m)"
+        yield from _alert_policy(stack, rule, group, served)
     try:
         node = parse(str(rule.data["expr"]))
     except ParseError as error:
         yield from _unparsable(rule, error, promtool or tool("promtool"))
         return
-    if rule.alert:
-        yield from _templates(stack, rule, output_labels(node))
-    for function, window in rate_windows(node):
-        if Duration(window).ms < SAMPLES * rule.interval.ms:
-            yield (
-                f"{_who(rule)}: {function}(...[{window}]) spans fewer than {SAMPLES} scrapes of "
-                f"{rule.interval}; use a window of at least {SAMPLES} scrape intervals"
-            )
+    yield from rule_policy.templates(rule.data, node, stack.external_labels)
+    yield from rule_policy.windows(node, rule.interval)
 
 
 def _duplicates(files: list[RuleFile]) -> Iterator[str]:
@@ -132,9 +93,9 @@ def _duplicates(files: list[RuleFile]) -> Iterator[str]:
             seen[key] = rule
 
 
-def _coverage(stack: Stack, files: list[RuleFile]) -> Iterator[str]:
+def _coverage(files: list[RuleFile], tests: list[TestFile]) -> Iterator[str]:
     found: dict[str, set[bool]] = {}
-    for test_file in all_test_files(stack):
+    for test_file in tests:
         for name, kinds in test_file.coverage().items():
             found.setdefault(name, set()).update(kinds)
     reported: set[str] = set()
@@ -144,7 +105,7 @@ def _coverage(stack: Stack, files: list[RuleFile]) -> Iterator[str]:
         kinds = found.get(rule.name, set())
         if rule.origin == CUSTOM:  # the spec's own alerts need one test; packs and SLOs come with both kinds
             if not kinds:
-                yield _untested(rule)
+                yield f"{_who(rule)}: {rule_policy.untested()}"
             continue
         if True not in kinds:
             reported.add(rule.name)
@@ -154,27 +115,20 @@ def _coverage(stack: Stack, files: list[RuleFile]) -> Iterator[str]:
             yield f"{_who(rule)}: no promtool test shows it staying silent"
 
 
-def _untested(rule: Rule) -> str:
-    return (
-        f"{_who(rule)}: no promtool test covers this alert, and every alert needs at least one. Add a "
-        "`tests:` list to the alert in the spec, with a case whose input series make it fire and one whose "
-        "series keep it silent, e.g. `tests: [{series: {'<metric>{<labels>}': '<values, e.g. 0+10x30>'}, "
-        "fires: true}, {series: {...}, fires: false}]`."
-    )
-
-
-def lint(stack: Stack, promtool: str | None = None) -> list[str]:
-    """Every policy problem of the rules rendered for `stack`."""
-    files = all_rule_files(stack)
-    problems: list[str] = []
-    for rule_file in files:
+def lint(stack: Stack, rules: list[RuleFile], tests: list[TestFile], served: Mapping[str, str]) -> list[CheckProblem]:
+    """Every policy problem of the rule files `rules` rendered for `stack` (with their `tests`, and
+    the dashboards `served` that alerts link to), located at the rule's source."""
+    promtool: str | None = None
+    problems: list[CheckProblem] = []
+    for rule_file in rules:
         for group in rule_file.groups:
             for rule in group.rules:
-                problems.extend(_rule_problems(stack, rule, group, promtool))
-    problems.extend(_duplicates(files))
-    problems.extend(_coverage(stack, files))
+                for message in _rule_problems(stack, rule, group, served, promtool):
+                    problems.append(CheckProblem(NAME, "error", f"{_who(rule)}: {message}", rule.source))
+    problems.extend(CheckProblem(NAME, "error", message) for message in _duplicates(rules))
+    problems.extend(CheckProblem(NAME, "error", message) for message in _coverage(rules, tests))
     return problems
 
 
-def run(ctx: CheckContext) -> list[str]:
-    return lint(ctx.stack)
+def run(ctx: CheckContext) -> list[CheckProblem]:
+    return lint(ctx.stack, ctx.tree.rules, ctx.tree.rule_tests, ctx.tree.dashboards)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 
+import yaml
+
 from generator import conventions
-from generator.checks import CheckContext, run_tool, tool
+from generator.checks import CheckContext, CheckProblem, errors, run_tool, tool
 
 NAME = "rules/test"
 _NAME = re.compile(r"^\s*name: (.*),\s*$")
@@ -32,7 +34,7 @@ def _failures(rel: str, output: str) -> list[str]:
     return failures
 
 
-def run(ctx: CheckContext) -> list[str]:
+def _run(ctx: CheckContext) -> list[str]:
     files = sorted(ctx.root.glob(f"{conventions.PROMETHEUS_TESTS_DIR}/*.yml"))
     if not files:
         return []
@@ -46,3 +48,16 @@ def run(ctx: CheckContext) -> list[str]:
             # 2.42 prints failures on stderr and progress on stdout
             failures.extend(_failures(rel, result.stderr or result.stdout))
     return failures
+
+
+def ran(ctx: CheckContext) -> str:
+    """How many tests promtool runs: one per entry of a test file's `tests:` (as the tree holds them)."""
+    prefix = f"{conventions.PROMETHEUS_TESTS_DIR}/"
+    files = [t for p, t in ctx.tree.files.items() if p.startswith(prefix) and "/" not in p[len(prefix) :]]
+    count = sum(len((yaml.safe_load(text) or {}).get("tests") or ()) for text in files)
+    return f"ran {count} rule test{'' if count == 1 else 's'} in {len(files)} file{'' if len(files) == 1 else 's'}"
+
+
+def run(ctx: CheckContext) -> list[CheckProblem]:
+    failures = _run(ctx)
+    return [*errors(NAME, failures), CheckProblem(NAME, "info", ran(ctx))]

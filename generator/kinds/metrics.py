@@ -16,9 +16,17 @@ HISTOGRAM_SUFFIXES = ("_bucket", "_count", "_sum")
 TARGET_LABELS = ("job", "instance", "host")
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def services(data: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The spec's services as data, with the demo's when it is enabled."""
-    found = [s for s in data.get("services") or () if isinstance(s, dict)]
+    """The spec's services as data, with the demo's when it is enabled (any shape: validation reads it too)."""
+    found = [s for s in _list(data.get("services")) if isinstance(s, dict)]
     demo = data.get("demo")
     if isinstance(demo, dict) and demo.get("enabled"):
         found.append(
@@ -30,12 +38,12 @@ def services(data: Mapping[str, Any]) -> list[dict[str, Any]]:
 def declared(data: Mapping[str, Any]) -> dict[str, tuple[Metric, str]]:
     """metric name -> (its Metric, the spec path of its declaration) for every declared metric."""
     found: dict[str, tuple[Metric, str]] = {}
-    spec_services = [s for s in data.get("services") or () if isinstance(s, dict)]
+    spec_services = [s for s in _list(data.get("services")) if isinstance(s, dict)]
     for i, service in enumerate(services(data)):
         name = str(service.get("name", ""))
-        labels = {str(k): str(v) for k, v in dict(service.get("labels") or {}).items()}
+        labels = {str(k): str(v) for k, v in _dict(service.get("labels")).items()}
         where = f"$.services[{i}]" if i < len(spec_services) else "$.demo"
-        for j, metric in enumerate(service.get("metrics") or ()):
+        for j, metric in enumerate(_list(service.get("metrics"))):
             if not isinstance(metric, dict) or not isinstance(metric.get("name"), str):
                 continue
             found.setdefault(
@@ -45,7 +53,7 @@ def declared(data: Mapping[str, Any]) -> dict[str, tuple[Metric, str]]:
                         name=metric["name"],
                         type=str(metric.get("type", "gauge")),
                         job=name,
-                        labels=tuple(str(label) for label in metric.get("labels") or ()),
+                        labels=tuple(str(label) for label in _list(metric.get("labels"))),
                         target_labels={"service": name, **labels},
                     ),
                     f"{where}.metrics[{j}]",

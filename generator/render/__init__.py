@@ -14,12 +14,12 @@ import importlib
 import pkgutil
 import string
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
 
-from generator import catalog, conventions
+from generator import catalog, conventions, dashboards
 from generator.model import SecretRef, Stack
 from generator.units import Duration, Size
 
@@ -33,6 +33,9 @@ class Target:
     # (major, minor) of the binaries that will run, by component, where the deployer found out (the local
     # runtime asks its binaries); the others run the version their image tag names
     versions: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    # uid -> title of every dashboard the stack's Grafana will serve, which alerts and dashboards link to.
+    # `render` asks `dashboards.rendered` once (it runs every dashboard definition) and hands it on here
+    dashboards: Mapping[str, str] | None = None
 
     def address(self, stack: Stack, name: str) -> str:
         """host:port at which Prometheus (and peers) reach component `name`."""
@@ -113,11 +116,18 @@ def _dollars(data: Any) -> Any:
 
 @dataclass
 class Tree:
-    """Rendered output: plain files, secret files (under secrets/), and per-component env secrets."""
+    """Rendered output: plain files, secret files (under secrets/), and per-component env secrets.
+
+    It also carries the provenance the checks read, never written: the rule and test files as they were
+    built (each rule knows the pack line or spec line that made it) and the dashboards served.
+    """
 
     files: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, SecretFile] = field(default_factory=dict)  # path relative to DIR, under secrets/
     env: dict[str, dict[str, SecretRef]] = field(default_factory=dict)  # component -> VAR -> ref
+    rules: list[RuleFile] = field(default_factory=list)  # prometheus/rules/*.yml as data
+    rule_tests: list[TestFile] = field(default_factory=list)  # prometheus/tests/*.yml as data
+    dashboards: dict[str, str] = field(default_factory=dict)  # uid -> title (Target.dashboards)
 
     def merge(self, other: Tree, origin: str) -> None:
         clash = (set(self.files) & set(other.files)) | (set(self.secrets) & set(other.secrets))
@@ -125,6 +135,8 @@ class Tree:
             raise RuntimeError(f"renderer {origin} writes {sorted(clash)} again")
         self.files.update(other.files)
         self.secrets.update(other.secrets)
+        self.rules.extend(other.rules)
+        self.rule_tests.extend(other.rule_tests)
         for component, variables in other.env.items():
             self.env.setdefault(component, {}).update(variables)
 
@@ -158,6 +170,12 @@ _Dumper.add_representer(
     Placeholder, lambda dumper, p: dumper.represent_scalar("tag:yaml.org,2002:str", f"${{{p.key}}}", style='"')
 )
 
+# the provenance types the Tree carries, public for the checks (built by the alerting renderers)
+from generator.render._alerting import Group as Group  # noqa: E402
+from generator.render._alerting import Rule as Rule  # noqa: E402
+from generator.render._alerting import RuleFile as RuleFile  # noqa: E402
+from generator.render._alerting import TestFile as TestFile  # noqa: E402
+
 Renderer = Callable[[Stack, Target], Tree]
 Assembler = Callable[[Stack, Target, Tree], Tree]
 
@@ -178,10 +196,18 @@ def assemblers() -> list[tuple[str, Assembler]]:
     return [(m.__name__.rsplit(".", 1)[-1], m.render_after) for m in _modules() if hasattr(m, "render_after")]
 
 
+def served(stack: Stack, target: Target) -> Mapping[str, str]:
+    """The dashboards the stack's Grafana serves (uid -> title): `target`'s, as `render` computed them
+    once; a renderer called on its own (tests) computes them."""
+    return target.dashboards if target.dashboards is not None else dashboards.rendered(stack)
+
+
 def render(stack: Stack, target: Target | None = None) -> Tree:
     """Render the whole output tree for `stack`."""
     target = target or Target()
-    tree = Tree()
+    if target.dashboards is None:
+        target = replace(target, dashboards=dashboards.rendered(stack))
+    tree = Tree(dashboards=dict(served(stack, target)))
     for name, renderer in renderers():
         tree.merge(renderer(stack, target), name)
     # second phase: each assembler sees the first phase only, so assemblers stay independent

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from generator import conventions, dashboards
+from generator import conventions
 from generator.model import Stack
 from generator.promql import ParseError, Selector, parse
 from generator.units import Duration
@@ -137,9 +137,9 @@ def test_timing(stack: Stack, for_: Duration | None) -> dict[str, Decimal]:
     }
 
 
-def dashboard_url(stack: Stack, ref: str) -> str | None:
+def dashboard_url(stack: Stack, ref: str, served: Mapping[str, str]) -> str | None:
     """The link of an alert's `dashboard` annotation, from a DASHBOARD_UIDS key, a uid or a full URL;
-    None without Grafana.
+    None without Grafana. `served`: the dashboards the stack renders (uid -> title, `Target.dashboards`).
 
     A promstack dashboard that this stack does not render (excluded, dashboards disabled) is replaced
     by the overview: whoever follows the link from a notification still lands on the stack's state
@@ -153,22 +153,21 @@ def dashboard_url(stack: Stack, ref: str) -> str | None:
     if grafana is None:
         return None
     uid = conventions.DASHBOARD_UIDS.get(ref, ref)
-    live = dashboards.rendered(stack)
-    if uid not in live and uid in conventions.DASHBOARD_UIDS.values():
+    if uid not in served and uid in conventions.DASHBOARD_UIDS.values():
         uid = conventions.DASHBOARD_UIDS["overview"]
-        if uid not in live:
+        if uid not in served:
             return None
     return f"{grafana.url.rstrip('/')}/d/{uid}"
 
 
 def alert_annotations(
-    stack: Stack, alert: str, given: Mapping[str, str], dashboard: str, runbook: str = ""
+    stack: Stack, alert: str, given: Mapping[str, str], dashboard: str, served: Mapping[str, str], runbook: str = ""
 ) -> dict[str, str]:
     """The annotations every alert carries: summary, description, runbook_url and dashboard."""
     result = {k: v for k, v in given.items() if v}
     result.setdefault("description", result.get("summary", ""))
     result["runbook_url"] = runbook or result.get("runbook_url") or RUNBOOK_URL.format(alert=alert)
-    link = dashboard_url(stack, dashboard)
+    link = dashboard_url(stack, dashboard, served)
     if link:
         result["dashboard"] = link
     order = ("summary", "description", "runbook_url", "dashboard")

@@ -14,7 +14,7 @@ from typing import Any
 
 from generator import conventions, dashboards
 from generator.model import Component, Stack
-from generator.render import SecretFile, Target, Tree, dump_yaml
+from generator.render import SecretFile, Target, Tree, dump_yaml, served
 from generator.render.args import ADMIN_PASSWORD, login_password, server_name
 
 NAME = "promstack"  # the provisioning file names and the dashboard provider's name
@@ -137,7 +137,7 @@ def render(stack: Stack, target: Target) -> Tree:
     )
     # always declared: the spec's password, or one the writer generates once and keeps (never admin/admin)
     tree.secrets[f"{conventions.SECRETS_DIR}/grafana/{ADMIN_PASSWORD}"] = SecretFile.single(login_password(grafana))
-    built = dashboards.build(stack)
+    built = dashboards.build(stack, served(stack, target))
     if built:
         text = dump_yaml(literal(provider(stack, target)), stack)
         tree.files[f"{conventions.GRAFANA_PROVIDERS_DIR}/{NAME}.yaml"] = text

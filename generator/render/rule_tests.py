@@ -12,11 +12,12 @@ a copy of the custom rules without annotations (prometheus/tests/fixtures/custom
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from generator import rules_catalog
 from generator.model import AlertRule, Stack
-from generator.render import Target, Tree, dump_yaml
+from generator.render import Target, Tree, dump_yaml, served
 from generator.render._alerting import RuleFile, TestFile, expected_alert, test_group
 from generator.render.rules import CUSTOM, Resolved, custom_rule_file, instances, pack_names, resolve_pack
 from generator.render.slo import slo_rule_file, slo_test_groups
@@ -38,9 +39,9 @@ def _pack_case(stack: Stack, subject: Resolved, case: dict[str, Any]) -> dict[st
     return {"eval_time": case["eval_time"], "alertname": alertname, "exp_alerts": expected}
 
 
-def pack_test_file(stack: Stack, name: str) -> TestFile | None:
+def pack_test_file(stack: Stack, name: str, served: Mapping[str, str]) -> TestFile | None:
     pack = rules_catalog.packs()[name]
-    rule_file, resolved = resolve_pack(stack, name)
+    rule_file, resolved = resolve_pack(stack, name, served)
     if not rule_file.rules():
         return None
     index = {(r.rule.name, r.instance.suffix): r for r in resolved if r.rule.alert}
@@ -97,28 +98,28 @@ def _cases(stack: Stack, rule: AlertRule) -> list[dict[str, Any]]:
     return groups
 
 
-def custom_test_file(stack: Stack) -> TestFile | None:
+def custom_test_file(stack: Stack, served: Mapping[str, str]) -> TestFile | None:
     """The spec's own tests of its `expr` rules, against every custom rule without the kinds' alerts."""
     written = tuple(r for r in stack.alerts.rules if r.kind is None)
-    custom = custom_rule_file(stack, written) if written else None
+    custom = custom_rule_file(stack, served, written) if written else None
     if custom is None or not any(rule.tests for rule in written):
         return None
-    everything = custom_rule_file(stack)
+    everything = custom_rule_file(stack, served)
     assert everything is not None
     recorded = RuleFile(CUSTOM, (everything.groups[0], custom.groups[1]))
     groups = [group for rule in written for group in _cases(stack, rule)]
-    rule_files = [f"{FIXTURES}/{CUSTOM}.yml", *(["../rules/slo.yml"] if slo_rule_file(stack) else [])]
+    rule_files = [f"{FIXTURES}/{CUSTOM}.yml", *(["../rules/slo.yml"] if slo_rule_file(stack, served) else [])]
     return TestFile(CUSTOM, tuple(rule_files), tuple(groups), {f"{FIXTURES}/{CUSTOM}.yml": _fixture(recorded)})
 
 
-def kind_test_files(stack: Stack) -> list[TestFile]:
+def kind_test_files(stack: Stack, served: Mapping[str, str]) -> list[TestFile]:
     """One file per alert kind rule, against a fixture holding only that rule and its baselines: promtool
     evaluates every rule of a file for every test group, so each file's cost stays its own."""
     files = []
     for rule in stack.alerts.rules:
         if rule.kind is None:
             continue
-        own = custom_rule_file(stack, (rule,))
+        own = custom_rule_file(stack, served, (rule,))
         assert own is not None
         name = f"kind-{rule.alert}"
         fixture = f"{FIXTURES}/{name}.yml"
@@ -126,22 +127,24 @@ def kind_test_files(stack: Stack) -> list[TestFile]:
     return files
 
 
-def slo_test_file(stack: Stack) -> TestFile | None:
-    if slo_rule_file(stack) is None:
+def slo_test_file(stack: Stack, served: Mapping[str, str]) -> TestFile | None:
+    if slo_rule_file(stack, served) is None:
         return None
-    groups = slo_test_groups(stack)
+    groups = slo_test_groups(stack, served)
     return TestFile("slo", ("../rules/slo.yml",), tuple(groups)) if groups else None
 
 
-def all_test_files(stack: Stack) -> list[TestFile]:
-    files = [pack_test_file(stack, name) for name in pack_names(stack)]
-    files += [slo_test_file(stack), custom_test_file(stack), *kind_test_files(stack)]
+def all_test_files(stack: Stack, served: Mapping[str, str]) -> list[TestFile]:
+    """Every test file promstack renders for `stack`; `served` as for `rules.all_rule_files`."""
+    files = [pack_test_file(stack, name, served) for name in pack_names(stack)]
+    files += [slo_test_file(stack, served), custom_test_file(stack, served), *kind_test_files(stack, served)]
     return [f for f in files if f is not None and f.groups]
 
 
 def render(stack: Stack, target: Target) -> Tree:
     tree = Tree()
-    for test_file in all_test_files(stack):
+    tree.rule_tests = all_test_files(stack, served(stack, target))
+    for test_file in tree.rule_tests:
         tree.files[test_file.path] = dump_yaml(test_file.data(stack), stack)
         for rel, data in test_file.fixtures.items():
             tree.files[f"{test_file.path.rsplit('/', 1)[0]}/{rel}"] = dump_yaml(data, stack)

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from generator import rules_catalog
+from generator import dashboards, rules_catalog
 from generator.model import AlertRule, RecordingRule, Service, Stack
-from generator.render import Target, Tree, alertmanager, dump_yaml, prometheus
+from generator.render import Target, Tree, alertmanager, dump_yaml, prometheus, served
 from generator.render._alerting import (
     Group,
     Rule,
@@ -99,7 +99,9 @@ def effective_for(for_: Duration | None, every: Duration) -> Duration | None:
     return for_
 
 
-def _resolve(stack: Stack, pack: Pack, group: PackGroup, rule: PackRule, instance: Instance) -> Resolved | None:
+def _resolve(
+    stack: Stack, pack: Pack, group: PackGroup, rule: PackRule, instance: Instance, served: Mapping[str, str]
+) -> Resolved | None:
     if not enabled(stack, rule.name):
         return None
     if any(need not in instance.variables for need in rule.requires):
@@ -120,19 +122,25 @@ def _resolve(stack: Stack, pack: Pack, group: PackGroup, rule: PackRule, instanc
     labels = {**rule.labels, **instance.labels, **extra, "severity": severity}
     given = {k: expand(v, variables) for k, v in rule.annotations.items()}
     data = alert_data(
-        rule.name, expr, for_, rule.keep_firing_for, labels, alert_annotations(stack, rule.name, given, pack.dashboard)
+        rule.name,
+        expr,
+        for_,
+        rule.keep_firing_for,
+        labels,
+        alert_annotations(stack, rule.name, given, pack.dashboard, served),
     )
     return Resolved(Rule(data, rule.source, instance.interval, pack.name), variables, instance)
 
 
-def resolve_pack(stack: Stack, name: str) -> tuple[RuleFile, list[Resolved]]:
-    """A pack rendered for `stack`: its rule file and every resolved rule (for the tests)."""
+def resolve_pack(stack: Stack, name: str, served: Mapping[str, str]) -> tuple[RuleFile, list[Resolved]]:
+    """A pack rendered for `stack`: its rule file and every resolved rule (for the tests). `served`: the
+    dashboards the stack renders, which alerts link to (`Target.dashboards`)."""
     pack = rules_catalog.packs()[name]
     groups: list[Group] = []
     resolved: list[Resolved] = []
     for instance in instances(stack, name):
         for group in pack.groups:
-            found = [r for r in (_resolve(stack, pack, group, rule, instance) for rule in group.rules) if r]
+            found = [r for r in (_resolve(stack, pack, group, rule, instance, served) for rule in group.rules) if r]
             resolved.extend(found)
             groups.append(
                 Group(
@@ -144,7 +152,9 @@ def resolve_pack(stack: Stack, name: str) -> tuple[RuleFile, list[Resolved]]:
     return RuleFile(name, tuple(groups)), resolved
 
 
-def custom_rule_file(stack: Stack, rules: tuple[AlertRule, ...] | None = None) -> RuleFile | None:
+def custom_rule_file(
+    stack: Stack, served: Mapping[str, str], rules: tuple[AlertRule, ...] | None = None
+) -> RuleFile | None:
     """The spec's own alerting and recording rules, as written; an alert kind's baselines are recorded in
     the same group right before it (evaluated in order, so it reads them fresh). `rules`: only these
     alerts, and no recording rules but their own (a generated test's fixture)."""
@@ -163,7 +173,12 @@ def custom_rule_file(stack: Stack, rules: tuple[AlertRule, ...] | None = None) -
             r.keep_firing_for,
             {**r.labels, "severity": r.severity},
             alert_annotations(
-                stack, r.alert, {"summary": r.summary, "description": r.description}, r.dashboard or "alerts", r.runbook
+                stack,
+                r.alert,
+                {"summary": r.summary, "description": r.description},
+                r.dashboard or "alerts",
+                served,
+                r.runbook,
             ),
         )
         found.append(Rule(data, r.source, stack.scrape_interval, CUSTOM))
@@ -182,10 +197,10 @@ def pack_names(stack: Stack) -> list[str]:
     return names
 
 
-def all_rule_files(stack: Stack) -> list[RuleFile]:
+def all_rule_files(stack: Stack, served: Mapping[str, str]) -> list[RuleFile]:
     """Every rule file promstack renders for `stack`, in output order."""
-    files = [resolve_pack(stack, name)[0] for name in pack_names(stack)]
-    files.extend(f for f in (slo_rule_file(stack), custom_rule_file(stack)) if f is not None)
+    files = [resolve_pack(stack, name, served)[0] for name in pack_names(stack)]
+    files.extend(f for f in (slo_rule_file(stack, served), custom_rule_file(stack, served)) if f is not None)
     return [f for f in files if f.rules()]
 
 
@@ -244,7 +259,7 @@ def notification_delay(stack: Stack, alert: str, job: str | None = None) -> Dela
     """The `Delay` of pack alert `alert` on `up`, for scrape job `job` (default: the slowest job of
     the stack), from the timers rendered for `stack`."""
     pack = rules_catalog.alert_index()[alert].pack
-    rule_file, _ = resolve_pack(stack, pack)
+    rule_file, _ = resolve_pack(stack, pack, dashboards.rendered(stack))  # the timers do not depend on links
     group, rule = next((g, r) for g in rule_file.groups for r in g.rules if r.name == alert)
     every = (group.interval or stack.evaluation_interval).seconds
     hold = Duration(rule.data.get("for", "0s")).seconds
@@ -271,6 +286,7 @@ def notification_delay(stack: Stack, alert: str, job: str | None = None) -> Dela
 
 def render(stack: Stack, target: Target) -> Tree:
     tree = Tree()
-    for rule_file in all_rule_files(stack):
+    tree.rules = all_rule_files(stack, served(stack, target))
+    for rule_file in tree.rules:
         tree.files[rule_file.path] = dump_yaml(rule_file.data(), stack)
     return tree

@@ -11,6 +11,7 @@ which the dashboards read too).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from decimal import Decimal
 from itertools import pairwise
 from typing import Any
@@ -54,7 +55,7 @@ def _what(slo: SLO) -> str:
     return f"were slower than {slo.threshold}" if slo.kind == "latency" else "failed"
 
 
-def _alert(stack: Stack, service: Service, slo: SLO, tier: Tier) -> dict[str, Any]:
+def _alert(stack: Stack, service: Service, slo: SLO, tier: Tier, served: Mapping[str, str]) -> dict[str, Any]:
     limit = plain(threshold(slo, tier))
     _, total = selectors(service, slo)
     long, short = (sli_error(service.name, slo, window) for window in (tier.long, tier.short))
@@ -76,7 +77,9 @@ def _alert(stack: Stack, service: Service, slo: SLO, tier: Tier) -> dict[str, An
         FOR.get(tier.severity),
         None,
         _labels(stack, service, slo, tier),
-        alert_annotations(stack, conventions.SLO_ALERT, {"summary": summary, "description": description}, "slo"),
+        alert_annotations(
+            stack, conventions.SLO_ALERT, {"summary": summary, "description": description}, "slo", served
+        ),
     )
 
 
@@ -92,7 +95,7 @@ def _labels(stack: Stack, service: Service, slo: SLO, tier: Tier) -> dict[str, s
     }
 
 
-def slo_rule_file(stack: Stack) -> RuleFile | None:
+def slo_rule_file(stack: Stack, served: Mapping[str, str]) -> RuleFile | None:
     groups = []
     for service in stack.services:
         if not service.slos or service.http is None:
@@ -112,7 +115,9 @@ def slo_rule_file(stack: Stack) -> RuleFile | None:
             )
         if enabled(stack, conventions.SLO_ALERT):
             rules.extend(
-                Rule(_alert(stack, service, slo, tier), f"SLO {service.name}/{slo.name}", service.interval, "slo")
+                Rule(
+                    _alert(stack, service, slo, tier, served), f"SLO {service.name}/{slo.name}", service.interval, "slo"
+                )
                 for slo in service.slos
                 for tier in TIERS
             )
@@ -189,7 +194,7 @@ def _family(service: Service, slo: SLO) -> list[SLO]:
     return [s for s in service.slos if s.kind == slo.kind and s.threshold_seconds == slo.threshold_seconds]
 
 
-def slo_test_groups(stack: Stack) -> list[dict[str, Any]]:
+def slo_test_groups(stack: Stack, served: Mapping[str, str]) -> list[dict[str, Any]]:
     """Groups proving every tier of every SLO: one case between each pair of thresholds, one below
     all, one near-zero-traffic case, and for integer latency bounds both `le` spellings."""
     if not enabled(stack, conventions.SLO_ALERT):
@@ -213,14 +218,22 @@ def slo_test_groups(stack: Stack) -> list[dict[str, Any]]:
             cases = [(r, TEST_REQUESTS, les[0]) for r in _points(limits)]
             cases += [(Decimal(1), LOW_TRAFFIC, les[0])] + [(_points(limits)[-1], TEST_REQUESTS, le) for le in les[1:]]
             try:
-                groups.extend(_case(stack, service, family, ratio, per_minute, le) for ratio, per_minute, le in cases)
+                groups.extend(
+                    _case(stack, service, family, ratio, per_minute, le, served) for ratio, per_minute, le in cases
+                )
             except ValueError:
                 continue  # no test series for an unusual errors matcher: the lint reports the missing test
     return groups
 
 
 def _case(
-    stack: Stack, service: Service, family: list[SLO], ratio: Decimal, per_minute: Decimal, le: str | None
+    stack: Stack,
+    service: Service,
+    family: list[SLO],
+    ratio: Decimal,
+    per_minute: Decimal,
+    le: str | None,
+    served: Mapping[str, str],
 ) -> dict[str, Any]:
     expected = []
     for slo in family:
@@ -228,7 +241,7 @@ def _case(
             traffic = _traffic(stack, tier, per_minute)
             assert not MIN_REQUESTS * Decimal("0.7") < traffic < MIN_REQUESTS * Decimal("1.3"), "guard too close"
             if ratio > threshold(slo, tier) and traffic >= MIN_REQUESTS:
-                data = _alert(stack, service, slo, tier)
+                data = _alert(stack, service, slo, tier, served)
                 shown = {"service": service.name, "slo": slo.name}
                 notes = {
                     k: v.replace("{{ $value | humanizePercentage }}", humanize_percentage(ratio))

@@ -18,17 +18,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from generator import binaries, checks, conventions, pipeline
-from generator.errors import CheckError, DeployError, SecretError, UsageError
+from generator import conventions, pipeline
+from generator.errors import DeployError, SecretError, UsageError
 from generator.model import Stack
-from generator.render import Target, Tree, args, render
+from generator.render import Tree, args, render
 from generator.runtimes import apply, files, health
 from generator.runtimes.apply import Backend, Plan, Progress, Verified
 from generator.runtimes.lock import locked
-from generator.runtimes.report import diff_lines, status_lines, summary
+from generator.runtimes.report import check_lines, diff_lines, status_lines, summary
 from generator.runtimes.state import Record, State
 from generator.spec import load_stack
-from generator.write import Secrets, materialize, write_tree
+from generator.write import Secrets, materialize
 
 # what the CLI uses; the report lines live in `report`
 __all__ = [
@@ -151,12 +151,12 @@ def up(spec: Path, options: Options) -> Outcome:
             out(f"  note: {note}")
         tree = render(stack, runner.target())
         if options.checks:
-
-            def warn(text: str) -> None:
-                out(f"  warning: {text}")
-
-            passed = _check(stack, spec, warn) if skipped else pipeline.check(spec, warn=warn)
-            out(f"  checks             {len(passed)} passed ({', '.join(passed)})")
+            # the same checks as `promstack check`, on the stack this runtime runs (less what it skips);
+            # a compose tree is the one deployed, so the compose check reads it instead of rendering again
+            compose = tree if runtime == "compose" else None
+            report = pipeline.check_stack(stack, compose=compose)
+            for line in check_lines(report):
+                out(f"  {line}")
         runner.preflight(tree)
         env = apply.resolve_env(tree, secrets)
         state.create()
@@ -193,25 +193,6 @@ def up(spec: Path, options: Options) -> Outcome:
         _dashboards(stack, state.tree, skipped),
         _grafana_login(stack, secrets),
     )
-
-
-def _check(stack: Stack, spec: Path, warn: Progress) -> list[str]:
-    """pipeline.check for a stack reduced to what this runtime can run (same checks, same tree layout)."""
-    workdir = Path(tempfile.mkdtemp(prefix="promstack-check-"))
-    try:
-        root = workdir / "tree"
-        target = Target("local", str(root), binaries.versions(stack))
-        tree = render(stack, target)
-        write_tree(tree, root, Secrets(workdir, placeholders=True), salt=stack.name)
-        ctx = checks.CheckContext(stack, tree, root, target, render(stack, Target("compose")))
-        failures = checks.run_checks(ctx)
-        for warning in ctx.warnings:
-            warn(warning)
-        if failures:
-            raise CheckError(failures)
-        return ctx.passed
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _tell_plan(plan: Plan, out: Progress) -> None:

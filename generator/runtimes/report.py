@@ -9,7 +9,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from generator.checks import Report
     from generator.runtimes import Difference, Outcome
+
+
+def check_lines(report: Report) -> list[str]:
+    """The checks `up` ran before touching anything: their warnings, and one line for the ones that passed."""
+    lines = [f"warning: {p}" for p in report.problems if p.severity == "warning"]
+    lines.append(f"checks             {len(report.passed)} passed ({', '.join(report.passed)})")
+    return lines
 
 
 def _duration(seconds: float | None) -> str:

@@ -71,7 +71,7 @@ def _rule_problems(
         elif "summary" not in rule:
             yield doc.problem(base, "a rule with `expr` needs a `summary`")
         kind_only = {"metric", "match", "by", *(key for keys in PARAMETERS.values() for key in keys)}
-        for key in sorted(k for k in rule if k in kind_only):
+        for key in sorted(k for k in rule if k in kind_only and "expr" in rule):
             yield doc.problem(f"{base}.{key}", f"`{key}` is a parameter of alert kinds; give `kind:` too")
         return
     if kind not in KINDS:
@@ -180,7 +180,8 @@ def _label_problems(doc: Document, base: str, rule: dict[str, Any], metric: Metr
         return
     used = [(f"{base}.match.{k}", k) for k in _dict(rule.get("match"))]
     used += [(f"{base}.part.{k}", k) for k in _dict(rule.get("part"))]
-    used += [(f"{base}.by[{i}]", k) for i, k in enumerate(rule.get("by") or ()) if isinstance(k, str)]
+    by = rule["by"] if isinstance(rule.get("by"), list) else []
+    used += [(f"{base}.by[{i}]", k) for i, k in enumerate(by) if isinstance(k, str)]
     for path, label in used:
         if label not in allowed:
             yield doc.problem(path, f"{metric.name} has no label '{label}' (it has {', '.join(sorted(allowed))})")

@@ -3,7 +3,8 @@
 Overrides must name an alert promstack renders (did-you-mean otherwise) and stay within what that
 alert can take; custom rules must not reuse a pack's alert names and must parse as PromQL (checked
 offline with our parser: `promtool` still has the last word in `promstack check`); every scrape
-interval must leave the packs' rate windows at least 4 samples.
+interval must leave the packs' rate windows at least 4 samples. `lint_problems`: the rule policy of the
+`rules/lint` check on the spec's own alerts, for a spec that has other problems (one run says them all).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from generator import conventions, rules_catalog, slo_math
+from generator import conventions, rule_policy, rules_catalog, slo_math
 from generator.errors import Problem
 from generator.promql import ParseError, Selector, parse
 from generator.promql_analysis import rate_windows
@@ -64,6 +65,30 @@ def rule_problems(doc: Document) -> Iterator[Problem]:
     yield from _override_problems(doc, data, alerts)
     yield from _custom_problems(doc, alerts)
     yield from _interval_problems(doc, data)
+
+
+def lint_problems(doc: Document, found: list[Problem]) -> Iterator[Problem]:
+    """What the `rules/lint` check would say of each spec alert (`alerts.rules`) whose own entry has no
+    problem in `found`: for a spec that does not build, so that these come in the same run as its other
+    problems. Only the policy a rule's own entry decides (names, severity, the labels its templates read,
+    a test); what needs the built stack (external labels, intervals) the check says once the spec builds."""
+    wrong = {problem.path for problem in found}
+    for i, rule in enumerate(_list(_dict(_dict(doc.data).get("alerts")).get("rules"))):
+        base = f"$.alerts.rules[{i}]"
+        if not isinstance(rule, dict) or any(p == base or p.startswith((f"{base}.", f"{base}[")) for p in wrong):
+            continue
+        notes = {key: rule[key] for key in ("summary", "description") if key in rule}
+        labels = {**_dict(rule.get("labels")), conventions.LABEL_SEVERITY: rule.get("severity")}
+        data = {"alert": rule.get("alert"), "expr": rule.get("expr"), "labels": labels, "annotations": notes}
+        try:
+            node = parse(str(rule.get("expr")))
+        except ParseError:
+            continue  # said already, as not valid PromQL
+        messages = [*rule_policy.naming(data), *rule_policy.templates(data, node, None)]
+        if not rule.get("tests"):
+            messages.append(rule_policy.untested())
+        for message in messages:
+            yield doc.problem(base, f"[{rule_policy.CHECK}] alert {rule.get('alert')}: {message}")
 
 
 def _pack_problems(doc: Document, alerts: dict[str, Any]) -> Iterator[Problem]:

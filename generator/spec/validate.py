@@ -20,7 +20,7 @@ from generator.spec.formats import FORMATS, conforms
 from generator.spec.kinds_semantics import kind_problems
 from generator.spec.label_semantics import label_problems
 from generator.spec.loader import Document, child_path, printable
-from generator.spec.rules_semantics import rule_problems
+from generator.spec.rules_semantics import lint_problems, rule_problems
 from generator.units import duration_ms
 
 SECRET_HINT = "a secret must be a reference like {env: NAME} or {file: PATH}, never the value itself"
@@ -480,4 +480,6 @@ def validate(doc: Document) -> None:
     problems.extend(label_problems(doc))
     problems.extend(catalog_problems(doc))
     if problems:
+        # the spec will not build, so `check` cannot lint its alerts: say here what it would have said
+        problems.extend(lint_problems(doc, problems))
         raise SpecError([printable(p) for p in problems])
