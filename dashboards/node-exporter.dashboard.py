@@ -127,7 +127,8 @@ def _network(stack: Stack) -> g.Row:
                 g.q(f"rate(node_network_receive_bytes_total{{{nic}}}{RATE})", "in {{instance}} {{device}}"),
                 g.q(f"rate(node_network_transmit_bytes_total{{{nic}}}{RATE})", "out {{instance}} {{device}}"),
                 unit="Bps",
-                description="Bytes received and sent per second, per interface (utilisation).",
+                description="Bytes received and sent per second, per interface (utilisation). On the compose "
+                "runtime node-exporter runs in a network namespace of its own: these are its container's interfaces.",
             ),
             g.timeseries(
                 "Network errors and drops",
@@ -144,7 +145,8 @@ def _network(stack: Stack) -> g.Row:
                 unit="pps",
                 steps=g.alert_steps(stack, "NodeNetworkErrors"),
                 description="Packets received or sent with errors (the line is the NodeNetworkErrors "
-                "alert's threshold) and packets dropped (saturation).",
+                "alert's threshold, which the local runtime renders: in a container node-exporter sees only its "
+                "own interface) and packets dropped (saturation).",
             ),
             g.timeseries(
                 "Clock offset",

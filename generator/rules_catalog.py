@@ -7,6 +7,8 @@ A pack file is a Prometheus rule file plus promstack keys that are stripped when
     override may set, checked when the spec is validated.
   - per rule `requires: [duration]` (service pack only): render the rule only for services that
     declare that http metric.
+  - per rule `runtimes: [local]`: render the rule only on these runtimes (what the component measures
+    elsewhere is not what the alert is about; the pack says why in a comment).
   - per pack (top level) `dashboard: <key of conventions.DASHBOARD_UIDS>` (default: the pack name).
 `${...}` placeholders hold a small arithmetic expression (numbers are exact decimals) over the
 rule's tunables and, in tests, helpers that format values the way Prometheus templates do.
@@ -49,7 +51,7 @@ from generator.units import Duration
 ALWAYS = ("stack",)  # packs rendered whatever `alerts.packs` says
 SERVICE_PACK = "service"  # instantiated once per service that declares http metrics
 _PLACEHOLDER = re.compile(r"\$\{([^{}]*)\}")
-_EXTENSION_KEYS = ("threshold", "bounds", "requires", "__line__")
+_EXTENSION_KEYS = ("threshold", "bounds", "requires", "runtimes", "__line__")
 _BOUNDS: dict[str, Callable[[Decimal, Decimal], bool]] = {
     "above": operator.gt,
     "below": operator.lt,
@@ -75,6 +77,7 @@ class PackRule:
     threshold: Decimal | None = None
     bounds: Mapping[str, Decimal] = field(default_factory=dict)
     requires: tuple[str, ...] = ()
+    runtimes: tuple[str, ...] = ()  # empty: every runtime
 
     @property
     def severity(self) -> str:
@@ -157,6 +160,7 @@ def _rule(pack: str, group: str, data: dict[str, Any], file: str) -> PackRule:
         threshold=Decimal(str(threshold)) if threshold is not None else None,
         bounds={str(k): Decimal(str(v)) for k, v in _strip(data.get("bounds", {})).items() if k in _BOUNDS},
         requires=tuple(data.get("requires", ())),
+        runtimes=tuple(data.get("runtimes", ())),
     )
 
 

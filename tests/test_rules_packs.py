@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from generator import catalog, conventions, pipeline, rules_catalog
 from generator.cli import app
-from generator.render import render
+from generator.render import Target, render
 from generator.spec import load_stack
 from generator.units import duration_ms
 
@@ -27,13 +27,17 @@ needs_promtool = pytest.mark.skipif(shutil.which("promtool") is None, reason="pr
 ALL_EXPORTERS: dict[str, Any] = catalog.examples()  # every exporter, as its catalog example shows
 
 
+# the local runtime renders every pack alert (compose leaves out the ones a container cannot measure)
+EVERYTHING = Target(runtime="local", root="/srv/promstack")
+
+
 def _files(spec: Path, prefix: str) -> dict[str, Any]:
-    tree = render(load_stack(spec))
+    tree = render(load_stack(spec), EVERYTHING)
     return {p: yaml.safe_load(text) for p, text in tree.files.items() if p.startswith(prefix)}
 
 
 def _write_prometheus(spec: Path, out: Path) -> Path:
-    for path, text in render(load_stack(spec)).files.items():
+    for path, text in render(load_stack(spec), EVERYTHING).files.items():
         if path.startswith("prometheus/"):
             (out / path).parent.mkdir(parents=True, exist_ok=True)
             (out / path).write_text(text)

@@ -19,7 +19,15 @@ from generator import rules_catalog
 from generator.model import AlertRule, Stack
 from generator.render import Target, Tree, dump_yaml, served
 from generator.render._alerting import RuleFile, TestFile, expected_alert, test_group
-from generator.render.rules import CUSTOM, Resolved, custom_rule_file, instances, pack_names, resolve_pack
+from generator.render.rules import (
+    CUSTOM,
+    Resolved,
+    custom_rule_file,
+    for_runtime,
+    instances,
+    pack_names,
+    resolve_pack,
+)
 from generator.render.slo import slo_rule_file, slo_test_groups
 from generator.rules_catalog import expand_data
 
@@ -143,6 +151,7 @@ def all_test_files(stack: Stack, served: Mapping[str, str]) -> list[TestFile]:
 
 def render(stack: Stack, target: Target) -> Tree:
     tree = Tree()
+    stack = for_runtime(stack, target.runtime)
     tree.rule_tests = all_test_files(stack, served(stack, target))
     for test_file in tree.rule_tests:
         tree.files[test_file.path] = dump_yaml(test_file.data(stack), stack)

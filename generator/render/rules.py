@@ -10,6 +10,7 @@ page, as rendered.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from generator import dashboards, rules_catalog
-from generator.model import AlertRule, RecordingRule, Service, Stack
+from generator.model import AlertRule, Override, RecordingRule, Service, Stack
 from generator.render import Target, Tree, alertmanager, dump_yaml, prometheus, served
 from generator.render._alerting import (
     Group,
@@ -284,8 +285,24 @@ def notification_delay(stack: Stack, alert: str, job: str | None = None) -> Dela
     return Delay(interval, timeout, every, evaluations * every if every else hold, wait, grouping)
 
 
+def for_runtime(stack: Stack, runtime: str) -> Stack:
+    """`stack` with the pack rules that do not apply on `runtime` (a pack's `runtimes:`) disabled, as an
+    override would: the rules and their tests both leave."""
+    off = {
+        rule.name: Override(False)
+        for pack in rules_catalog.packs().values()
+        for rule in pack.rules()
+        if rule.runtimes and runtime not in rule.runtimes
+    }
+    if not off:
+        return stack
+    overrides = {**stack.alerts.overrides, **off}
+    return dataclasses.replace(stack, alerts=dataclasses.replace(stack.alerts, overrides=overrides))
+
+
 def render(stack: Stack, target: Target) -> Tree:
     tree = Tree()
+    stack = for_runtime(stack, target.runtime)
     tree.rules = all_rule_files(stack, served(stack, target))
     for rule_file in tree.rules:
         tree.files[rule_file.path] = dump_yaml(rule_file.data(), stack)
