@@ -13,25 +13,24 @@ from typing import Any
 from generator import conventions
 from generator import dashboards as g
 from generator.model import DeclaredMetric, Service
+from generator.units import grafana_unit
 
-# the words of `unit:` in the spec -> Grafana unit ids; anything else is taken as a Grafana unit id
-UNITS = {"seconds": "s", "milliseconds": "ms", "bytes": "bytes", "percent": "percent", "ratio": "percentunit"}
 QUANTILES = (0.5, 0.95, 0.99)
-# a counter's rate has its own unit: bytes per second, not bytes
-_RATE_UNITS = {"bytes": "Bps"}
 
 
 def unit(metric: DeclaredMetric) -> str:
     """The Grafana unit of the metric's values ("short", a plain number, when it declares none)."""
-    return UNITS.get(metric.unit, metric.unit) or "short"
+    return grafana_unit(metric.unit)
 
 
 def rate_unit(metric: DeclaredMetric) -> str:
-    return _RATE_UNITS.get(unit(metric), unit(metric))
+    """The unit of its rate (bytes per second, not bytes)."""
+    return grafana_unit(metric.unit, rate=True)
 
 
-def selector(service: Service, extra: str = "") -> str:
-    return ",".join(filter(None, [f'{conventions.LABEL_SERVICE}="{service.name}"', extra]))
+def selector(service: str, extra: str = "") -> str:
+    """The matchers of a service's series (`extra` ones too)."""
+    return ",".join(filter(None, [f'{conventions.LABEL_SERVICE}="{service}"', extra]))
 
 
 def _legend(labels: Sequence[str], fallback: str) -> str:
@@ -70,7 +69,7 @@ def _series(metric: DeclaredMetric, title: str, what: str, found: Sequence[Any],
 
 def cells(service: Service, extra: str = "") -> list[g.Cell]:
     """The panels of every metric `service` declares, in the order it declares them."""
-    sel = selector(service, extra)
+    sel = selector(service.name, extra)
     found: list[g.Cell] = []
     for metric in service.metrics:
         shown, by = targets(metric, sel, service.name), _by(metric)
