@@ -80,14 +80,24 @@ def _targets(panel: CustomPanel) -> list[Any]:
     return [attr.evolve(t, format="heatmap") for t in found] if heatmap else found
 
 
+_GAUGE: dict[str, Any] = {
+    "orientation": "auto",
+    "showThresholdLabels": False,
+    "showThresholdMarkers": True,
+    "sizing": "auto",
+}
+_GAUGE |= {"minVizWidth": 75, "minVizHeight": 75}
+_BAR_GAUGE: dict[str, Any] = {
+    "orientation": "horizontal",
+    "displayMode": "gradient",
+    "valueMode": "color",
+    "namePlacement": "auto",
+}
+_BAR_GAUGE |= {"showUnfilled": True, "sizing": "auto", "minVizWidth": 8, "minVizHeight": 16, "maxVizHeight": 300}
+
+
 def _gauge(panel: CustomPanel, targets: Sequence[Any], bar: bool) -> Any:
-    options: dict[str, Any] = {"reduceOptions": _REDUCE, "orientation": "auto", "showThresholdLabels": False}
-    options["showThresholdMarkers"] = True
-    options["minVizWidth"], options["minVizHeight"], options["sizing"] = 75, 75, "auto"
-    if bar:
-        options = {"reduceOptions": _REDUCE, "orientation": "horizontal", "displayMode": "gradient"}
-        options.update(valueMode="color", namePlacement="auto", showUnfilled=True, sizing="auto")
-        options.update(minVizWidth=8, minVizHeight=16, maxVizHeight=300)
+    options = {"reduceOptions": _REDUCE, **(_BAR_GAUGE if bar else _GAUGE)}
     return _Panel(title=panel.title, targets=list(targets), kind="bargauge" if bar else "gauge", options=options)
 
 
