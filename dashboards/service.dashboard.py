@@ -1,4 +1,6 @@
-"""Service: the RED method (rate, errors, duration) for every service of the spec with HTTP metrics.
+"""Service: the RED method (rate, errors, duration) for every service of the spec with HTTP metrics,
+and a "Business metrics" row per service with the panels of the metrics it declares (by type, see
+generator/dashboard_metrics.py).
 
 Services name their own metrics, so each panel has one query per service, each restricted twice on
 the `service` label: to its own service and to the `$service` variable (a custom variable over the
@@ -8,8 +10,8 @@ services of the spec). Picking a service in the variable leaves only its lines.
 from __future__ import annotations
 
 from generator import conventions as c
+from generator import dashboard_metrics, slo_math
 from generator import dashboards as g
-from generator import slo_math
 from generator.model import Service, Stack
 
 
@@ -18,9 +20,17 @@ def _sel(service: Service) -> str:
 
 
 def dashboard(stack: Stack) -> g.Board | None:
-    services = [s for s in stack.services if s.http is not None]
-    if not services:
+    shown = [s for s in stack.services if s.http is not None or s.metrics]
+    if not shown:
         return None
+    business = [
+        g.Row(f"Business metrics: {s.name}", dashboard_metrics.cells(s, f'{c.LABEL_SERVICE}=~"$service"'))
+        for s in shown
+        if s.metrics
+    ]
+    services = [s for s in shown if s.http is not None]
+    if not services:
+        return _board(shown, business)
     rate, errors, codes, latency, apdex = [], [], [], [], []
     for service in services:
         assert service.http is not None
@@ -81,12 +91,16 @@ def dashboard(stack: Stack) -> g.Board | None:
                 "(the threshold must be a histogram bucket).",
             )
         )
+    return _board(shown, [g.Row("RED", cells), *business])
+
+
+def _board(services: list[Service], rows: list[g.Row]) -> g.Board:
     return g.Board(
         uid=c.DASHBOARD_UIDS["service"],
         title="Services",
         tags=("service",),
-        description="Rate, errors and duration of the services declared in the spec.",
+        description="Rate, errors and duration of the services declared in the spec, and the metrics they declare.",
         variables=[g.custom_var("service", [s.name for s in services], "Service")],
-        rows=[g.Row("RED", cells)],
+        rows=rows,
         links=(c.DASHBOARD_UIDS["overview"], c.DASHBOARD_UIDS["slo"], c.DASHBOARD_UIDS["alerts"]),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from generator import catalog
@@ -50,6 +51,7 @@ DEFAULT_RETENTION_TIME = Duration("15d")
 DEFAULT_SLO_PERIOD = Duration("30d")
 DEFAULT_HTTP_ERRORS = 'code=~"5.."'
 DEFAULT_LATENCY_QUANTILE = Decimal("0.99")  # ServiceHighLatency: the 99th percentile
+DEFAULT_DASHBOARDS_FOLDER = "promstack"  # the Grafana folder of every dashboard (and custom ones by default)
 DEFAULT_DEMO_ERROR_RATIO = 0.02  # generator/demo_app.py, standalone, repeats it (tests/test_model_types.py)
 # one notification per alert and job (all its failing instances together), SLO alerts apart per service
 DEFAULT_GROUP_BY = ("alertname", "job", "service")
@@ -69,6 +71,30 @@ DASHBOARD_UIDS: dict[str, str] = {
     "alerts": "promstack-alerts",
     **catalog.dashboard_uids(),
 }
+
+# custom dashboard panels: (width, height) on the 24-column grid by panel type, when the spec says none
+CUSTOM_PANEL_SIZES = {
+    "timeseries": (12, 8),
+    "stat": (6, 4),
+    "gauge": (6, 6),
+    "bargauge": (12, 6),
+    "table": (24, 8),
+    "heatmap": (12, 8),
+    "text": (24, 3),
+}
+
+
+def dashboard_folder_dir(folder: str) -> str:
+    """The sub-folder of GRAFANA_DASHBOARDS_DIR of a Grafana folder: its title made safe as a path segment."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", folder).strip("-.") or DEFAULT_DASHBOARDS_FOLDER
+
+
+def custom_dashboard_uid(title: str) -> str:
+    """The uid of a custom dashboard that names none: the prefix and its title in lower case with dashes
+    ("" when the title has no letter or digit to make one from)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    return (DASHBOARD_UID_PREFIX + slug)[:40].rstrip("-") if slug else ""
+
 
 # SLO multi-window multi-burn-rate tiers for a 30-day period (Google SRE workbook, ch. 5):
 # (tier label, burn-rate factor, long window, short window, severity). Other periods scale the factor

@@ -118,7 +118,8 @@ def _panel(panel: dict[str, Any], ident: int, live: Mapping[str, str]) -> dict[s
     out = {k: v for k, v in panel.items() if k in _PANEL_KEYS}
     out.update(id=ident, datasource=dict(PROMETHEUS))
     out["targets"] = [_target(t, i, panel["type"]) for i, t in enumerate(panel["targets"])]
-    links = [lnk for lnk in panel.get("links", []) if link_uid(lnk.get("url", "")) in live]
+    # links to other dashboards only when those are rendered; links elsewhere (a wiki, a runbook) stay
+    links = [lnk for lnk in panel.get("links", []) if link_uid(lnk.get("url", "")) in (*live, None)]
     defaults = out["fieldConfig"]["defaults"]
     custom = defaults.pop("custom", {})
     if panel["type"] == "timeseries":
@@ -194,6 +195,12 @@ def substitute(expr: str, values: Mapping[str, str]) -> str:
         return values.get(name, match.group(0))
 
     return _VARIABLE.sub(replace, expr)
+
+
+def variable_names(expr: str) -> set[str]:
+    """The Grafana variables `expr` refers to ($x, ${x}, ${x:fmt}, [[x]]); `$1` (label_replace) is none."""
+    found = {m.group(1) or m.group(2) or m.group(3) for m in _VARIABLE.finditer(expr)}
+    return {name for name in found if not name[0].isdigit()}
 
 
 def queries(data: Mapping[str, Any]) -> Iterable[tuple[dict[str, Any], dict[str, Any]]]:

@@ -77,15 +77,17 @@ class Board:
     variables: Sequence[Any] = ()  # grafanalib Templates
     links: Sequence[str] = ()  # uids of related dashboards (links to ones not rendered are dropped)
     tags: Sequence[str] = ()
+    folder: str = ""  # the Grafana folder title ("": the spec's dashboards folder)
 
 
 @dataclass(frozen=True)
 class Dashboard:
-    """One rendered dashboard: its view (file stem), uid, title and JSON model."""
+    """One rendered dashboard: its view (file stem), uid, title, Grafana folder title and JSON model."""
 
     view: str
     uid: str
     title: str
+    folder: str
     data: dict[str, Any] = field(default_factory=dict)
 
     def text(self) -> str:
@@ -113,9 +115,10 @@ def _described(description: str, quiet: str | None) -> str:
     return f"{description}\n\n{QUIET_MARK} {quiet}" if quiet else description
 
 
-def _defaults(
+def field_defaults(
     unit: str, steps: Steps | None, lo: float | None, hi: float | None, quiet: str | None, color: str
 ) -> dict[str, Any]:
+    """A panel's fieldConfig defaults: unit, thresholds, color mode, range and what it says without data."""
     defaults: dict[str, Any] = {"unit": unit, "thresholds": thresholds(steps), "color": {"mode": color}}
     if lo is not None:
         defaults["min"] = float(lo)
@@ -160,7 +163,9 @@ def timeseries(
         description=_described(description, quiet),
         links=list(links),
         extraJson={
-            "fieldConfig": {"defaults": {**_defaults(unit, steps, lo, hi, quiet, "palette-classic"), "custom": custom}}
+            "fieldConfig": {
+                "defaults": {**field_defaults(unit, steps, lo, hi, quiet, "palette-classic"), "custom": custom}
+            }
         },
     )
     return Cell(panel, w, h)
@@ -194,7 +199,7 @@ def stat(
         "orientation": "auto",
         "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
     }
-    defaults = _defaults(unit, steps, lo, hi, quiet, "thresholds")
+    defaults = field_defaults(unit, steps, lo, hi, quiet, "thresholds")
     defaults["mappings"] = list(mappings)
     if decimals is not None:
         defaults["decimals"] = decimals
@@ -232,7 +237,7 @@ def table(
         transformations=[{"id": "merge", "options": {}}, organize],
         extraJson={
             "options": {"showHeader": True, "cellHeight": "sm"},
-            "fieldConfig": {"defaults": _defaults("short", None, None, None, quiet, "thresholds")},
+            "fieldConfig": {"defaults": field_defaults("short", None, None, None, quiet, "thresholds")},
         },
     )
     return Cell(panel, w, h)
@@ -335,7 +340,8 @@ def finish(board: Board, live: Mapping[str, str]) -> dict[str, Any]:
 
 
 # --- loading and building ---------------------------------------------------------------------------
-Definition = Callable[[Stack], Board | None]
+# a definition makes one dashboard, none (its view does not apply) or several (custom.dashboard.py)
+Definition = Callable[[Stack], Board | Sequence[Board] | None]
 
 
 @cache
@@ -358,26 +364,30 @@ def _excluded(stack: Stack, view: str, uid: str) -> bool:
     return bool(keys & set(stack.dashboards.exclude))
 
 
-def _boards(stack: Stack) -> dict[str, Board]:
-    """view -> Board of every dashboard `stack` renders: none without Grafana or with dashboards
+def _boards(stack: Stack) -> list[tuple[str, Board]]:
+    """(view, Board) of every dashboard `stack` renders: none without Grafana or with dashboards
     disabled, and neither views that do not apply (their exporter is not in the spec) nor excluded ones."""
     if not stack.dashboards.enabled or not stack.has("grafana"):
-        return {}
-    boards: dict[str, Board] = {}
+        return []
+    boards: list[tuple[str, Board]] = []
     for view, define in definitions().items():
-        board = define(stack)
-        if board is not None and not _excluded(stack, view, board.uid):
-            boards[view] = board
+        made = define(stack)
+        for board in [made] if isinstance(made, Board) else made or ():
+            if not _excluded(stack, view, board.uid):
+                boards.append((view, board))
     return boards
 
 
 def rendered(stack: Stack) -> dict[str, str]:
     """uid -> title of every dashboard `stack` renders: what dashboard links and the `dashboard`
     annotations of alerts may point at."""
-    return {b.uid: b.title for b in _boards(stack).values()}
+    return {b.uid: b.title for _, b in _boards(stack)}
 
 
 def build(stack: Stack, served: Mapping[str, str]) -> list[Dashboard]:
     """Every dashboard of `stack`, sorted by uid; `served` is `rendered(stack)`, which links point at."""
-    built = [Dashboard(view, b.uid, b.title, finish(b, served)) for view, b in _boards(stack).items()]
+    built = [
+        Dashboard(view, b.uid, b.title, b.folder or stack.dashboards.folder, finish(b, served))
+        for view, b in _boards(stack)
+    ]
     return sorted(built, key=lambda d: d.uid)

@@ -9,6 +9,8 @@ so a wrong value fails where it is made instead of turning into 0 where it is us
 
 `duration_ms` and `size_bytes` (None for text that is not one) are for validation, which must report
 bad text rather than raise; every other stage reads `.ms` / `.bytes`.
+
+`grafana_unit` turns the spec's `unit:` words (declared metrics, custom panels) into Grafana unit ids.
 """
 
 from __future__ import annotations
@@ -114,3 +116,15 @@ def compose_memory(size: Size) -> str:
         if size.bytes % factor == 0:
             return f"{size.bytes // factor}{suffix}"
     return str(size.bytes)
+
+
+# the words of `unit:` in the spec -> Grafana unit ids; a counter's rate has its own unit
+GRAFANA_UNITS = {"seconds": "s", "milliseconds": "ms", "bytes": "bytes", "percent": "percent", "ratio": "percentunit"}
+_GRAFANA_RATE_UNITS = {"bytes": "Bps"}
+
+
+def grafana_unit(word: str, rate: bool = False) -> str:
+    """The Grafana unit id for a `unit:` of the spec: its word's (seconds -> s, ratio -> percentunit,
+    ...), any other text as a unit id itself, "short" (a plain number) for none; `rate`: of its rate."""
+    unit = GRAFANA_UNITS.get(word, word) or "short"
+    return _GRAFANA_RATE_UNITS.get(unit, unit) if rate else unit

@@ -250,7 +250,10 @@ def test_provisioning_files(write_spec: Callable[..., Path]) -> None:
     assert alertmanager["type"] == "alertmanager" and alertmanager["jsonData"]["implementation"] == "prometheus"
     assert "secrets/grafana/admin_password" in secrets
     provider = yaml.safe_load(files["grafana/provisioning/dashboards/promstack.yaml"])["providers"][0]
-    assert provider["folder"] == "Shop monitoring" and provider["options"]["path"] == "/etc/grafana/dashboards"
+    assert (
+        provider["folder"] == "Shop monitoring"
+        and provider["options"]["path"] == "/etc/grafana/dashboards/Shop-monitoring"
+    )
     assert provider["allowUiUpdates"] is False and provider["updateIntervalSeconds"] == 10
     assert "grafana/dashboards/Shop-monitoring/promstack-overview.json" in files
     assert "PROM_PW" not in json.dumps(files) and "GF_PW" not in json.dumps(files)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
 from generator import pipeline
+from tests import test_dashboards_custom
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = [ROOT / "stack" / "stack.yaml", *sorted((ROOT / "stack" / "examples").glob("*.yaml"))]
@@ -36,9 +38,16 @@ def _lost(ours: Any, theirs: Any, path: str = "$") -> list[str]:
     return [] if ours == theirs else [f"{path}: {ours!r} became {theirs!r}"]
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.name)
-def test_dashboards_round_trip_through_grafanas_models(spec: Path) -> None:
-    tree = pipeline.render_spec(spec).tree
+def _custom_spec(write_spec: Callable[..., Path]) -> Path:
+    """Custom dashboards with every panel type, a variable of each kind, links, thresholds and folders."""
+    return write_spec(test_dashboards_custom.SPEC, name="custom.yaml")
+
+
+@pytest.mark.parametrize("spec", [*SPECS, _custom_spec], ids=lambda p: getattr(p, "name", "custom-dashboards"))
+def test_dashboards_round_trip_through_grafanas_models(
+    spec: Path | Callable[..., Path], write_spec: Callable[..., Path]
+) -> None:
+    tree = pipeline.render_spec(spec if isinstance(spec, Path) else spec(write_spec)).tree
     boards = {p: json.loads(t) for p, t in tree.files.items() if p.endswith(".json") and "/dashboards/" in f"/{p}"}
     assert boards
     for path, ours in boards.items():

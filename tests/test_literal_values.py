@@ -238,7 +238,7 @@ GRAFANA_FIELDS: dict[str, tuple[dict[str, Any], str, str, tuple[str | int, ...],
         "/srv/$HOME",
         "providers",
         ("providers", 0, "options", "path"),
-        "/srv/$HOME/grafana/dashboards",
+        "/srv/$HOME/grafana/dashboards/promstack",
     ),
     "prometheus-user": (
         {"components": {"prometheus": {"auth": {"basic": {"username": HOSTILE, "password": {"env": "PW"}}}}}},

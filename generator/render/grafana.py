@@ -1,15 +1,16 @@
 """Renderer: Grafana provisioning (datasources, dashboard provider), the dashboards, the admin password.
 
-Files: grafana/provisioning/datasources/promstack.yaml, grafana/provisioning/dashboards/promstack.yaml,
-grafana/dashboards/<folder>/<uid>.json and secrets/grafana/admin_password, which Grafana reads through
-GF_SECURITY_ADMIN_PASSWORD__FILE: the spec's secret, or one generated once (see args.login_password).
+Files: grafana/provisioning/datasources/promstack.yaml, grafana/provisioning/dashboards/promstack.yaml
+(one provider per Grafana folder, each reading its own sub-folder: the spec's dashboards folder, and
+the folders custom dashboards name), grafana/dashboards/<folder>/<uid>.json and
+secrets/grafana/admin_password, which Grafana reads through GF_SECURITY_ADMIN_PASSWORD__FILE: the spec's
+secret, or one generated once (see args.login_password).
 Credentials Grafana needs to query a protected Prometheus or Alertmanager are secret files too, read by
 Grafana's provisioning through `$__file{path}`, so no secret value is ever rendered.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from generator import conventions, dashboards
@@ -18,11 +19,6 @@ from generator.render import SecretFile, Target, Tree, dump_yaml, served
 from generator.render.args import ADMIN_PASSWORD, login_password, server_name
 
 NAME = "promstack"  # the provisioning file names and the dashboard provider's name
-
-
-def folder_dir(stack: Stack) -> str:
-    """The dashboards' sub-folder: the Grafana folder title made safe as a path segment."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", stack.dashboards.folder).strip("-.") or NAME
 
 
 def _password_secret(name: str) -> str:
@@ -109,20 +105,29 @@ def datasources(stack: Stack, target: Target, tree: Tree) -> dict[str, Any]:
     return {"apiVersion": 1, "prune": True, "datasources": [prometheus, alertmanager]}
 
 
-def provider(stack: Stack, target: Target) -> dict[str, Any]:
+def provider(stack: Stack, target: Target, folders: list[str]) -> dict[str, Any]:
+    """A provider per Grafana folder (the spec's dashboards folder first): Grafana files everything a
+    provider reads, sub-folders included, into the provider's one folder."""
+    ordered = sorted(set(folders), key=lambda f: (f != stack.dashboards.folder, f))
     return {
         "apiVersion": 1,
         "providers": [
             {
-                "name": NAME,
+                "name": NAME
+                if folder == stack.dashboards.folder
+                else f"{NAME}-{conventions.dashboard_folder_dir(folder)}",
                 "orgId": 1,
-                "folder": stack.dashboards.folder,
+                "folder": folder,
                 "type": "file",
                 "disableDeletion": False,
                 "allowUiUpdates": False,
                 "updateIntervalSeconds": 10,
-                "options": {"path": target.config_path("grafana", "dashboards"), "foldersFromFilesStructure": False},
+                "options": {
+                    "path": target.config_path("grafana", f"dashboards/{conventions.dashboard_folder_dir(folder)}"),
+                    "foldersFromFilesStructure": False,
+                },
             }
+            for folder in ordered
         ],
     }
 
@@ -139,8 +144,9 @@ def render(stack: Stack, target: Target) -> Tree:
     tree.secrets[f"{conventions.SECRETS_DIR}/grafana/{ADMIN_PASSWORD}"] = SecretFile.single(login_password(grafana))
     built = dashboards.build(stack, served(stack, target))
     if built:
-        text = dump_yaml(literal(provider(stack, target)), stack)
+        text = dump_yaml(literal(provider(stack, target, [d.folder for d in built])), stack)
         tree.files[f"{conventions.GRAFANA_PROVIDERS_DIR}/{NAME}.yaml"] = text
     for dashboard in built:
-        tree.files[f"{conventions.GRAFANA_DASHBOARDS_DIR}/{folder_dir(stack)}/{dashboard.uid}.json"] = dashboard.text()
+        folder = conventions.dashboard_folder_dir(dashboard.folder)
+        tree.files[f"{conventions.GRAFANA_DASHBOARDS_DIR}/{folder}/{dashboard.uid}.json"] = dashboard.text()
     return tree

@@ -14,7 +14,6 @@ from generator.model import (
     Auth,
     BasicAuth,
     Component,
-    Dashboards,
     DeclaredMetric,
     Demo,
     HttpMetrics,
@@ -32,6 +31,7 @@ from generator.model import (
     Stack,
     TimeInterval,
 )
+from generator.spec.build_dashboards import dashboards as build_dashboards
 from generator.spec.build_kinds import kind_rule
 from generator.spec.loader import Document
 from generator.units import Duration, Size, compose_memory
@@ -343,7 +343,7 @@ def build(doc: Document) -> Stack:
     labels = {conventions.LABEL_STACK: data["name"], conventions.LABEL_ENV: environment}
     labels.update(data.get("external_labels", {}))
     retention = data.get("retention") or {}
-    dashboards = data.get("dashboards") or {}
+    services = _services(data, scrape_interval)
     return Stack(
         name=data["name"],
         environment=environment,
@@ -354,12 +354,10 @@ def build(doc: Document) -> Stack:
         retention_time=Duration(retention.get("time", conventions.DEFAULT_RETENTION_TIME)),
         retention_size=Size(retention["size"]) if "size" in retention else None,
         components=components,
-        services=_services(data, scrape_interval),
+        services=services,
         alerts=_alerts(doc, data.get("alerts") or {}, components),
         notifications=_notifications(data.get("notifications")),
-        dashboards=Dashboards(
-            dashboards.get("enabled", True), dashboards.get("folder", "promstack"), tuple(dashboards.get("exclude", ()))
-        ),
+        dashboards=build_dashboards(data.get("dashboards"), services),
         demo=Demo(
             bool(demo.get("enabled", False)),
             int(demo.get("port", catalog.entry("demo").port)),

@@ -16,6 +16,7 @@ from generator import catalog, conventions
 from generator.errors import Problem, SpecError
 from generator.spec import schema as spec_schema
 from generator.spec.catalog_semantics import catalog_problems
+from generator.spec.dashboard_semantics import dashboard_problems
 from generator.spec.formats import FORMATS, conforms
 from generator.spec.kinds_semantics import kind_problems
 from generator.spec.label_semantics import label_problems
@@ -479,6 +480,7 @@ def validate(doc: Document) -> None:
     problems.extend(kind_problems(doc))
     problems.extend(label_problems(doc))
     problems.extend(catalog_problems(doc))
+    problems.extend(dashboard_problems(doc))
     if problems:
         # the spec will not build, so `check` cannot lint its alerts: say here what it would have said
         problems.extend(lint_problems(doc, problems))
