@@ -49,3 +49,18 @@ def test_nothing_reads_outside_the_repository() -> None:
         if OUTSIDE.search(line)
     ]
     assert found == [], "\n".join(found)
+
+
+# STYLE.md: "split by artifact or command before a file passes ~400 lines". The JSON Schema is data, not code.
+MAX_LINES = 400
+
+
+def test_no_file_of_the_package_passes_400_lines() -> None:
+    code = [p for p in sorted((ROOT / "generator").rglob("*")) if p.is_file() and p.suffix in (".py", ".j2")]
+    too_long = [
+        f"{path.relative_to(ROOT)}: {count} lines"
+        for path in code
+        if (count := len(path.read_text().splitlines())) > MAX_LINES
+    ]
+    assert code, "no code found under generator/"
+    assert too_long == [], "split these by concern (STYLE.md):\n" + "\n".join(too_long)

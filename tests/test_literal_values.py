@@ -33,7 +33,7 @@ from generator.cli import app
 from generator.render import Target, render
 from generator.render.args import command
 from generator.spec.loader import child_path
-from generator.spec.validate import schema
+from generator.spec.schema_errors import schema
 from generator.write import Secrets, write_tree
 
 # everything Grafana, Prometheus or a shell would expand, and a literal $$

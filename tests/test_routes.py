@@ -15,7 +15,7 @@ import yaml
 from generator import conventions, pipeline
 from generator.checks import CheckContext, inhibitions
 from generator.errors import CheckError
-from generator.render import alertmanager
+from generator.render import alertmanager_routes
 from generator.render.rules import notification_delay, route_timers
 from generator.spec import load_stack
 from generator.write import Secrets, write_tree
@@ -255,7 +255,7 @@ def test_pages_get_fast_group_timers_even_under_a_slow_root(write_spec: Callable
     assert fallback == {
         "receiver": "team",
         "matchers": ['severity="critical"'],
-        **alertmanager.PAGE_TIMERS,
+        **alertmanager_routes.PAGE_TIMERS,
     }
     page = {"alertname": "TargetDown", "severity": "critical"}
     assert route_timers(route, {**page, "team": "web"}) == [("pager", "2s", "10s")]
@@ -305,7 +305,7 @@ def test_the_route_walk_of_the_delay_agrees_with_amtool(
 
 
 def test_the_example_pages_a_dead_target_within_30_seconds() -> None:
-    """The bound that stack.rules.yml and render/alertmanager.py promise, from the example's own
+    """The bound that stack.rules.yml and render/alertmanager_routes.py promise, from the example's own
     timers: 15 s scrape + 10 s timeout + 1 s evaluation + no `for` + 2 s group_wait or group_interval."""
     stack = load_stack(ROOT / "stack" / "stack.yaml")
     for alert, job in (("TargetDown", None), ("HostDown", "node-exporter")):

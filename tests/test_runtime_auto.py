@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from generator.runtimes import _compose_or_local
+from generator.runtimes.choose import compose_or_local
 from generator.spec import stack_from_text
 
 pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("runtime-compose")]
@@ -37,9 +37,9 @@ def test_auto_falls_back_to_processes_when_an_image_cannot_be_had() -> None:
     missing = SPEC.format(
         image="promstack-test/no-such-image:none", prometheus=images["prometheus"], alertmanager=images["alertmanager"]
     )
-    assert _compose_or_local(stack_from_text(missing), said.append) == "local"
+    assert compose_or_local(stack_from_text(missing), said.append) == "local"
     assert any("cannot be had" in line and "promstack-test/no-such-image:none" in line for line in said)
     present = SPEC.format(
         image=images["node-exporter"], prometheus=images["prometheus"], alertmanager=images["alertmanager"]
     )
-    assert _compose_or_local(stack_from_text(present), said.append) == "compose"
+    assert compose_or_local(stack_from_text(present), said.append) == "compose"

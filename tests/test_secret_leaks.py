@@ -28,7 +28,7 @@ from generator import cli, conventions, pipeline, redact
 from generator.cli import app
 from generator.errors import DeployError
 from generator.model import SecretRef
-from generator.render import Target, alertmanager, render
+from generator.render import Target, alertmanager, alertmanager_receivers, render
 from generator.spec import load_stack
 from generator.spec import schema as spec_schema
 from generator.write import Secrets
@@ -85,7 +85,7 @@ def test_receiver_secret_is_read_from_a_file_wherever_the_version_can(
     config = yaml.safe_load(text.replace("$$", "$"))
     (receiver,) = (r for r in config["receivers"] if r["name"] == "to-them")
     (integration,) = receiver[CONFIGS[kind]]
-    field = alertmanager.LATE_FILE_FIELDS.get(kind)
+    field = alertmanager_receivers.LATE_FILE_FIELDS.get(kind)
     secret_files = {p for p in tree.secrets if p.startswith("secrets/alertmanager/")}
     assert "secrets/alertmanager/smtp.password" in secret_files  # smtp_auth_password_file: every version
     if from_file:
@@ -116,7 +116,7 @@ def test_check_warns_about_every_inline_secret_naming_receiver_field_and_version
         line for line in result.output.splitlines() if line.startswith("warning: [alertmanager/config] on compose:")
     ]
     version = _version(tag)
-    field = alertmanager.LATE_FILE_FIELDS[kind]
+    field = alertmanager_receivers.LATE_FILE_FIELDS[kind]
     if version is not None and version >= FILE_SINCE[kind]:
         assert warnings == []
         return

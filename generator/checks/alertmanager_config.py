@@ -4,7 +4,7 @@ amtool loads the receivers, routes, inhibit rules and time intervals and parses 
 `amtool template render` then executes each of our template definitions on amtool's sample alerts, so a
 template that parses but fails at notification time is caught here too. It also warns about every receiver
 secret that goes inline into alertmanager.yml on either runtime because that Alertmanager version has no
-file field for it (render/alertmanager.py LATE_FILE_FIELDS).
+file field for it (render/alertmanager_receivers.py LATE_FILE_FIELDS).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from generator import conventions
 from generator.checks import CheckContext, CheckProblem, errors, run_tool, tool, warnings
-from generator.render import Target, alertmanager, notify_templates
+from generator.render import Target, alertmanager, alertmanager_receivers, notify_templates
 from generator.write import PLACEHOLDER
 
 NAME = "alertmanager/config"
@@ -57,7 +57,7 @@ def _dotted(version: tuple[int, int]) -> str:
     return f"{version[0]}.{version[1]}"
 
 
-def exposure(item: alertmanager.Exposed, where: str) -> str:
+def exposure(item: alertmanager_receivers.Exposed, where: str) -> str:
     """One warning: which receiver secret goes inline on which runtime, what sees it, what would protect it."""
     secret = f"the {item.kind} {item.field.inline} of receiver {item.receiver!r}"
     since = f"Alertmanager {_dotted(item.field.since)} or newer reads it from a file ({item.field.file})"

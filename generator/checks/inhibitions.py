@@ -19,7 +19,7 @@ import yaml
 
 from generator import conventions
 from generator.checks import CheckContext, CheckProblem, errors
-from generator.render.alertmanager import ALERTNAME, Matcher, matchers, matches_all
+from generator.render.alertmanager_routes import ALERTNAME, Matcher, matchers, matches_all
 
 NAME = "routes/inhibit"
 

@@ -1,10 +1,10 @@
 """Renderer `dingtalk`: dingtalk receivers -> dingtalk/config.yml for the prometheus-webhook-dingtalk adapter.
 
 Alertmanager has no DingTalk receiver; it sends a webhook to the adapter at /dingtalk/<receiver>/send
-(alertmanager.py) and the adapter posts to the DingTalk robot. One adapter target per receiver, named after it.
-The robot URL carries its access token and the signing secret is a secret too, and the adapter reads both only
-inline, so the whole config.yml is a SecretFile (0600, resolved at write time). Messages use the adapter's
-built-in templates (ding.link.title / ding.link.content).
+(alertmanager_receivers.py) and the adapter posts to the DingTalk robot. One adapter target per receiver,
+named after it. The robot URL carries its access token and the signing secret is a secret too, and the adapter
+reads both only inline, so the whole config.yml is a SecretFile (0600, resolved at write time). Messages use the
+adapter's built-in templates (ding.link.title / ding.link.content).
 """
 
 from __future__ import annotations

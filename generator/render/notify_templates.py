@@ -18,7 +18,7 @@ from generator.render import Target, Tree, header
 
 FILE = f"{conventions.ALERTMANAGER_TEMPLATES_DIR}/promstack.tmpl"
 
-# `{{ template "<name>" . }}` references used by the receivers (alertmanager.py)
+# `{{ template "<name>" . }}` references used by the receivers (alertmanager_receivers.py)
 TITLE = '{{ template "promstack.title" . }}'
 TEXT = '{{ template "promstack.text" . }}'
 EMAIL_HTML = '{{ template "promstack.email.html" . }}'

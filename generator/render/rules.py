@@ -19,7 +19,7 @@ from typing import Any
 
 from generator import dashboards, rules_catalog
 from generator.model import AlertRule, Override, RecordingRule, Service, Stack
-from generator.render import Target, Tree, alertmanager, dump_yaml, prometheus, served
+from generator.render import Target, Tree, alertmanager_routes, dump_yaml, prometheus, served
 from generator.render._alerting import (
     Group,
     Rule,
@@ -219,7 +219,7 @@ class Delay:
     hold: Decimal  # `for`, rounded up to whole evaluations (0 for TargetDown)
     group_wait: Decimal  # a new Alertmanager group waits this long before its first notification
     # an alert that joins a group that exists waits for its next update; the group of a target that
-    # failed in the last 15 min exists (render/alertmanager.py PAGE_TIMERS says why)
+    # failed in the last 15 min exists (render/alertmanager_routes.py PAGE_TIMERS says why)
     group_interval: Decimal
 
     @property
@@ -247,7 +247,7 @@ def route_timers(tree: Mapping[str, Any], labels: Mapping[str, str]) -> list[tup
         wait, interval = Duration(route.get("group_wait", wait)), Duration(route.get("group_interval", interval))
         found: list[tuple[str, Duration, Duration]] = []
         for child in route.get("routes", ()):
-            if alertmanager.matches_all(alertmanager.matchers(child.get("matchers", ())), labels):
+            if alertmanager_routes.matches_all(alertmanager_routes.matchers(child.get("matchers", ())), labels):
                 found.extend(walk(child, wait, interval))
                 if not child.get("continue"):
                     break
@@ -278,7 +278,7 @@ def notification_delay(stack: Stack, alert: str, job: str | None = None) -> Dela
         raise ValueError(f"the stack has no scrape job {job!r}")
     interval, timeout = max(timings, key=sum)
     labels = {**rule.labels, "alertname": alert, **({"job": job} if job else {})}
-    routes = route_timers(alertmanager.route_tree(stack), labels)
+    routes = route_timers(alertmanager_routes.route_tree(stack), labels)
     wait = max(wait.seconds for _, wait, _ in routes)
     grouping = max(interval.seconds for _, _, interval in routes)
     evaluations = Decimal(math.ceil(hold / every)) if every else Decimal(0)

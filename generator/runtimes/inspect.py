@@ -1,0 +1,116 @@
+"""Stage `deploy`: what a deployed stack is (`status`: components, scrape targets, firing alerts) and
+what `up` would change in it (`diff`). Neither changes anything, nor generates a secret."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from generator import conventions
+from generator.errors import SecretError
+from generator.render import Tree, render
+from generator.runtimes import apply, files, health
+from generator.runtimes.apply import Plan
+from generator.runtimes.choose import backend, choose, runnable
+from generator.runtimes.options import Options, project_name
+from generator.runtimes.state import State
+from generator.spec import load_stack
+from generator.write import Secrets, materialize
+
+
+def status(spec: Path, options: Options) -> dict[str, Any]:
+    """Each component (state, health, version, uptime), scrape targets, firing alerts."""
+    stack = load_stack(spec)
+    project = project_name(stack, options)
+    state = State.of(project)
+    state.check()  # a folder at the state path that is not ours is refused, not read
+    record = state.load()
+    report: dict[str, Any] = {
+        "stack": stack.name,
+        "project": project,
+        "deployed": record is not None,
+        "runtime": record.runtime if record else None,
+        "components": {},
+        "targets": [],
+        "alerts": [],
+        "state_dir": str(state.root),
+    }
+    if record is None:
+        return report
+    secrets = Secrets(spec.absolute().parent, keep=state.generated)
+    runner = backend(record.runtime, state, stack, secrets, options.out)
+    procs = runner.processes()
+    now = time.time()
+    endpoints: dict[str, health.Endpoint] = {}
+    for name, component in stack.components.items():
+        if not component.runs:
+            continue
+        entry: dict[str, Any] = {"url": component.url}
+        if name in record.skipped:
+            entry.update(state="skipped", health="-", reason=record.skipped[name])
+            report["components"][name] = entry
+            continue
+        try:
+            endpoint = health.Endpoint.of(component, secrets)
+        except SecretError:  # its credentials are not in this shell: ask without them
+            endpoint = health.Endpoint.of(component, Secrets(Path("."), placeholders=True))
+        endpoints[name] = endpoint
+        proc = procs.get(name)
+        entry["state"] = proc.state if proc else "not running"
+        answer = health.healthy(endpoint) if proc and proc.up else None
+        entry["health"] = (
+            "healthy" if answer and answer.ok else (f"unhealthy ({answer.error or answer.status})" if answer else "-")
+        )
+        entry["version"] = health.version(endpoint) if answer and answer.ok else ""
+        entry["uptime_seconds"] = round(now - proc.started) if proc and proc.up and proc.started else None
+        report["components"][name] = entry
+    prometheus = endpoints.get("prometheus")
+    if prometheus is not None:
+        report["targets"] = [t.as_dict() for t in health.targets(prometheus) or []]
+        report["alerts"] = [
+            {
+                "alertname": a.get("labels", {}).get("alertname", ""),
+                "labels": a.get("labels", {}),
+                "active_at": a.get("activeAt", ""),
+            }
+            for a in health.firing(prometheus)
+        ]
+    return report
+
+
+@dataclass
+class Difference:
+    runtime: str
+    deployed: bool
+    plan: Plan
+    lines: list[str]
+
+
+def diff(spec: Path, options: Options) -> Difference:
+    """What `up` would change: per component, and file by file (secret files named, never shown)."""
+    stack = load_stack(spec)
+    project = project_name(stack, options)
+    state = State.of(project)
+    state.check()
+    record = state.load()
+    runtime = choose(options.runtime, record)
+    secrets = Secrets(spec.absolute().parent, keep=state.generated)  # read only: diff generates nothing
+    runner = backend(runtime, state, stack, secrets, options.out)
+    stack, _ = runnable(runner, stack)
+    tree: Tree = render(stack, runner.target())
+    scratch = Path(tempfile.mkdtemp(prefix="promstack-diff-"))
+    try:
+        materialize(tree, scratch, secrets, salt=stack.name)
+        run = [name for name, c in stack.components.items() if c.runs]
+        fingerprints = runner.definitions(tree, scratch, apply.resolve_env(tree, secrets), run)
+        changes = files.compare(scratch, state.tree, files.folders(stack, tree.files.get(conventions.COMPOSE_FILE)))
+        plan = apply.make_plan(
+            changes, fingerprints, record.components if record else {}, runner.processes(), state.pending()
+        )
+        return Difference(runtime, record is not None, plan, files.unified(scratch, state.tree, changes))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
