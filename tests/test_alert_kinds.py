@@ -100,6 +100,8 @@ def test_a_service_metric_keeps_the_service_labels(rendered: Path) -> None:
     """Alerts on a service's metric carry job, service and the service's labels: they route with it."""
     rules = yaml.safe_load((rendered / "rules" / "custom.yml").read_text())
     exprs = {r["alert"]: r["expr"] for g in rules["groups"] for r in g["rules"] if "alert" in r}
+    links = {r["alert"]: r["annotations"]["dashboard"] for g in rules["groups"] for r in g["rules"] if "alert" in r}
+    assert links["PipelinesFailing"].endswith("/d/promstack-service")  # where its declared metric is plotted
     assert 'job="ml"' in exprs["PipelinesFailing"]
     assert "by (job, service, team, project)" in exprs["PipelinesFailing"]
     tests = yaml.safe_load((rendered / "tests" / "kind-PipelinesFailing.yml").read_text())

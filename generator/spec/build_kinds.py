@@ -29,7 +29,8 @@ def kind_rule(doc: Document, rule: dict[str, Any], source: str) -> AlertRule:
         keep_firing_for=Duration(rule["keep_firing_for"]) if rule.get("keep_firing_for") else None,
         description=rule.get("description") or compiled.description,
         runbook=rule.get("runbook", ""),
-        dashboard=rule.get("dashboard", ""),
+        # a service's metric is plotted on the services dashboard (its declared metrics' row): link there
+        dashboard=rule.get("dashboard") or ("service" if "service" in metric.target_labels else ""),
         labels=dict(rule.get("labels", {})),
         tests=tuple(
             RuleTest(dict(c.series), c.fires, Duration(c.eval_time), dict(c.labels), Duration(c.interval), c.name)
