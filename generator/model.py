@@ -332,6 +332,9 @@ class Stack:
     dashboards: Dashboards
     demo: Demo
     source: str  # the spec's file
+    # the compose project and state dir it deploys as, unless told otherwise: its name, or for an
+    # environment of the spec that is not the base's own (`--env staging`), "<name>-<environment>"
+    project: str
 
     def component(self, name: str) -> Component | None:
         return self.components.get(name)

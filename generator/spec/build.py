@@ -257,8 +257,9 @@ def _default_timeout(interval: Duration) -> Duration:
     return interval if interval.ms < default.ms else default
 
 
-def build(doc: Document) -> Stack:
-    """Map a validated document to the model."""
+def build(doc: Document, env: str | None = None) -> Stack:
+    """Map a validated document to the model; `env`: the name of the spec's environment (an override of
+    its base) that `doc` is the merged document of, if it is one."""
     data: dict[str, Any] = doc.data
     environment = data.get("environment", "production")
     scrape_interval = Duration(data.get("scrape_interval", conventions.DEFAULT_SCRAPE_INTERVAL))
@@ -290,4 +291,5 @@ def build(doc: Document) -> Stack:
             float(error_ratio),
         ),
         source=doc.file,
+        project=f"{data['name']}-{env}" if env else data["name"],
     )
