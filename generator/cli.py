@@ -8,12 +8,15 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from generator import pipeline, redact
 from generator.errors import CheckError, CheckProblem, PromstackError, SpecError
+
+if TYPE_CHECKING:
+    from generator.ops.progress import Progress
 
 app = typer.Typer(
     help="Monitoring as code: one YAML spec in, a running, proven Prometheus + Alertmanager + Grafana stack out.",
@@ -203,6 +206,71 @@ def diff(spec: SpecArg, runtime: RuntimeOpt = "auto", project: ProjectOpt = None
 
     difference = guarded(lambda: runtimes.diff(spec, runtimes.Options(runtime, project, out=say)))
     for line in runtimes.diff_lines(difference):
+        echo(line)
+
+
+def _progress() -> Progress:
+    """Progress on stderr: a line per step, and on a terminal a line repainted in place with the bytes."""
+    from generator.ops.progress import Progress
+
+    def paint(line: str) -> None:
+        sys.stderr.write("\r\033[K" + redact.clean(line))
+        sys.stderr.flush()
+
+    return Progress(say, paint if sys.stderr.isatty() else None)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl-C: no partial archive, no half-placed data
+
+
+@app.command()
+def backup(
+    spec: SpecArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The archive to write (.tar.gz); never an existing file.")],
+    project: ProjectOpt = None,
+    include_secrets: Annotated[
+        bool,
+        typer.Option("--include-secrets", help="Also store the resolved secret files and generated passwords."),
+    ] = False,
+) -> None:
+    """Copy the running stack (metrics, silences, notification log, Grafana, config) into one archive (0600)."""
+    import signal
+
+    from generator import runtimes
+    from generator.ops import backup as ops_backup
+
+    signal.signal(signal.SIGTERM, _terminated)
+    progress = _progress()
+    done = guarded(
+        lambda: ops_backup.backup(spec, out, runtimes.Options(project=project, out=say), include_secrets, progress)
+    )
+    for line in ops_backup.summary_lines(done):
+        echo(line)
+
+
+@app.command()
+def restore(
+    spec: SpecArg,
+    archive: Annotated[Path, typer.Argument(help="A backup written by `promstack backup`.", show_default=False)],
+    runtime: RuntimeOpt = "auto",
+    project: ProjectOpt = None,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Replace the data the stack has (only once the archive is proven sound).")
+    ] = False,
+) -> None:
+    """Put a backup's data back into a stack that is down (auto: the runtime it was taken on); then `up`."""
+    import signal
+
+    from generator import runtimes
+    from generator.ops import restore as ops_restore
+
+    signal.signal(signal.SIGTERM, _terminated)
+    progress = _progress()
+    done = guarded(
+        lambda: ops_restore.restore(spec, archive, runtimes.Options(runtime, project, out=say), replace, progress)
+    )
+    for line in ops_restore.summary_lines(done, spec):
         echo(line)
 
 
