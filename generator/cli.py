@@ -274,6 +274,29 @@ def restore(
         echo(line)
 
 
+@app.command()
+def report(
+    spec: SpecArg,
+    since: Annotated[str, typer.Option("--since", help="How far back: a duration like 30d, 12h.")] = "30d",
+    form: Annotated[
+        str | None,
+        typer.Option("--format", "-f", help="html, markdown or json (default: from the file name, else html)."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write it here instead of standard output.")] = None,
+    project: ProjectOpt = None,
+) -> None:
+    """SLOs, services, alert history and capacity of the running stack over the last --since."""
+    from generator import report as reports
+    from generator import runtimes
+
+    text = guarded(lambda: reports.report(spec, since, form, out, runtimes.Options(project=project, out=say)))
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    guarded(lambda: _write_text(out, text))
+    say(f"wrote {out}")
+
+
 def _excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
     """Python's report of an exception nobody caught (--debug), cleaned of secrets like all our output."""
     sys.stderr.write(redact.clean("".join(traceback.format_exception(kind, exc, tb))))
@@ -298,7 +321,7 @@ def schema(
 def _write_text(path: Path, text: str) -> None:
     """Replace `path` atomically; never through a symlink, never over a folder."""
     if path.is_symlink() or path.is_dir():
-        raise PromstackError(f"{path} is a symlink or a folder; choose a plain file to write the schema to")
+        raise PromstackError(f"{path} is a symlink or a folder; choose a plain file to write to")
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         tmp.write_text(text)

@@ -146,6 +146,7 @@ def writing(dest: Path, progress: Progress | None = None) -> Iterator[Writer]:
         raise UsageError(f"{dest.parent} is not a folder; create it first")
     partial = partial_of(dest)
     handle = _open_partial(partial)
+    writer: Writer | None = None
     try:
         writer = Writer(dest, handle, progress)
         yield writer
@@ -154,6 +155,10 @@ def writing(dest: Path, progress: Progress | None = None) -> Iterator[Writer]:
             raise UsageError(f"{dest} appeared while the backup was written; it is left alone")
         os.rename(partial, dest)
     except BaseException:
+        if writer is not None:
+            with contextlib.suppress(Exception):  # its buffers, into the file about to go (not at exit)
+                writer.tar.close()
+                writer.gzip.close()
         with contextlib.suppress(OSError):
             handle.close()
         with contextlib.suppress(OSError):

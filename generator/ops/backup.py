@@ -234,10 +234,11 @@ def _copy_config(
             secret = rel in secret_paths or rel.split("/", 1)[0] == conventions.SECRETS_DIR
             if path.is_symlink() or name.startswith(".promstack-tmp-"):
                 continue
-            if path.is_dir():
+            if secret and not include_secrets:
+                if not path.is_dir():
+                    left.append({"path": f"config/{rel}", "what": "a file holding resolved secrets"})
+            elif path.is_dir():
                 writer.add_dir(f"config/{rel}", path.stat().st_mode, path.stat().st_mtime)
-            elif secret and not include_secrets:
-                left.append({"path": f"config/{rel}", "what": "a file holding resolved secrets"})
             else:
                 info = path.stat()
                 with path.open("rb") as handle:

@@ -148,8 +148,8 @@ class LocalData(DataStore):
                 os.rename(staged / component, target)
                 placed.append(component)
         except BaseException:
-            for component in reversed(placed):  # the restored copy goes, what was there comes back
-                shutil.rmtree(self.folder(component), ignore_errors=True)
+            for component in reversed(placed):  # the restored copy goes back, what was there comes back
+                os.rename(self.folder(component), staged / component)
             for component in reversed(moved):
                 os.rename(aside / component, self.folder(component))
             raise
