@@ -101,6 +101,10 @@ def test_report_figures_match_direct_queries(
                     "for": "1s",
                     "severity": "warning",
                     "summary": "The demo's errors are switched on",
+                    "tests": [
+                        {"series": {"demo_error_ratio": "0.5x10"}, "fires": True},
+                        {"series": {"demo_error_ratio": "0x10"}, "fires": False},
+                    ],
                 }
             ],
         },

@@ -120,9 +120,18 @@ def _place(
             "with the backup's (nothing is replaced before the whole archive has been checked)"
         )
     progress.step(f"putting the data of {', '.join(ours) or 'no component'} in place ({runtime} runtime)")
-    data.place(data_dir, ours, replace)
+    aside = extracted / "generated.old"
     if generated.is_dir():
-        _swap(generated, state.generated, extracted / "generated.old")
+        _swap_in(generated, state.generated, aside)
+    try:
+        data.place(data_dir, ours, replace)
+    except BaseException:
+        if generated.is_dir() or aside.exists():  # the secrets go back with the data
+            shutil.rmtree(state.generated, ignore_errors=True)
+            if aside.exists():
+                os.rename(aside, state.generated)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
     progress.done()
     if not generated.is_dir() and any(
         catalog.entry(n).login and args.login_password(stack.components[n]).generated for n in ours
@@ -134,8 +143,8 @@ def _place(
     return done
 
 
-def _swap(new: Path, target: Path, aside: Path) -> None:
-    """`new` becomes `target` (0700); what was there is removed once the rename is done."""
+def _swap_in(new: Path, target: Path, aside: Path) -> None:
+    """`new` becomes `target` (0700); what was there waits in `aside` until the data is in place too."""
     new.chmod(0o700)
     if target.exists():
         os.rename(target, aside)
@@ -145,7 +154,6 @@ def _swap(new: Path, target: Path, aside: Path) -> None:
         if aside.exists():
             os.rename(aside, target)
         raise
-    shutil.rmtree(aside, ignore_errors=True)
 
 
 def missing_secrets(stack: Stack, spec: Path, state: State) -> list[str]:

@@ -65,7 +65,11 @@ def burn_down(points: list[list[float]], title: str) -> str:
     def y(value: float) -> float:
         return TOP + (high - value) / (high - low) * inner_h
 
-    for level in sorted({1.0, 0.5, 0.0, low} if low < 0 else {1.0, 0.5, 0.0}):
+    labelled: list[float] = []
+    for level in (0.0, 1.0, low, 0.5, high):  # most telling first; one too close to another is left out
+        if any(abs(y(level) - y(other)) < 12 for other in labelled):
+            continue
+        labelled.append(level)
         _line(svg, LEFT, y(level), WIDTH - RIGHT, y(level), BAD if level == 0 else GRID, dash=level == 0)
         _text(svg, LEFT - 4, y(level) + 4, f"{level * 100:.0f}%", "end")
     coords = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in points)
@@ -83,7 +87,7 @@ def per_day(days: list[dict[str, object]], title: str) -> str:
         _text(svg, WIDTH / 2, HEIGHT / 2, "no alert fired in this span", "middle")
         return ET.tostring(svg, encoding="unicode")
     top = max(int(str(d["fired"])) for d in days)
-    width = inner_w / len(days)
+    width = min(inner_w / len(days), 48.0)  # one day alone is a bar, not a wall
     _line(svg, LEFT, TOP + inner_h, WIDTH - RIGHT, TOP + inner_h, INK)
     _text(svg, LEFT - 4, TOP + 8, str(top), "end")
     _text(svg, LEFT - 4, TOP + inner_h, "0", "end")

@@ -39,7 +39,7 @@ def collect(stack: Stack, prom: Prometheus, since: Duration, now: float) -> dict
 def _span(prom: Prometheus, asked: float, now: float) -> dict[str, Any]:
     lowest = prom.value("min(prometheus_tsdb_lowest_timestamp_seconds)", now)
     held = now - lowest if lowest is not None else asked
-    seconds = max(60.0, min(asked, held))  # a minute at least: rate() needs two samples
+    seconds = max(1.0, min(asked, held))
     note = ""
     if held < asked:
         note = (
