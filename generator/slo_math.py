@@ -108,13 +108,3 @@ def budget_left(service: Service, slo: SLO, window: str | None = None) -> str:
     rules stop at the longest alert window (3d), so the period's ratio is computed here, with the rules'
     own expression."""
     return f"1 - ({error_ratio(service, slo, window or str(slo.period))}) / {budget(slo)}"
-
-
-def event_counts(service: Service, slo: SLO, window: str) -> tuple[str, str]:
-    """(bad events, all events) of an SLO counted over `window`, from the same selectors as `error_ratio`:
-    the steps of a budget burn-down, which add up what each step spent."""
-    events, total = selectors(service, slo)
-    every = f"sum(increase({total}[{window}]))"
-    if slo.kind == "latency":
-        return f"{every} - sum(increase({events}[{window}]))", every
-    return f"(sum(increase({events}[{window}])) or vector(0))", every

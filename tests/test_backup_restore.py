@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
+import subprocess
+import sys
 import tarfile
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +21,7 @@ from pathlib import Path
 import pytest
 from test_runtime_compose import compose_spec, docker_images_or_skip, volumes
 from test_runtime_local import (
+    PROMSTACK,
     Deployment,
     add_silence,
     base_spec,
@@ -170,3 +174,132 @@ def test_restore_refuses_a_state_folder_it_did_not_create(write_spec: Callable[.
     result = promstack("restore", str(spec), str(archive), env=env)
     assert result.returncode == 1 and "was not created by promstack" in result.stderr
     assert sorted(p.name for p in (state / "foreign").iterdir()) == ["notes.txt"]
+
+
+# Grafana: no binary or image here. The stand-in below does what matters to a backup: like Grafana, it
+# creates its SQLite database in GF_PATHS_DATA on its first start, storing the admin password it was given
+# then, and from then on accepts only that one on its admin API (Grafana applies the password setting only
+# when it creates its database). What is tested is promstack's generic paused copy of a data folder and the
+# generated password's round trip; SQLite's own recovery of a paused copy is SQLite's.
+GRAFANA_STAND_IN = """\
+#!{python}
+import base64, json, os, sqlite3
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+db = sqlite3.connect(os.path.join(os.environ["GF_PATHS_DATA"], "grafana.db"))
+db.execute("create table if not exists admin (password text)")
+if not db.execute("select count(*) from admin").fetchone()[0]:
+    with open(os.environ["GF_SECURITY_ADMIN_PASSWORD__FILE"]) as f:
+        db.execute("insert into admin values (?)", (f.read(),))
+    db.commit()
+PASSWORD = db.execute("select password from admin").fetchone()[0]
+LOGIN = "Basic " + base64.b64encode(("admin:" + PASSWORD).encode()).decode()
+
+
+class Handler(BaseHTTPRequestHandler):
+    def answer(self, code, body):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        if self.path == "/api/health":
+            self.answer(200, {{"database": "ok", "version": "stand-in"}})
+        elif self.path == "/metrics":
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'grafana_build_info{{version="stand-in"}} 1\\n')
+        else:
+            self.answer(404, {{}})
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        ok = self.headers.get("Authorization") == LOGIN
+        self.answer(200 if ok else 401, {{"message": "reloaded" if ok else "invalid username or password"}})
+
+    def log_message(self, *args):
+        pass
+
+
+HTTPServer((os.environ["GF_SERVER_HTTP_ADDR"], int(os.environ["GF_SERVER_HTTP_PORT"])), Handler).serve_forever()
+"""
+
+
+@pytest.mark.live
+def test_grafana_data_and_its_generated_password(
+    write_spec: Callable[..., Path], port: Callable[[], int], deployments: Callable[..., Deployment], tmp_path: Path
+) -> None:
+    need_binaries()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "grafana").write_text(GRAFANA_STAND_IN.format(python=sys.executable))
+    (bin_dir / "grafana").chmod(0o755)
+    ports = free_ports(port, "prometheus", "alertmanager", "node", "grafana")
+    spec = base_spec(ports, "bkgrafana")
+    spec["components"]["grafana"] = {"port": ports["grafana"]}
+    path = write_spec(spec)
+    stack = deployments(path, "local", ports, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    stack.up()
+    kept = stack.root / "generated" / "grafana" / "admin_password"
+    password = kept.read_text()
+
+    # without --include-secrets: neither the password nor the secret files; restore says what is missing
+    plain = tmp_path / "plain.tar.gz"
+    made = stack.run("backup", str(stack.spec), "-o", str(plain))
+    assert made.returncode == 0, made.stderr
+    assert password not in made.stdout + made.stderr
+    with tarfile.open(plain) as tar:
+        manifest = json.load(tar.extractfile("MANIFEST.json"))  # type: ignore[arg-type]
+        assert "data/grafana/grafana.db" in tar.getnames()
+        assert all(
+            password.encode() not in tar.extractfile(m).read()
+            for m in tar
+            if m.isfile() and m.name != "data/grafana/grafana.db"
+        )  # type: ignore[union-attr]
+    assert manifest["components"]["grafana"]["method"] == "freeze"
+    assert {"path": "generated/grafana/admin_password", "what": "a secret promstack generated"} in manifest["left_out"]
+    assert "left out" in made.stdout and "generated/grafana/admin_password" in made.stdout
+
+    # with it: the same password comes back with the database that expects it, and Grafana's reload works
+    full = tmp_path / "full.tar.gz"
+    assert stack.run("backup", str(stack.spec), "--include-secrets", "-o", str(full)).returncode == 0
+    assert stack.run("down", str(stack.spec), "--volumes").returncode == 0
+    missing = stack.run("restore", str(stack.spec), str(plain))
+    assert missing.returncode == 0, missing.stderr
+    assert "holds no generated password" in missing.stdout
+    assert "generated secret grafana/admin_password (not in the backup" in missing.stdout
+    again = stack.run("restore", str(stack.spec), str(full), "--replace")
+    assert again.returncode == 0, again.stderr
+    assert kept.read_text() == password and stat.S_IMODE(kept.stat().st_mode) == 0o600
+    stack.up()
+    spec["dashboards"] = {"folder": "Renamed"}  # a change Grafana reloads through its admin API
+    write_spec(spec)
+    assert "reload grafana" in stack.up().stdout
+
+
+@pytest.mark.live
+def test_an_interrupted_backup_leaves_no_file(
+    write_spec: Callable[..., Path], port: Callable[[], int], deployments: Callable[..., Deployment], tmp_path: Path
+) -> None:
+    """SIGTERM while the backup waits for Alertmanager's snapshot files: no FILE, no partial file."""
+    need_binaries()
+    ports = free_ports(port, "prometheus", "alertmanager", "node")
+    stack = deployments(write_spec(base_spec(ports, "bkstop")), "local", ports)
+    stack.up()
+    archive = tmp_path / "stopped.tar.gz"
+    with subprocess.Popen(
+        [PROMSTACK, "backup", str(stack.spec), "-o", str(archive)],
+        env=stack.env,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as backup:
+        assert backup.stderr is not None
+        for line in backup.stderr:
+            if "waiting for it to write" in line:
+                break
+        backup.send_signal(signal.SIGTERM)
+        assert backup.wait(timeout=60) == 130
+    assert sorted(p.name for p in tmp_path.iterdir() if "stopped" in p.name) == []

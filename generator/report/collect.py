@@ -7,7 +7,6 @@ burn-down, a range query of what each step spent, added up here. The span is wha
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from generator import slo_math
@@ -24,12 +23,13 @@ def collect(stack: Stack, prom: Prometheus, since: Duration, now: float) -> dict
     span = _span(prom, float(since.seconds), now)
     window = f"{int(span['seconds'])}s"
     start = now - span["seconds"]
+    least = 4 * float(stack.scrape_interval.seconds)  # rate() over a window needs a few scrapes in it
     return {
         "format": 1,
         "stack": stack.name,
         "generated_at": now,
         "span": {**span, "asked": str(since), "start": start, "end": now},
-        "slos": [_slo(prom, s, slo, window, start, now) for s in stack.services if s.http for slo in s.slos],
+        "slos": [_slo(prom, s, slo, window, start, now, least) for s in stack.services if s.http for slo in s.slos],
         "services": [_service(prom, s, window, now) for s in stack.services],
         "alerts": alerts.history(prom, start, now, float(stack.evaluation_interval.seconds)),
         "capacity": capacity.forecast(prom, now, window),
@@ -60,7 +60,9 @@ def words(seconds: float) -> str:
     return " ".join(parts[:2])
 
 
-def _slo(prom: Prometheus, service: Service, slo: SLO, window: str, start: float, now: float) -> dict[str, Any]:
+def _slo(
+    prom: Prometheus, service: Service, slo: SLO, window: str, start: float, now: float, least: float
+) -> dict[str, Any]:
     budget = slo_math.budget(slo)
     ratio = prom.value(slo_math.error_ratio(service, slo, window), now)
     left = prom.value(slo_math.budget_left(service, slo, window), now)
@@ -75,31 +77,25 @@ def _slo(prom: Prometheus, service: Service, slo: SLO, window: str, start: float
         "error_ratio": ratio,
         "budget_left": left,
         "burn_rate": None if ratio is None else ratio / float(budget),
-        "burn_down": _burn_down(prom, service, slo, budget, start, now),
+        "burn_down": _burn_down(prom, service, slo, start, now, least),
     }
 
 
 def _burn_down(
-    prom: Prometheus, service: Service, slo: SLO, budget: Decimal, start: float, now: float
+    prom: Prometheus, service: Service, slo: SLO, start: float, now: float, least: float
 ) -> list[list[float]]:
-    """[time, budget left] at the end of each step from the span's start: what the steps spent, added up."""
-    step = max(1.0, (now - start) / BURN_DOWN_POINTS)
-    bad_expr, all_expr = slo_math.event_counts(service, slo, f"{int(step)}s")
-    first = start + step
-    bad = _points(prom.matrix(bad_expr, first, now, step))
-    every = _points(prom.matrix(all_expr, first, now, step))
-    spent = total = 0.0
+    """[time, budget left from the span's start to then] at BURN_DOWN_POINTS times (fewer when the span is
+    short: each window holds `least` seconds at least): the headline's own expression over a growing window,
+    so the last point is the headline figure."""
+    step = max((now - start) / BURN_DOWN_POINTS, least)
     curve = []
-    for at in sorted(every):
-        spent += bad.get(at, 0.0)
-        total += every[at]
-        if total > 0:
-            curve.append([at, 1 - (spent / total) / float(budget)])
-    return curve
-
-
-def _points(series: list[tuple[dict[str, str], list[tuple[float, float]]]]) -> dict[float, float]:
-    return {at: value for _, points in series[:1] for at, value in points if value == value}  # not NaN
+    at = now
+    while at - start >= least:
+        left = prom.value(slo_math.budget_left(service, slo, f"{int(at - start)}s"), at)
+        if left is not None:
+            curve.append([at, left])
+        at -= step
+    return curve[::-1]
 
 
 def _service(prom: Prometheus, service: Service, window: str, now: float) -> dict[str, Any]:
