@@ -47,6 +47,8 @@ class Restored:
 def restore(spec: Path, source: Path, options: Options, replace: bool, progress: Progress) -> Restored:
     if options.runtime not in RUNTIMES:
         raise UsageError(f"--runtime must be one of {', '.join(RUNTIMES)}, not {options.runtime!r}")
+    if not source.is_file():  # before the state dir is claimed: a typo creates nothing
+        raise UsageError(f"{source} does not exist or is not a file")
     stack = load_stack(spec)
     project = project_name(stack, options)
     state = State.of(project)
