@@ -47,7 +47,7 @@ MAX_BYTES_ENV = "PROMSTACK_RESTORE_MAX_BYTES"
 DEFAULT_MAX_BYTES = 4 << 40  # 4 TiB: far above a stack's data, far below a gzip bomb's claims
 FREE_MARGIN = 256 << 20  # what a restore leaves free on the disk it extracts to
 _CHUNK = 1 << 20
-COMPRESSION = 3  # gzip level: TSDB chunks are compressed already; speed matters more than a few percent
+COMPRESSION = 1  # gzip level: TSDB chunks are compressed already; speed matters more than a few percent
 
 
 class ArchiveError(PromstackError):
