@@ -196,3 +196,26 @@ def test_local_data_is_placed_all_or_nothing(tmp_path: Path) -> None:
     data.place(staged, ["alertmanager"], replace=True)
     assert (state.data / "alertmanager" / "silences").read_text() == "new"
     assert not (staged.parent / "replaced" / "alertmanager").exists()
+
+
+def test_progress_is_a_line_per_step_and_repainted_only_on_a_terminal() -> None:
+    from generator.ops.progress import Progress
+
+    clock = iter(float(t) for t in range(100))
+    lines: list[str] = []
+    quiet = Progress(lines.append, None, clock=lambda: next(clock))
+    quiet.step("prometheus: copying the snapshot", expected=4 << 20)
+    for _ in range(4):
+        quiet.advance(1 << 20, files=1)
+    quiet.done()
+    assert lines == ["  prometheus: copying the snapshot: 4.0 MiB in 4 files, 1.0s"]
+
+    painted: list[str] = []
+    lines.clear()
+    tty = Progress(lines.append, painted.append, clock=lambda: next(clock))
+    tty.step("prometheus: copying the snapshot", expected=4 << 20)
+    tty.advance(1 << 20, files=1)
+    tty.done()
+    assert painted[0] == "  prometheus: copying the snapshot ..."
+    assert painted[1] == "  prometheus: copying the snapshot: 1.0 MiB of 4.0 MiB (25%), 1 files, 1.0 MiB/s"
+    assert painted[-1] == "" and len(lines) == 1

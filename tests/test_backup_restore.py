@@ -284,7 +284,8 @@ def test_grafana_data_and_its_generated_password(
 def test_an_interrupted_backup_leaves_no_file(
     write_spec: Callable[..., Path], port: Callable[[], int], deployments: Callable[..., Deployment], tmp_path: Path
 ) -> None:
-    """SIGTERM while the backup waits for Alertmanager's snapshot files: no FILE, no partial file."""
+    """SIGTERM as soon as the backup has begun (it then waits up to 10s for Alertmanager's snapshot files):
+    no FILE, no partial file, and the backup says it was interrupted."""
     need_binaries()
     ports = free_ports(port, "prometheus", "alertmanager", "node")
     stack = deployments(write_spec(base_spec(ports, "bkstop")), "local", ports)
@@ -298,8 +299,9 @@ def test_an_interrupted_backup_leaves_no_file(
     ) as backup:
         assert backup.stderr is not None
         for line in backup.stderr:
-            if "waiting for it to write" in line:
+            if line.startswith("promstack backup: stack"):
                 break
         backup.send_signal(signal.SIGTERM)
         assert backup.wait(timeout=60) == 130
+        assert "interrupted" in backup.stderr.read()
     assert sorted(p.name for p in tmp_path.iterdir() if "stopped" in p.name) == []

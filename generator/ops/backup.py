@@ -145,15 +145,15 @@ def _snapshot(
         endpoint = health.Endpoint.of(component, secrets)
     except SecretError as exc:
         raise DeployError(f"{name}'s credentials are needed to ask it for a snapshot: {exc}") from None
-    copier.progress.step(f"{name}: asking for a snapshot")
+    copier.progress.step(f"{name}: snapshot")
     answer = health.request(endpoint, how["path"], method="POST", timeout=600)
     if not answer.ok:
         why = (answer.error or f"HTTP {answer.status}") + (f": {answer.body.strip()[:200]}" if answer.body else "")
         return _frozen(copier, skip, f"it refused a snapshot ({why}); `promstack up` turns the admin API on")
     snapshot_name = _field(json.loads(answer.body), how["name"])
     sub = f"{how['dir']}/{snapshot_name}"
-    copier.progress.done(f"snapshot {snapshot_name}")
-    copier.progress.step(f"{name}: copying snapshot {snapshot_name}")
+    copier.progress.done(f"made {snapshot_name}")
+    copier.progress.step(f"{name}: copying the snapshot")
     try:
         copier.copy(sub)
     finally:
@@ -173,7 +173,7 @@ def _field(data: Any, path: str) -> str:
 def _frozen(copier: _Copier, skip: frozenset[str], why: str) -> str:
     if why:
         copier.progress.say(f"  {copier.name}: copying its data paused, since {why}")
-    copier.progress.step(f"{copier.name}: copying its data folder (paused meanwhile)")
+    copier.progress.step(f"{copier.name}: copying its data folder, paused")
     with copier.data.freeze(copier.name):
         copier.copy(skip=skip)
     copier.progress.done()
@@ -185,7 +185,7 @@ def _fresh_files(copier: _Copier, how: dict[str, Any], flags: list[str]) -> str:
     fresh = how.get("fresh") or {}
     interval = _flag_duration(flags, str(fresh.get("flag", "")), str(fresh.get("default", "15m")))
     began = time.time()
-    copier.progress.step(f"{copier.name}: waiting for it to write {', '.join(files)} (every {interval:g}s)")
+    copier.progress.step(f"{copier.name}: waiting for a fresh {', '.join(files)} (written every {interval:g}s)")
     deadline = time.monotonic() + interval + FRESH_MARGIN
     while True:
         times = [copier.data.mtime(copier.name, f) for f in files]
@@ -215,7 +215,7 @@ def _flag_duration(flags: list[str], flag: str, default: str) -> float:
 def _copy_config(
     writer: archive.Writer, state: State, include_secrets: bool, progress: Progress
 ) -> list[dict[str, str]]:
-    progress.step("config: the live config tree and its manifest")
+    progress.step("config: copying the live config tree and its manifest")
     tree = state.tree
     try:
         secret_paths = set(json.loads((tree / conventions.MANIFEST).read_text()).get("secrets", []))
@@ -256,7 +256,7 @@ def _copy_generated(
     rels = [p.relative_to(state.generated).as_posix() for p in found]
     if not include_secrets:
         return [{"path": f"generated/{rel}", "what": "a secret promstack generated"} for rel in rels]
-    progress.step("generated: the secrets promstack generated")
+    progress.step("generated: copying the secrets promstack generated")
     writer.add_dir("generated", 0o700, time.time())
     for path, rel in zip(found, rels, strict=True):
         for parent in reversed(Path(rel).parents[:-1]):

@@ -1,8 +1,9 @@
 """Progress of a long copy (backup, restore) on standard error.
 
-One line per step always; on a terminal, the step's line is also repainted in place with the bytes done,
-the share of the expected total and the rate, at most five times a second. Where standard error is not a
-terminal (a log, CI) nothing is printed between the step lines, so a log holds one line per step.
+One line per step, printed when the step ends: what it did, how much it moved and how long it took. On a
+terminal the step is shown while it runs too, on a line repainted in place with the bytes done, the
+share of the expected total and the rate, at most five times a second, which the step's line replaces.
+Where standard error is not a terminal (a log, CI) nothing else is printed: a log holds a line per step.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ class Progress:
     def step(self, label: str, expected: int = 0) -> None:
         self.label, self.expected, self.moved, self.files = label, expected, 0, 0
         self.began = self._painted = self.clock()
-        self.say(f"  {label}")
+        if self.paint is not None:
+            self.paint(f"  {label} ...")
 
     def advance(self, count: int, files: int = 0) -> None:
         self.moved += count
@@ -55,11 +57,11 @@ class Progress:
         self._painted = now
         share = f" of {size(self.expected)} ({min(100, 100 * self.moved // self.expected)}%)" if self.expected else ""
         rate = self.moved / max(now - self.began, 1e-6)
-        self.paint(f"    {size(self.moved)}{share}, {self.files} files, {size(rate)}/s")
+        self.paint(f"  {self.label}: {size(self.moved)}{share}, {self.files} files, {size(rate)}/s")
 
     def done(self, what: str = "") -> None:
         seconds = self.clock() - self.began
         if self.paint is not None:
-            self.paint("")  # clear the repainted line before the summary
+            self.paint("")  # the step's line replaces the repainted one
         moved = f"{size(self.moved)} in {self.files} files" if self.files or self.moved else "nothing to copy"
-        self.say(f"    {what or moved}, {seconds:.1f}s")
+        self.say(f"  {self.label}: {what or moved}, {seconds:.1f}s")

@@ -134,7 +134,7 @@ def _place(
                 os.rename(aside, state.generated)
         raise
     shutil.rmtree(aside, ignore_errors=True)
-    progress.done()
+    progress.done("in place")
     if not generated.is_dir() and any(
         catalog.entry(n).login and args.login_password(stack.components[n]).generated for n in ours
     ):
