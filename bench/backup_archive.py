@@ -61,9 +61,8 @@ def main() -> None:
         archive.extract(dest, into)
         read = time.monotonic() - began
         mib = size / (1 << 20)
-        print(
-            f"data            {mib:.0f} MiB (compressed level {archive.COMPRESSION}: {dest.stat().st_size / size:.0%} of it)"
-        )
+        share = dest.stat().st_size / size
+        print(f"data            {mib:.0f} MiB (gzip level {archive.COMPRESSION}: {share:.0%} of it)")
         print(f"write archive   {wrote:.1f}s  {mib / wrote:.0f} MiB/s")
         print(f"check + extract {read:.1f}s  {mib / read:.0f} MiB/s")
     finally:
