@@ -240,3 +240,15 @@ def test_a_bug_is_reported_plainly_and_in_full_with_debug(
     monkeypatch.setattr(sys, "argv", ["promstack", "--debug", "generate", str(routed)])
     with pytest.raises(RuntimeError, match="a promstack bug"):
         cli.run()
+
+
+def test_up_refuses_volumes_a_killed_restore_was_writing(routed: Path, tmp_path: Path) -> None:
+    """A compose restore killed outright leaves restore.json naming its volumes: `up` must not start on them."""
+    from generator.runtimes.state import State
+
+    state = State(tmp_path / "state" / "t", "t")
+    state.claim()
+    state.restore_journal.write_text('{"volumes": ["t_prometheus-data"]}\n')
+    code, _, err = invoke("up", str(routed), "--runtime", "local", env={"PROMSTACK_STATE_DIR": str(tmp_path / "state")})
+    assert code == 1 and "a `promstack restore` was stopped while it wrote the data volumes" in err
+    assert not state.record_file.exists() and not state.tree.exists()

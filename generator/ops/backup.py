@@ -25,6 +25,7 @@ from typing import Any
 
 from generator import catalog, conventions
 from generator.errors import DeployError, SecretError
+from generator.model import Component, Stack
 from generator.ops import archive
 from generator.ops.progress import Progress
 from generator.render import args
@@ -121,7 +122,7 @@ class _Copier:
                 self.bytes += member.size
 
 
-def _copy_component(copier: _Copier, stack: Any, name: str, secrets: Secrets, flags: list[str]) -> dict[str, Any]:
+def _copy_component(copier: _Copier, stack: Stack, name: str, secrets: Secrets, flags: list[str]) -> dict[str, Any]:
     """Copy one component's data as its catalog entry says; `flags`: its command line as the spec renders it."""
     how = catalog.entry(name).backup
     skip = frozenset(how.get("exclude", ()))
@@ -136,7 +137,7 @@ def _copy_component(copier: _Copier, stack: Any, name: str, secrets: Secrets, fl
 
 
 def _snapshot(
-    copier: _Copier, component: Any, how: dict[str, Any], flags: list[str], secrets: Secrets, skip: frozenset[str]
+    copier: _Copier, component: Component, how: dict[str, Any], flags: list[str], secrets: Secrets, skip: frozenset[str]
 ) -> str:
     name = copier.name
     if how.get("needs") and how["needs"] not in flags:

@@ -19,6 +19,7 @@ import json
 import os
 import tarfile
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -106,8 +107,6 @@ class ComposeData(DataStore):
             raise DeployError(f"cannot read {name} in {component}'s container: {exc.explanation}") from None
         with contextlib.suppress(Exception):
             chunks.close()  # only the header was wanted
-        from datetime import datetime
-
         text = str(info.get("mtime", ""))
         # RFC 3339 with nanoseconds: keep microseconds for fromisoformat
         head, _, fraction = text.rstrip("Z").partition(".")
