@@ -284,8 +284,8 @@ def test_grafana_data_and_its_generated_password(
 def test_an_interrupted_backup_leaves_no_file(
     write_spec: Callable[..., Path], port: Callable[[], int], deployments: Callable[..., Deployment], tmp_path: Path
 ) -> None:
-    """SIGTERM as soon as the backup has begun (it then waits up to 10s for Alertmanager's snapshot files):
-    no FILE, no partial file, and the backup says it was interrupted."""
+    """SIGTERM once everything is written into the partial file, just before it would be renamed: no FILE,
+    no partial file, and the backup says it was interrupted. (PROMSTACK_TEST_PAUSE_AT stops it there.)"""
     need_binaries()
     ports = free_ports(port, "prometheus", "alertmanager", "node")
     stack = deployments(write_spec(base_spec(ports, "bkstop")), "local", ports)
@@ -293,15 +293,19 @@ def test_an_interrupted_backup_leaves_no_file(
     archive = tmp_path / "stopped.tar.gz"
     with subprocess.Popen(
         [PROMSTACK, "backup", str(stack.spec), "-o", str(archive)],
-        env=stack.env,
+        env={**stack.env, "PROMSTACK_TEST_PAUSE_AT": "backup-written"},
         stderr=subprocess.PIPE,
         text=True,
     ) as backup:
         assert backup.stderr is not None
         for line in backup.stderr:
-            if line.startswith("promstack backup: stack"):
+            if "paused at backup-written" in line:
                 break
+        partial = tmp_path / ".stopped.tar.gz.partial"
+        assert partial.stat().st_size > 0 and stat.S_IMODE(partial.stat().st_mode) == 0o600
         backup.send_signal(signal.SIGTERM)
         assert backup.wait(timeout=60) == 130
         assert "interrupted" in backup.stderr.read()
     assert sorted(p.name for p in tmp_path.iterdir() if "stopped" in p.name) == []
+    # and the snapshot it took is not left in Prometheus' data either
+    assert not any((stack.root / "data" / "prometheus" / "snapshots").glob("*"))

@@ -30,6 +30,7 @@ from generator.ops import archive
 from generator.ops.progress import Progress
 from generator.render import args
 from generator.runtimes import health
+from generator.runtimes.apply import checkpoint
 from generator.runtimes.choose import backend
 from generator.runtimes.data import DataStore, store
 from generator.runtimes.lock import locked
@@ -84,6 +85,7 @@ def backup(spec: Path, dest: Path, options: Options, include_secrets: bool, prog
                 summary.components[name] = _copy_component(copier, stack, name, secrets, flags)
             summary.left_out += _copy_config(writer, state, include_secrets, progress)
             summary.left_out += _copy_generated(writer, state, include_secrets, progress)
+            checkpoint("backup-written", progress.say)  # tests: interrupted with the partial file all written
             writer.finish(
                 {
                     "stack": stack.name,
