@@ -90,6 +90,11 @@ class Entry:
     login: dict[str, str] = field(default_factory=dict)  # admin API login {user: option, password: secret}
     version: dict[str, str] = field(default_factory=dict)  # {path, json}: where its version is, else *_build_info
     dashboard: str | None = None  # uid of its dashboard (alerts link there)
+    # how `promstack backup` copies its `data` (generator/ops/): {snapshot: {path, name, dir, needs}} (an HTTP
+    # snapshot, `needs` the flag that enables it), {files: [...], fresh: {flag, default}} (files it rewrites
+    # whole, waiting for a copy newer than the backup's start), {freeze: true} (the whole folder, paused);
+    # `exclude`: entries of the data folder never copied. Empty: {freeze: true}.
+    backup: dict[str, Any] = field(default_factory=dict)
     spec: SpecPart = field(default_factory=SpecPart)
     # arguments that make the binary print its version, for components whose configs depend on it
     version_args: tuple[str, ...] = ()
@@ -143,6 +148,7 @@ def _entry(data: dict[str, Any]) -> Entry:
         login=dict(data.get("login") or {}),
         version=dict(data.get("version") or {}),
         dashboard=data.get("dashboard"),
+        backup=dict(data.get("backup") or {}),
         spec=SpecPart(
             section=spec.get("section"),
             key=spec.get("key"),

@@ -8,12 +8,15 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from generator import pipeline, redact
 from generator.errors import CheckError, CheckProblem, PromstackError, SpecError
+
+if TYPE_CHECKING:
+    from generator.ops.progress import Progress
 
 app = typer.Typer(
     help="Monitoring as code: one YAML spec in, a running, proven Prometheus + Alertmanager + Grafana stack out.",
@@ -239,6 +242,94 @@ def diff(
         echo(line)
 
 
+def _progress() -> Progress:
+    """Progress on stderr: a line per step, and on a terminal a line repainted in place with the bytes."""
+    from generator.ops.progress import Progress
+
+    def paint(line: str) -> None:
+        sys.stderr.write("\r\033[K" + redact.clean(line))
+        sys.stderr.flush()
+
+    return Progress(say, paint if sys.stderr.isatty() else None)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl-C: no partial archive, no half-placed data
+
+
+@app.command()
+def backup(
+    spec: SpecArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The archive to write (.tar.gz); never an existing file.")],
+    project: ProjectOpt = None,
+    include_secrets: Annotated[
+        bool,
+        typer.Option("--include-secrets", help="Also store the resolved secret files and generated passwords."),
+    ] = False,
+) -> None:
+    """Copy the running stack (metrics, silences, notification log, Grafana, config) into one archive (0600)."""
+    import signal
+
+    from generator import runtimes
+    from generator.ops import backup as ops_backup
+
+    signal.signal(signal.SIGTERM, _terminated)
+    progress = _progress()
+    done = guarded(
+        lambda: ops_backup.backup(spec, out, runtimes.Options(project=project, out=say), include_secrets, progress)
+    )
+    for line in ops_backup.summary_lines(done):
+        echo(line)
+
+
+@app.command()
+def restore(
+    spec: SpecArg,
+    archive: Annotated[Path, typer.Argument(help="A backup written by `promstack backup`.", show_default=False)],
+    runtime: RuntimeOpt = "auto",
+    project: ProjectOpt = None,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Replace the data the stack has (only once the archive is proven sound).")
+    ] = False,
+) -> None:
+    """Put a backup's data back into a stack that is down (auto: the runtime it was taken on); then `up`."""
+    import signal
+
+    from generator import runtimes
+    from generator.ops import restore as ops_restore
+
+    signal.signal(signal.SIGTERM, _terminated)
+    progress = _progress()
+    done = guarded(
+        lambda: ops_restore.restore(spec, archive, runtimes.Options(runtime, project, out=say), replace, progress)
+    )
+    for line in ops_restore.summary_lines(done, spec):
+        echo(line)
+
+
+@app.command()
+def report(
+    spec: SpecArg,
+    since: Annotated[str, typer.Option("--since", help="How far back: a duration like 30d, 12h.")] = "30d",
+    form: Annotated[
+        str | None,
+        typer.Option("--format", "-f", help="html, markdown or json (default: from the file name, else html)."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write it here instead of standard output.")] = None,
+    project: ProjectOpt = None,
+) -> None:
+    """SLOs, services, alert history and capacity of the running stack over the last --since."""
+    from generator import report as reports
+    from generator import runtimes
+
+    text = guarded(lambda: reports.report(spec, since, form, out, runtimes.Options(project=project, out=say)))
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    guarded(lambda: _write_text(out, text))
+    say(f"wrote {out}")
+
+
 def _excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
     """Python's report of an exception nobody caught (--debug), cleaned of secrets like all our output."""
     sys.stderr.write(redact.clean("".join(traceback.format_exception(kind, exc, tb))))
@@ -263,7 +354,7 @@ def schema(
 def _write_text(path: Path, text: str) -> None:
     """Replace `path` atomically; never through a symlink, never over a folder."""
     if path.is_symlink() or path.is_dir():
-        raise PromstackError(f"{path} is a symlink or a folder; choose a plain file to write the schema to")
+        raise PromstackError(f"{path} is a symlink or a folder; choose a plain file to write to")
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         tmp.write_text(text)
