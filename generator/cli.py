@@ -266,6 +266,7 @@ def backup(
         bool,
         typer.Option("--include-secrets", help="Also store the resolved secret files and generated passwords."),
     ] = False,
+    env: EnvOpt = None,
 ) -> None:
     """Copy the running stack (metrics, silences, notification log, Grafana, config) into one archive (0600)."""
     import signal
@@ -276,7 +277,9 @@ def backup(
     signal.signal(signal.SIGTERM, _terminated)
     progress = _progress()
     done = guarded(
-        lambda: ops_backup.backup(spec, out, runtimes.Options(project=project, out=say), include_secrets, progress)
+        lambda: ops_backup.backup(
+            spec, out, runtimes.Options(project=project, out=say, env=env), include_secrets, progress
+        )
     )
     for line in ops_backup.summary_lines(done):
         echo(line)
@@ -291,6 +294,7 @@ def restore(
     replace: Annotated[
         bool, typer.Option("--replace", help="Replace the data the stack has (only once the archive is proven sound).")
     ] = False,
+    env: EnvOpt = None,
 ) -> None:
     """Put a backup's data back into a stack that is down (auto: the runtime it was taken on); then `up`."""
     import signal
@@ -301,7 +305,9 @@ def restore(
     signal.signal(signal.SIGTERM, _terminated)
     progress = _progress()
     done = guarded(
-        lambda: ops_restore.restore(spec, archive, runtimes.Options(runtime, project, out=say), replace, progress)
+        lambda: ops_restore.restore(
+            spec, archive, runtimes.Options(runtime, project, out=say, env=env), replace, progress
+        )
     )
     for line in ops_restore.summary_lines(done, spec):
         echo(line)
@@ -317,12 +323,13 @@ def report(
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write it here instead of standard output.")] = None,
     project: ProjectOpt = None,
+    env: EnvOpt = None,
 ) -> None:
     """SLOs, services, alert history and capacity of the running stack over the last --since."""
     from generator import report as reports
     from generator import runtimes
 
-    text = guarded(lambda: reports.report(spec, since, form, out, runtimes.Options(project=project, out=say)))
+    text = guarded(lambda: reports.report(spec, since, form, out, runtimes.Options(project=project, out=say, env=env)))
     if out is None:
         typer.echo(text, nl=False)
         return

@@ -55,7 +55,7 @@ class Summary:
 
 def backup(spec: Path, dest: Path, options: Options, include_secrets: bool, progress: Progress) -> Summary:
     began = time.monotonic()
-    stack = load_stack(spec)
+    stack = load_stack(spec, options.env)
     project = project_name(stack, options)
     state = State.of(project)
     if not state.check() or state.load() is None:

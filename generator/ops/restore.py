@@ -49,7 +49,7 @@ def restore(spec: Path, source: Path, options: Options, replace: bool, progress:
         raise UsageError(f"--runtime must be one of {', '.join(RUNTIMES)}, not {options.runtime!r}")
     if not source.is_file():  # before the state dir is claimed: a typo creates nothing
         raise UsageError(f"{source} does not exist or is not a file")
-    stack = load_stack(spec)
+    stack = load_stack(spec, options.env)
     project = project_name(stack, options)
     state = State.of(project)
     with locked(state, on_wait=progress.say):

@@ -66,7 +66,7 @@ class Prometheus:
 
 def connect(spec: Path, options: Options) -> tuple[Stack, Prometheus]:
     """The stack of `spec` and its running Prometheus; DeployError if it is not deployed or not answering."""
-    stack = load_stack(spec)
+    stack = load_stack(spec, options.env)
     project = project_name(stack, options)
     state = State.of(project)
     if not state.check() or state.load() is None:
