@@ -37,7 +37,9 @@ class SpecPart:
     it under `key`); `properties`/`required`: JSON Schema of its own keys beside the common ones
     (image, version, port, ...); `options`: keys copied into `Component.options` with their defaults
     (None: required); `secrets`: keys holding secret references; `can_disable`: `enabled: false` removes
-    it; `args`: the spec may add command-line flags; `example`: a valid value of its spec section.
+    it; `args`: the spec may add command-line flags; `example`: a valid value of its spec section;
+    `receiver`: the notification kind it serves (a section "components" entry that runs only when a
+    receiver of that kind exists, e.g. the dingtalk adapter).
     """
 
     section: str | None = None
@@ -49,6 +51,7 @@ class SpecPart:
     can_disable: bool = False
     args: bool = False
     example: dict[str, Any] | None = None  # a valid spec value for it: what the catalog-wide tests use
+    receiver: str | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,7 @@ def _entry(data: dict[str, Any]) -> Entry:
             can_disable=bool(spec.get("can_disable", False)),
             args=bool(spec.get("args", False)),
             example=spec.get("example"),
+            receiver=spec.get("receiver"),
         ),
         raw=data,
     )
@@ -173,8 +177,13 @@ def enforces_auth(name: str) -> bool:
 
 
 def core() -> tuple[str, ...]:
-    """Components every stack has (spec section `components`)."""
-    return tuple(name for name, e in entries().items() if e.spec.section == "components")
+    """Components every stack has (spec section `components`, less the receivers' adapters)."""
+    return tuple(name for name, e in entries().items() if e.spec.section == "components" and not e.spec.receiver)
+
+
+def adapters() -> dict[str, str]:
+    """Receiver kind -> the component that delivers it (in the stack when a receiver of that kind is)."""
+    return {e.spec.receiver: name for name, e in entries().items() if e.spec.receiver}
 
 
 def exporters() -> dict[str, str]:
