@@ -6,11 +6,11 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator import binaries, checks, output
-from generator.errors import CheckError
+from generator.errors import CheckError, CheckProblem
 from generator.model import Stack
 from generator.render import Target, Tree, render
 from generator.spec import load_stack
@@ -22,14 +22,24 @@ class Rendered:
     stack: Stack
     tree: Tree
     target: Target
+    left_out: dict[str, str] = field(default_factory=dict)  # component -> why the runtime runs without it
 
 
 def render_spec(spec: Path, runtime: str = "compose", root: Path | None = None) -> Rendered:
-    """Render for `runtime`; the local rendering suits the binaries on this host (their versions matter)."""
+    """Render for `runtime`; the local rendering suits the binaries on this host (their versions matter),
+    and leaves out what it cannot run here, as `up` does (`binaries.left_out`)."""
     stack = load_stack(spec)
+    left_out = binaries.left_out(stack) if runtime == "local" else {}
+    stack = stack.without(left_out)
     versions = binaries.versions(stack) if runtime == "local" else {}
     target = Target(runtime=runtime, root=str((root or Path("out")).absolute()), versions=versions)
-    return Rendered(stack, render(stack, target), target)
+    return Rendered(stack, render(stack, target), target, left_out)
+
+
+def left_out_line(why: str) -> str:
+    """How `up`, `generate --runtime local` and `check` say that the local runtime runs a stack without a
+    component (`why`: binaries.left_out's reason, which names it)."""
+    return f"left out on the local runtime, with its alerts and dashboard: {why}"
 
 
 def generate(spec: Path, out: Path, runtime: str = "compose", placeholders: bool = False) -> Rendered:
@@ -92,5 +102,11 @@ def check_stack(
 
 
 def check_spec(spec: Path, live: str | None = None, only: Sequence[str] | None = None) -> checks.Report:
-    """`promstack check` and `promstack test`: validate `spec`, then `check_stack`."""
-    return check_stack(load_stack(spec), live=live, only=only)
+    """`promstack check` and `promstack test`: validate `spec`, then `check_stack`. It proves every component
+    of the spec (promtool needs no component's binary) and notes what the local runtime would leave out here."""
+    stack = load_stack(spec)
+    report = check_stack(stack, live=live, only=only)
+    report.problems.extend(
+        CheckProblem("local", "info", left_out_line(why)) for why in binaries.left_out(stack).values()
+    )
+    return report

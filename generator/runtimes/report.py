@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from generator.pipeline import left_out_line
+
 if TYPE_CHECKING:
     from generator.checks import Report
     from generator.runtimes import Difference, Outcome
@@ -53,7 +55,7 @@ def summary(outcome: Outcome) -> list[str]:
     for warning in verified.warnings:
         lines.append(f"  warning: {warning}")
     for why in outcome.skipped.values():
-        lines.append(f"  not running: {why}")
+        lines.append(f"  {left_out_line(why)}")
     lines.append("")
     for what, url in outcome.urls:
         lines.append(f"  {what:<13} {url}")
