@@ -91,6 +91,9 @@ class Entry:
     login: dict[str, str] = field(default_factory=dict)  # admin API login {user: option, password: secret}
     version: dict[str, str] = field(default_factory=dict)  # {path, json}: where its version is, else *_build_info
     dashboard: str | None = None  # uid of its dashboard (alerts link there)
+    # {up: metric, down: sentence}: the exporter's own gauge of whether what it watches answers (redis_up,
+    # probe_success); 0 makes its target down in `status` and `up` whatever the scrape says, for that reason
+    backend: dict[str, str] = field(default_factory=dict)
     spec: SpecPart = field(default_factory=SpecPart)
     # arguments that make the binary print its version, for components whose configs depend on it
     version_args: tuple[str, ...] = ()
@@ -144,6 +147,7 @@ def _entry(data: dict[str, Any]) -> Entry:
         login=dict(data.get("login") or {}),
         version=dict(data.get("version") or {}),
         dashboard=data.get("dashboard"),
+        backend=dict(data.get("backend") or {}),
         spec=SpecPart(
             section=spec.get("section"),
             key=spec.get("key"),

@@ -69,11 +69,9 @@ def summary(outcome: Outcome) -> list[str]:
 def status_lines(report: dict[str, Any]) -> list[str]:
     if not report["deployed"]:
         return [f"stack {report['stack']!r} (project {report['project']!r}) is not deployed"]
-    lines = [
-        f"stack {report['stack']!r} on {report['runtime']} (project {report['project']!r})",
-        "",
-        f"  {'component':<18} {'state':<12} {'health':<12} {'version':<12} uptime",
-    ]
+    lines = [f"stack {report['stack']!r} on {report['runtime']} (project {report['project']!r}): {report['health']}"]
+    lines += [f"  {problem}" for problem in report["problems"]]
+    lines += ["", f"  {'component':<18} {'state':<12} {'health':<12} {'version':<12} uptime"]
     for name, entry in report["components"].items():
         lines.append(
             f"  {name:<18} {entry['state']:<12} {entry['health']:<12} {entry.get('version') or '-':<12} "
