@@ -172,6 +172,7 @@ class Alerts:
     overrides: Mapping[str, Override] = field(default_factory=dict)
     rules: tuple[AlertRule, ...] = ()
     recording: tuple[RecordingRule, ...] = ()
+    runbook_base_url: str = ""  # runbook_url = this + the alert name ("": the Runbooks dashboard)
 
 
 @dataclass(frozen=True)

@@ -25,11 +25,11 @@ class Rendered:
     left_out: dict[str, str] = field(default_factory=dict)  # component -> why the runtime runs without it
 
 
-def render_spec(spec: Path, runtime: str = "compose", root: Path | None = None) -> Rendered:
-    """Render for `runtime`; the local rendering suits the binaries on this host (their versions matter),
-    and leaves out what it cannot run here, as `up` does (`binaries.left_out`)."""
+def render_spec(spec: Path, runtime: str = "compose", root: Path | None = None, leave_out: bool = False) -> Rendered:
+    """Render for `runtime`; the local rendering suits the binaries on this host (their versions matter).
+    `leave_out`: also leave out what the local runtime cannot run here, as `up` does (`binaries.left_out`)."""
     stack = load_stack(spec)
-    left_out = binaries.left_out(stack) if runtime == "local" else {}
+    left_out = binaries.left_out(stack) if runtime == "local" and leave_out else {}
     stack = stack.without(left_out)
     versions = binaries.versions(stack) if runtime == "local" else {}
     target = Target(runtime=runtime, root=str((root or Path("out")).absolute()), versions=versions)
@@ -45,7 +45,7 @@ def left_out_line(why: str) -> str:
 def generate(spec: Path, out: Path, runtime: str = "compose", placeholders: bool = False) -> Rendered:
     """Render `spec` and write it to `out` atomically. Secrets are resolved now unless placeholders."""
     out = output.resolve(out)  # first: the paths rendered and renamed name no `..` or symlink
-    rendered = render_spec(spec, runtime, out)
+    rendered = render_spec(spec, runtime, out, leave_out=True)  # what `up` would run here
     secrets = Secrets(spec.absolute().parent, placeholders=placeholders)
     write_tree(
         rendered.tree, out, secrets, salt=rendered.stack.name, manifest_text=manifest(rendered.tree, spec.name, runtime)

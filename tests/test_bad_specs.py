@@ -456,6 +456,20 @@ CASES: list[tuple[str, str | bytes | None, list[str]]] = [
             "runs 0.25; use the pinned version or another receiver kind"
         ],
     ),
+    # --- runbooks -------------------------------------------------------------------------------
+    (
+        "runbook-base-url-not-a-url",
+        HEAD + "alerts: {runbook_base_url: wiki/runbooks/}\n",
+        ["3:28: $.alerts.runbook_base_url: 'wiki/runbooks/' is not a valid URL (http:// or https://)"],
+    ),
+    (
+        "runbook-base-url-without-separator",
+        HEAD + "alerts: {runbook_base_url: 'https://wiki.example.com/runbooks'}\n",
+        [
+            "3:28: $.alerts.runbook_base_url: must end with '/', '#' or '=': every alert's runbook_url is this URL "
+            "followed by the alert name"
+        ],
+    ),
     # --- receivers and their adapters ----------------------------------------------------------
     (
         "dingtalk-adapter-without-dingtalk-receiver",

@@ -256,7 +256,8 @@ def _alerts(doc: Document, data: dict[str, Any], components: dict[str, Component
         RecordingRule(r["record"], r["expr"], dict(r.get("labels", {})), _where(doc, f"$.alerts.recording[{i}]"))
         for i, r in enumerate(data.get("recording") or [])
     )
-    return Alerts(packs=names, overrides=overrides, rules=rules, recording=recording)
+    base = str(data.get("runbook_base_url", ""))
+    return Alerts(packs=names, overrides=overrides, rules=rules, recording=recording, runbook_base_url=base)
 
 
 def _matchers(route: dict[str, Any]) -> tuple[str, ...]:
