@@ -163,3 +163,21 @@ def test_status_shows_a_stack_whose_redis_is_unreachable_as_degraded_with_the_re
     )
     assert failed in report["problems"]
     assert json.loads(stack.run("status", str(stack.spec), "--json").stdout)["health"] == "degraded"
+
+
+def test_a_component_that_does_not_run_or_answer_is_a_reason_a_left_out_one_is_not() -> None:
+    from generator.runtimes.inspect import _problems
+
+    report = {
+        "components": {
+            "prometheus": {"state": "running", "health": "unhealthy (HTTP 503)"},
+            "alertmanager": {"state": "stopped", "health": "-"},
+            "grafana": {"state": "skipped", "health": "-", "reason": "grafana is not installed"},
+        },
+        "targets": [{"job": "api", "instance": "api:8000", "health": "unknown", "error": ""}],
+    }
+    assert _problems(report) == [
+        "prometheus is running and unhealthy (HTTP 503)",
+        "alertmanager is stopped",
+        "target api api:8000 is unknown: not scraped yet",
+    ]

@@ -100,7 +100,8 @@ def _problems(report: dict[str, Any]) -> list[str]:
         if entry["state"] == "skipped":
             continue
         if entry["health"] != "healthy":
-            found.append(f"{name} is {entry['state']}, health {entry['health']}")
+            health = f" and {entry['health']}" if entry["health"] != "-" else ""
+            found.append(f"{name} is {entry['state']}{health}")
         elif entry.get("config_reload") == "failed":
             found.append(f"{name}: {entry['reason']}")
     for target in report["targets"]:
