@@ -265,7 +265,8 @@ def make_server(listen: str, adapter: Adapter) -> ThreadingHTTPServer:
             sys.stderr.write(f"{self.log_date_time_string()} {format % args}\n")
 
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-            if self.path != "/-/healthy" and not self.path.startswith("/metrics"):
+            # a delivery logs its own line (receiver, outcome); health checks and scrapes are not news
+            if str(code).isdigit() and int(code) >= 400:
                 super().log_request(code, size)
 
     return ThreadingHTTPServer((host or "0.0.0.0", int(port)), Handler)
