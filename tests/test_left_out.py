@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import skip_or_fail
 from typer.testing import CliRunner
 
 from generator import pipeline
@@ -62,7 +63,7 @@ def test_generate_and_check_say_what_the_local_runtime_leaves_out(
     no_cadvisor: Path, write_spec: Callable[..., Path], tmp_path: Path
 ) -> None:
     if not (no_cadvisor / "promtool").exists() or not (no_cadvisor / "amtool").exists():
-        pytest.skip("needs promtool and amtool (Debian packages prometheus and prometheus-alertmanager)")
+        skip_or_fail("needs promtool and amtool (Debian packages prometheus and prometheus-alertmanager)")
     spec = write_spec(**{**SPEC, "components": {"grafana": {"enabled": False}}})
     generated = CliRunner(env={"HOOK_URL": "http://127.0.0.1:9/hook"}).invoke(
         app, ["generate", str(spec), "-o", str(tmp_path / "out"), "--runtime", "local"]

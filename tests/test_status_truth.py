@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import skip_or_fail
 from test_runtime_local import Deployment, base_spec, deployment_factory, free_ports, need_binaries, wait_for
 
 from generator import catalog
@@ -73,7 +74,7 @@ def deployments(tmp_path: Path) -> Iterator[Callable[..., Deployment]]:
 def redis_server(port: Callable[[], int], tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     binary = shutil.which("redis-server")
     if binary is None:
-        pytest.skip("needs redis-server (Debian package redis-server)")
+        skip_or_fail("needs redis-server (Debian package redis-server)")
     listen = port()
     server = subprocess.Popen(
         [
