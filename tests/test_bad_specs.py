@@ -508,6 +508,15 @@ CASES: list[tuple[str, str | bytes | None, list[str]]] = [
         ],
     ),
     (
+        "opsgenie-api-url-not-a-url",
+        HEAD
+        + "notifications:\n  receivers: [{name: og, opsgenie: {api_key: {env: X}, api_url: api.eu.opsgenie.com}}]\n"
+        + "  default_receiver: og\n",
+        [
+            "4:65: $.notifications.receivers[0].opsgenie.api_url: 'api.eu.opsgenie.com' is not a valid URL (http:// or https://)"
+        ],
+    ),
+    (
         "wechat-api-url-not-a-url",
         HEAD
         + "notifications:\n  receivers: [{name: wx, wechat: {corp_id: c, agent_id: '1', api_secret: {env: X}, "
