@@ -37,7 +37,9 @@ class SpecPart:
     it under `key`); `properties`/`required`: JSON Schema of its own keys beside the common ones
     (image, version, port, ...); `options`: keys copied into `Component.options` with their defaults
     (None: required); `secrets`: keys holding secret references; `can_disable`: `enabled: false` removes
-    it; `args`: the spec may add command-line flags; `example`: a valid value of its spec section.
+    it; `args`: the spec may add command-line flags; `example`: a valid value of its spec section;
+    `receiver`: the notification kind it serves (a section "components" entry that runs only when a
+    receiver of that kind exists, e.g. the dingtalk adapter).
     """
 
     section: str | None = None
@@ -49,6 +51,7 @@ class SpecPart:
     can_disable: bool = False
     args: bool = False
     example: dict[str, Any] | None = None  # a valid spec value for it: what the catalog-wide tests use
+    receiver: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,9 @@ class Entry:
     # whole, waiting for a copy newer than the backup's start), {freeze: true} (the whole folder, paused);
     # `exclude`: entries of the data folder never copied. Empty: {freeze: true}.
     backup: dict[str, Any] = field(default_factory=dict)
+    # {up: metric, down: sentence}: the exporter's own gauge of whether what it watches answers (redis_up,
+    # probe_success); 0 makes its target down in `status` and `up` whatever the scrape says, for that reason
+    backend: dict[str, str] = field(default_factory=dict)
     spec: SpecPart = field(default_factory=SpecPart)
     # arguments that make the binary print its version, for components whose configs depend on it
     version_args: tuple[str, ...] = ()
@@ -149,6 +155,7 @@ def _entry(data: dict[str, Any]) -> Entry:
         version=dict(data.get("version") or {}),
         dashboard=data.get("dashboard"),
         backup=dict(data.get("backup") or {}),
+        backend=dict(data.get("backend") or {}),
         spec=SpecPart(
             section=spec.get("section"),
             key=spec.get("key"),
@@ -159,6 +166,7 @@ def _entry(data: dict[str, Any]) -> Entry:
             can_disable=bool(spec.get("can_disable", False)),
             args=bool(spec.get("args", False)),
             example=spec.get("example"),
+            receiver=spec.get("receiver"),
         ),
         raw=data,
     )
@@ -181,8 +189,13 @@ def enforces_auth(name: str) -> bool:
 
 
 def core() -> tuple[str, ...]:
-    """Components every stack has (spec section `components`)."""
-    return tuple(name for name, e in entries().items() if e.spec.section == "components")
+    """Components every stack has (spec section `components`, less the receivers' adapters)."""
+    return tuple(name for name, e in entries().items() if e.spec.section == "components" and not e.spec.receiver)
+
+
+def adapters() -> dict[str, str]:
+    """Receiver kind -> the component that delivers it (in the stack when a receiver of that kind is)."""
+    return {e.spec.receiver: name for name, e in entries().items() if e.spec.receiver}
 
 
 def exporters() -> dict[str, str]:

@@ -129,6 +129,8 @@ def generate(
     here = _cwd()
     rendered = guarded(lambda: pipeline.generate(spec, out, runtime, env=env))
     total = len(rendered.tree.files) + len(rendered.tree.secrets)
+    for why in rendered.left_out.values():
+        say(f"note: {pipeline.left_out_line(why)}")
     echo(f"wrote {total} files to {out}")
     if here and not _cwd():  # the shell's folder was replaced by the new one of the same name
         say(f"note: your current folder was replaced; `cd {here}` to see the new files")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -183,6 +183,7 @@ class Alerts:
     overrides: Mapping[str, Override] = field(default_factory=dict)
     rules: tuple[AlertRule, ...] = ()
     recording: tuple[RecordingRule, ...] = ()
+    runbook_base_url: str = ""  # runbook_url = this + the alert name ("": the Runbooks dashboard)
 
 
 @dataclass(frozen=True)
@@ -341,3 +342,13 @@ class Stack:
 
     def has(self, name: str) -> bool:
         return name in self.components
+
+    def without(self, names: Iterable[str]) -> Stack:
+        """This stack less components `names` and their rule packs (named after them); their dashboards go
+        with them, as a dashboard is rendered only for a component the stack has."""
+        gone = set(names)
+        if not gone:
+            return self
+        components = {n: c for n, c in self.components.items() if n not in gone}
+        alerts = replace(self.alerts, packs=tuple(p for p in self.alerts.packs if p not in gone))
+        return replace(self, components=components, alerts=alerts)

@@ -76,8 +76,8 @@ ENV_NAMES = [
 FILES = {"keys/admin.txt": "ADMIN", "keys/tls.crt": "CERT", "keys/tls.key": "KEY"}
 # whole config files that must inline a secret (0600 as a whole, in their component's folder, which a
 # container running as another user must be able to enter): Alertmanager 0.25 has no *_file field for
-# webhook, telegram, wechat and discord; the dingtalk bridge has none at all
-INLINED = {"alertmanager/alertmanager.yml", "dingtalk/config.yml"}
+# webhook, telegram, wechat and discord (the dingtalk adapter reads a file per secret)
+INLINED = {"alertmanager/alertmanager.yml"}
 NEVER = {"compose.yaml", ".env", ".promstack.json", "prometheus/prometheus.yml"}
 
 

@@ -61,7 +61,7 @@ def up(spec: Path, options: Options) -> Outcome:
         out(f"promstack up: stack {stack.name!r} as project {project!r} on the {runtime} runtime")
         stack, skipped = runnable(runner, stack)
         for why in skipped.values():
-            out(f"  skipped: {why}")
+            out(f"  {pipeline.left_out_line(why)}")
         for note in runner.notes():
             out(f"  note: {note}")
         tree = render(stack, runner.target())

@@ -123,8 +123,9 @@ def _components(data: dict[str, Any], scrape: Duration, error_ratio: float) -> d
     for key, spec in (data.get("exporters") or {}).items():
         found[conventions.EXPORTERS[key]] = _catalog_component(conventions.EXPORTERS[key], spec or {}, data, scrape)
     receivers = (data.get("notifications") or {}).get("receivers") or []
-    if any("dingtalk" in r for r in receivers):
-        found["dingtalk"] = _component("dingtalk", {}, data, scrape)
+    for kind, name in catalog.adapters().items():
+        if any(kind in r for r in receivers):
+            found[name] = _catalog_component(name, core.get(name) or {}, data, scrape)
     demo = data.get("demo") or {}
     if demo.get("enabled"):
         found["demo"] = _component("demo", demo, data, scrape, options={"error_ratio": error_ratio})
@@ -180,7 +181,8 @@ def _alerts(doc: Document, data: dict[str, Any], components: dict[str, Component
         RecordingRule(r["record"], r["expr"], dict(r.get("labels", {})), _where(doc, f"$.alerts.recording[{i}]"))
         for i, r in enumerate(data.get("recording") or [])
     )
-    return Alerts(packs=names, overrides=overrides, rules=rules, recording=recording)
+    base = str(data.get("runbook_base_url", ""))
+    return Alerts(packs=names, overrides=overrides, rules=rules, recording=recording, runbook_base_url=base)
 
 
 def _matchers(route: dict[str, Any]) -> tuple[str, ...]:
