@@ -29,6 +29,25 @@ RuntimeOpt = Annotated[
     str,
     typer.Option("--runtime", "-r", help="auto (compose where a Docker engine answers, else local), compose or local."),
 ]
+CheckRuntimeOpt = Annotated[
+    str,
+    typer.Option(
+        "--runtime",
+        "-r",
+        help="local (proves what compose and local run) or kubernetes (the generated resources and what they hold).",
+    ),
+]
+GENERATED_ONLY = (
+    "the kubernetes runtime only generates: `promstack generate SPEC --runtime kubernetes -o DIR`, then "
+    "`kubectl apply -f DIR/kubernetes` (README: Kubernetes); promstack does not deploy to a cluster"
+)
+
+
+def deployable(runtime: str, command: str) -> None:
+    """Refuse `up`, `down` and `diff` on the kubernetes runtime before anything is read: exit 2."""
+    if runtime == "kubernetes":
+        say(f"error: promstack {command} --runtime kubernetes: {GENERATED_ONLY}")
+        raise typer.Exit(2)
 
 
 def say(message: str) -> None:
@@ -84,9 +103,13 @@ def check(
     live: Annotated[
         str | None, typer.Option("--live", help="Also run every dashboard query against this Prometheus URL.")
     ] = None,
+    runtime: CheckRuntimeOpt = "local",
 ) -> None:
     """Validate the spec, render it in memory and prove the result with promtool, amtool and our checks."""
-    report = guarded(lambda: pipeline.check_spec(spec, live=live))
+    if runtime not in ("local", "compose", "kubernetes"):
+        say("error: --runtime must be local, compose or kubernetes")
+        raise typer.Exit(2)
+    report = guarded(lambda: pipeline.check_spec(spec, live=live, runtime=runtime))
     for line in problem_lines([p for p in report.problems if p.severity == "warning"]):
         say(line)
     for name in report.passed:
@@ -106,16 +129,26 @@ def generate(
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Output directory (our files replaced atomically, yours kept).")
     ] = Path("out"),
-    runtime: Annotated[str, typer.Option("--runtime", "-r", help="compose or local: paths and addresses.")] = "compose",
+    runtime: Annotated[
+        str,
+        typer.Option(
+            "--runtime",
+            "-r",
+            help="compose or local (paths and addresses), or kubernetes (operator resources in DIR/kubernetes).",
+        ),
+    ] = "compose",
 ) -> None:
     """Render the spec into a config tree (atomically; identical specs give identical bytes)."""
-    if runtime not in ("compose", "local"):
-        say("error: --runtime must be compose or local")
+    if runtime not in ("compose", "local", "kubernetes"):
+        say("error: --runtime must be compose, local or kubernetes")
         raise typer.Exit(2)
     here = _cwd()
     rendered = guarded(lambda: pipeline.generate(spec, out, runtime))
     total = len(rendered.tree.files) + len(rendered.tree.secrets)
     echo(f"wrote {total} files to {out}")
+    if runtime == "kubernetes":
+        folder = out / "kubernetes"
+        echo(f"create the Secret {folder / 'README.md'} names, then `kubectl apply -f {folder}`")
     if here and not _cwd():  # the shell's folder was replaced by the new one of the same name
         say(f"note: your current folder was replaced; `cd {here}` to see the new files")
 
@@ -128,9 +161,9 @@ def _cwd() -> str | None:
 
 
 @app.command("test")
-def test_cmd(spec: SpecArg) -> None:
+def test_cmd(spec: SpecArg, runtime: CheckRuntimeOpt = "local") -> None:
     """Run the rule unit tests and the route tests of the spec."""
-    report = guarded(lambda: pipeline.check_spec(spec, only=["rules/test", "routes/test"]))
+    report = guarded(lambda: pipeline.check_spec(spec, only=["rules/test", "routes/test"], runtime=runtime))
     for name in report.passed:
         echo(f"ok  {name}")
     # how many ran: a test run that proves nothing (no tests rendered) should not look like one that did
@@ -157,6 +190,7 @@ def up(
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for health and scrape targets.")] = 180,
 ) -> None:
     """Check and deploy the stack, or apply only what changed (live reload, no restart); wait until healthy."""
+    deployable(runtime, "up")
     from generator import runtimes
 
     outcome = guarded(lambda: runtimes.up(spec, runtimes.Options(runtime, project, timeout, out=say)))
@@ -172,6 +206,7 @@ def down(
     volumes: Annotated[bool, typer.Option("--volumes", help="Also delete the data (metrics, silences).")] = False,
 ) -> None:
     """Stop and remove the stack. Its data is kept unless --volumes."""
+    deployable(runtime, "down")
     from generator import runtimes
 
     echo(guarded(lambda: runtimes.down(spec, runtimes.Options(runtime, project, out=say), volumes)))
@@ -199,6 +234,7 @@ def status(
 @app.command()
 def diff(spec: SpecArg, runtime: RuntimeOpt = "auto", project: ProjectOpt = None) -> None:
     """What `up` would change: per component, then file by file (secret files are named, never shown)."""
+    deployable(runtime, "diff")
     from generator import runtimes
 
     difference = guarded(lambda: runtimes.diff(spec, runtimes.Options(runtime, project, out=say)))

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from generator import binaries, checks, output
 from generator.errors import CheckError
+from generator.kubernetes import names as kubernetes_names
+from generator.kubernetes.unpack import unpack
 from generator.model import Stack
 from generator.render import Target, Tree, render
 from generator.spec import load_stack
@@ -26,7 +28,7 @@ class Rendered:
 
 def render_spec(spec: Path, runtime: str = "compose", root: Path | None = None) -> Rendered:
     """Render for `runtime`; the local rendering suits the binaries on this host (their versions matter)."""
-    stack = load_stack(spec)
+    stack = load_stack(spec, runtime)
     versions = binaries.versions(stack) if runtime == "local" else {}
     target = Target(runtime=runtime, root=str((root or Path("out")).absolute()), versions=versions)
     return Rendered(stack, render(stack, target), target)
@@ -91,6 +93,22 @@ def check_stack(
         return check(stack, render(stack, target), target, compose=compose, live=live, only=only)
 
 
-def check_spec(spec: Path, live: str | None = None, only: Sequence[str] | None = None) -> checks.Report:
-    """`promstack check` and `promstack test`: validate `spec`, then `check_stack`."""
+def check_kubernetes(stack: Stack, only: Sequence[str] | None = None) -> checks.Report:
+    """`check` on the Kubernetes rendering of `stack`, unpacked: its resources against their schemas, and the
+    configs they hold through the same tools and lints as a compose or local tree."""
+    workdir = Path(tempfile.mkdtemp(prefix="promstack-check-"))
+    try:
+        target = Target(kubernetes_names.RUNTIME, str(workdir / "tree"))
+        return check(stack, unpack(stack, render(stack, target)), target, only=only)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def check_spec(
+    spec: Path, live: str | None = None, only: Sequence[str] | None = None, runtime: str = "local"
+) -> checks.Report:
+    """`promstack check` and `promstack test`: validate `spec` for `runtime`, then `check_stack` (compose and
+    local: one check proves both) or `check_kubernetes`."""
+    if runtime == kubernetes_names.RUNTIME:
+        return check_kubernetes(load_stack(spec, runtime), only=only)
     return check_stack(load_stack(spec), live=live, only=only)

@@ -12,13 +12,15 @@ from generator.spec.validate import validate
 __all__ = ["Document", "build", "load_file", "load_stack", "load_text", "stack_from_text", "validate"]
 
 
-def load_stack(path: Path) -> Stack:
+def load_stack(path: Path, runtime: str = "compose") -> Stack:
+    """The spec at `path` as a Stack for `runtime` (compose and local accept the same specs; kubernetes
+    also services that only name their Kubernetes Service, and components that run only there)."""
     doc = load_file(path)
-    validate(doc)
+    validate(doc, runtime)
     return build(doc)
 
 
-def stack_from_text(text: str, file: str = "stack.yaml") -> Stack:
+def stack_from_text(text: str, file: str = "stack.yaml", runtime: str = "compose") -> Stack:
     doc = load_text(text, file)
-    validate(doc)
+    validate(doc, runtime)
     return build(doc)

@@ -31,6 +31,7 @@ from generator.model import (
     Stack,
     TimeInterval,
 )
+from generator.spec import build_kubernetes
 from generator.spec.build_dashboards import dashboards as build_dashboards
 from generator.spec.build_kinds import kind_rule
 from generator.spec.loader import Document
@@ -81,7 +82,8 @@ def _component(name: str, spec: dict[str, Any], stack: dict[str, Any], interval:
         memory=compose_memory(Size(spec["memory"])) if "memory" in spec else entry.memory,
         auth=_auth(spec.get("auth")),
         interval=interval,
-        runs=entry.image is not None,
+        # a component that runs only on Kubernetes, given `targets`, is scraped where it runs instead
+        runs=entry.image is not None and not (entry.kubernetes.only and spec.get("targets")),
         url=str(spec.get("url") or f"http://localhost:{int(spec.get('port', entry.port))}"),
         **extra,
     )
@@ -147,11 +149,11 @@ def _slo(spec: dict[str, Any]) -> SLO:
     )
 
 
-def _service(spec: dict[str, Any], default_interval: Duration) -> Service:
+def _service(spec: dict[str, Any], default_interval: Duration, namespace: str) -> Service:
     http = spec.get("http")
     return Service(
         name=spec["name"],
-        targets=tuple(spec["targets"]),
+        targets=tuple(spec.get("targets", ())),
         metrics_path=spec.get("metrics_path", "/metrics"),
         scheme=spec.get("scheme", "http"),
         interval=_duration(spec.get("interval")) or default_interval,
@@ -166,6 +168,7 @@ def _service(spec: dict[str, Any], default_interval: Duration) -> Service:
         else None,
         slos=tuple(_slo(s) for s in spec.get("slos", ())),
         metrics=_declared(spec.get("metrics", ())),
+        kubernetes=build_kubernetes.service(spec.get("kubernetes"), namespace),
     )
 
 
@@ -177,7 +180,8 @@ def _declared(metrics: Any) -> tuple[DeclaredMetric, ...]:
 
 
 def _services(data: dict[str, Any], interval: Duration) -> tuple[Service, ...]:
-    services = [_service(s, interval) for s in data.get("services", ())]
+    namespace = build_kubernetes.kubernetes(data).namespace
+    services = [_service(s, interval, namespace) for s in data.get("services", ())]
     demo = data.get("demo") or {}
     if demo.get("enabled"):
         # the demo is scraped like a team service, so its RED panels, SLO rules and alerts are real
@@ -365,4 +369,5 @@ def build(doc: Document) -> Stack:
             float(error_ratio),
         ),
         source=doc.file,
+        kubernetes=build_kubernetes.kubernetes(data),
     )
