@@ -103,9 +103,10 @@ def component_jobs(stack: Stack, component: Component, target: Target) -> list[d
     entry = catalog.entry(name)
     client = client_settings(component, target)
     path: dict[str, Any] = {"metrics_path": entry.metrics_path} if entry.metrics_path != "/metrics" else {}
-    if not component.runs:  # scraped where it runs (rabbitmq's built-in endpoint)
-        return [_job(stack, name, component.interval, list(component.targets), **path)]
     scrape = entry.scrape
+    honor = {"honor_labels": True} if scrape.get("honor_labels") else {}
+    if not component.runs:  # scraped where it runs (rabbitmq's built-in endpoint, a cluster's kube-state-metrics)
+        return [_job(stack, name, component.interval, list(component.targets), **path, **honor)]
     multi = scrape.get("multi_target")
     if multi:
         # one exporter for every backend: each target goes into <path>?target=<param>
@@ -120,10 +121,7 @@ def component_jobs(stack: Stack, component: Component, target: Target) -> list[d
                 **client,
             )
         ]
-    own = _job(stack, name, component.interval, [target.address(stack, name)], **path, **client)
-    if scrape.get("honor_labels"):
-        own["honor_labels"] = True
-    jobs = [own]
+    jobs = [_job(stack, name, component.interval, [target.address(stack, name)], **path, **client, **honor)]
     probes = scrape.get("probes") or {}
     for probe in component.probes:
         jobs.append(
