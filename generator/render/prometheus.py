@@ -104,7 +104,7 @@ def component_jobs(stack: Stack, component: Component, target: Target) -> list[d
     client = client_settings(component, target)
     path: dict[str, Any] = {"metrics_path": entry.metrics_path} if entry.metrics_path != "/metrics" else {}
     scrape = entry.scrape
-    honor = {"honor_labels": True} if scrape.get("honor_labels") else {}
+    honor: dict[str, Any] = {"honor_labels": True} if scrape.get("honor_labels") else {}
     if not component.runs:  # scraped where it runs (rabbitmq's built-in endpoint, a cluster's kube-state-metrics)
         return [_job(stack, name, component.interval, list(component.targets), **path, **honor)]
     multi = scrape.get("multi_target")
