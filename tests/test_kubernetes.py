@@ -127,6 +127,33 @@ def test_promtool_accepts_the_groups_of_each_prometheus_rule(case: str, tmp_path
         assert done.returncode == 0, (rule["metadata"]["name"], done.stdout + done.stderr)
 
 
+SNAKE = {"sourceLabels": "source_labels", "targetLabel": "target_label"}
+
+
+@pytest.mark.parametrize("case", sorted(SPECS))
+def test_promtool_accepts_the_relabelling_of_every_monitor_and_probe(case: str, tmp_path: Path) -> None:
+    """The relabel rules of ServiceMonitors and Probes (ScrapeConfigs are prometheus.yml's own jobs), as the
+    operator writes them into prometheus.yml; in static jobs: Debian's promtool has no Kubernetes discovery."""
+    if shutil.which("promtool") is None:
+        skip_or_fail("promtool is not installed (Debian package prometheus)")
+    _, tree = kubernetes(SPECS[case])
+    jobs = []
+    for obj in resources(tree, "ServiceMonitor") + resources(tree, "Probe"):
+        if obj["kind"] == "Probe":
+            rules = obj["spec"]["targets"]["staticConfig"]["relabelingConfigs"]
+        else:
+            (endpoint,) = obj["spec"]["endpoints"]
+            rules = endpoint["relabelings"]
+        relabel = [{SNAKE.get(k, k): v for k, v in rule.items()} for rule in rules]
+        name = f"{obj['kind']}-{obj['metadata']['name']}"
+        jobs.append({"job_name": name, "static_configs": [{"targets": ["x:1"]}], "relabel_configs": relabel})
+    assert len(jobs) >= 4
+    config = tmp_path / "prometheus.yml"
+    config.write_text(yaml.safe_dump({"scrape_configs": jobs}, sort_keys=False))
+    done = subprocess.run(["promtool", "check", "config", str(config)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 @pytest.mark.parametrize("case", sorted(SPECS))
 def test_check_runtime_kubernetes_proves_the_resources_and_what_they_hold(case: str) -> None:
     """The resources against their schemas; promtool on the PrometheusRules' groups and their unit tests; amtool
