@@ -4,7 +4,8 @@ kube-prometheus-stack's Grafana loads every ConfigMap labelled `grafana_dashboar
 each, its JSON exactly as the grafana renderer made it) and `grafana_datasource: "1"` (a provisioning
 file) through its sidecars; `grafana_folder` names the folder where its sidecar reads that annotation.
 The datasources are the ones the dashboards name (uids promstack-prometheus, promstack-alertmanager),
-pointing at the stack's Services; not the default datasource, which stays the cluster's own.
+pointing at the stack's Services, named after the stack; not the default datasource, which stays the
+cluster's own. One promstack stack per Grafana: dashboards and datasources have fixed uids.
 """
 
 from __future__ import annotations
@@ -30,8 +31,13 @@ def grafana_resources(stack: Stack, target: Target) -> dict[str, list[dict[str, 
     if stack.component(GRAFANA) is None:
         return {}
     provisioning = datasources(stack, target, Tree())
+    # a Grafana the cluster shares: never its default datasource, never a name its own datasources have
+    # (kube-prometheus-stack's are "Prometheus" and "Alertmanager"; provisioning matches by name), and
+    # no `prune`, which acts on what other provisioning files made too
+    provisioning.pop("prune", None)
     for source in provisioning["datasources"]:
         source["isDefault"] = False
+        source["name"] = f"{source['name']} ({stack.name})"
     found: dict[str, list[dict[str, Any]]] = {
         "grafana-datasources": [
             names.resource(
