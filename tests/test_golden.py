@@ -50,7 +50,7 @@ HASH = re.compile(r"(promstack\.config-hash: )[0-9a-f]{16}")
 def golden_files(spec: Path, runtime: str = "compose") -> dict[str, str]:
     """The whole rendered tree. A secret file is shown as its declaration (template and references),
     so reviewers see where secrets go without any value being involved."""
-    tree = render(load_stack(spec, runtime), Target(runtime, "/promstack"))
+    tree = render(load_stack(spec, runtime=runtime), Target(runtime, "/promstack"))
     files = dict(tree.files)
     for path, secret in tree.secrets.items():
         refs = "".join(
@@ -114,7 +114,7 @@ RENDERINGS.append((SOURCES["cluster"], "kubernetes"))
     ("spec", "runtime"), RENDERINGS, ids=lambda v: str(v.relative_to(ROOT)) if isinstance(v, Path) else v
 )
 def test_rendering_is_deterministic(spec: Path, runtime: str) -> None:
-    first, second = (render(load_stack(spec, runtime), Target(runtime, "/promstack")) for _ in range(2))
+    first, second = (render(load_stack(spec, runtime=runtime), Target(runtime, "/promstack")) for _ in range(2))
     assert first.files == second.files
     assert first.secrets == second.secrets
     assert first.env == second.env

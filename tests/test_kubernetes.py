@@ -45,7 +45,7 @@ EVERYWHERE = ["example", "large"]
 
 
 def kubernetes(spec: Path) -> tuple[Stack, Tree]:
-    stack = load_stack(spec, names.RUNTIME)
+    stack = load_stack(spec, runtime=names.RUNTIME)
     return stack, render(stack, Target(names.RUNTIME, "/promstack"))
 
 
@@ -77,7 +77,7 @@ def test_every_resource_validates_against_the_operator_and_kubernetes_schemas(ca
     # every namespaced object is in the stack's namespace
     cluster_wide = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
     spaces = {obj["metadata"].get("namespace") for obj in objects if obj["kind"] not in cluster_wide}
-    assert spaces == {load_stack(SPECS[case], names.RUNTIME).kubernetes.namespace}
+    assert spaces == {load_stack(SPECS[case], runtime=names.RUNTIME).kubernetes.namespace}
 
 
 def test_the_schemas_are_strict_and_name_what_is_wrong() -> None:
@@ -259,7 +259,7 @@ def test_the_same_spec_gives_the_same_alerts_routes_and_dashboards_on_every_targ
     trees: dict[str, tuple[Stack, Tree, Target]] = {}
     for runtime, versions in (("compose", {}), ("local", {"alertmanager": (0, 25)}), (names.RUNTIME, {})):
         target = Target(runtime, "/promstack", versions)
-        stack = load_stack(spec, runtime)
+        stack = load_stack(spec, runtime=runtime)
         tree = render(stack, target)
         trees[runtime] = (stack, unpack.unpack(stack, tree) if runtime == names.RUNTIME else tree, target)
     # the rule groups: identical, but for the pack alerts a pack keeps off some runtimes (and says why)
@@ -490,6 +490,14 @@ def test_deploy_commands_refuse_the_kubernetes_runtime(
     )
     assert "kubectl apply -f DIR/kubernetes" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_each_environment_of_the_spec_has_a_namespace_of_its_own() -> None:
+    base = load_stack(SPECS["example"], runtime=names.RUNTIME)
+    staging = load_stack(SPECS["example"], "staging", runtime=names.RUNTIME)
+    assert (base.kubernetes.namespace, staging.kubernetes.namespace) == ("shop", "shop-staging")
+    tree = render(staging, Target(names.RUNTIME, "/promstack"))
+    assert {o["metadata"].get("namespace") for o in resources(tree, "Prometheus")} == {"shop-staging"}
 
 
 def test_cluster_example_renders_only_for_kubernetes() -> None:

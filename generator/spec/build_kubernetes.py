@@ -8,10 +8,13 @@ from typing import Any
 from generator.model import Kubernetes, KubernetesService
 
 
-def kubernetes(data: dict[str, Any]) -> Kubernetes:
-    """`kubernetes:`; the namespace defaults to the stack's name made a Kubernetes name ('_' becomes '-')."""
+def kubernetes(data: dict[str, Any], env: str | None = None) -> Kubernetes:
+    """`kubernetes:`; the namespace defaults to the stack's name made a Kubernetes name ('_' becomes '-'),
+    and for an environment of the spec (`--env staging`) to `<name>-<environment>`, as it deploys elsewhere:
+    two environments never share a namespace by default."""
     spec = data.get("kubernetes") or {}
-    default = re.sub(r"[^a-z0-9-]", "-", str(data["name"])).strip("-") or "promstack"
+    name = f"{data['name']}-{env}" if env else str(data["name"])
+    default = re.sub(r"[^a-z0-9-]", "-", name).strip("-")[:63].strip("-") or "promstack"
     return Kubernetes(namespace=str(spec.get("namespace", default)))
 
 
