@@ -54,6 +54,39 @@ class SpecPart:
     receiver: str | None = None
 
 
+# how a component runs in a cluster: a workload promstack renders, a custom resource the operator runs, or not
+KUBERNETES_RUNS = ("workload", "operator", "none")
+KUBERNETES_KINDS = ("Deployment", "DaemonSet")
+
+
+@dataclass(frozen=True)
+class KubernetesPart:
+    """How a component runs on Kubernetes (`kubernetes:` in its catalog file; README "Kubernetes").
+
+    `run`: `workload` (promstack renders its Deployment or DaemonSet and Service from the keys above
+    `kubernetes:`: image, command, environment, user, health, data), `operator` (a custom resource that
+    prometheus-operator runs: Prometheus, Alertmanager) or `none` (`why` says what serves instead).
+    `kind`: Deployment or DaemonSet (one pod per node: the host-level collectors); `host_network`,
+    `host_pid`, `privileged`: what the pod shares with its node; `host_mounts`: host paths it reads
+    besides `host_mounts` (compose's); `config`: where the operator mounts the component's config files
+    (a workload: its `config`); `secrets`: where the operator mounts the stack's Secret; `rbac`: the
+    ClusterRole rules of its service account; `only`: it runs on Kubernetes only, and elsewhere the spec
+    must give `targets` where one already runs (scraped there, never run).
+    """
+
+    run: str = "workload"
+    why: str = ""
+    kind: str = "Deployment"
+    host_network: bool = False
+    host_pid: bool = False
+    privileged: bool = False
+    host_mounts: tuple[str, ...] = ()
+    config: str | None = None
+    secrets: str | None = None
+    rbac: tuple[dict[str, Any], ...] = ()
+    only: bool = False
+
+
 @dataclass(frozen=True)
 class Entry:
     """One `compose/<name>.yaml` file: how a component runs, is scraped, reloaded and shown."""
@@ -102,6 +135,7 @@ class Entry:
     # probe_success); 0 makes its target down in `status` and `up` whatever the scrape says, for that reason
     backend: dict[str, str] = field(default_factory=dict)
     spec: SpecPart = field(default_factory=SpecPart)
+    kubernetes: KubernetesPart = field(default_factory=KubernetesPart)
     # arguments that make the binary print its version, for components whose configs depend on it
     version_args: tuple[str, ...] = ()
     # the whole file, including what only tests read: `live: {spec, backend: {path, body}, metric, value}`
@@ -115,6 +149,30 @@ class Entry:
     @property
     def supports_auth(self) -> bool:
         return self.auth != "none"
+
+
+def _kubernetes(name: str, data: dict[str, Any]) -> KubernetesPart:
+    part = KubernetesPart(
+        run=str(data.get("run", "workload")),
+        why=str(data.get("why", "")),
+        kind=str(data.get("kind", "Deployment")),
+        host_network=bool(data.get("host_network", False)),
+        host_pid=bool(data.get("host_pid", False)),
+        privileged=bool(data.get("privileged", False)),
+        host_mounts=tuple(data.get("host_mounts", ())),
+        config=data.get("config"),
+        secrets=data.get("secrets"),
+        rbac=tuple(data.get("rbac", ())),
+        only=bool(data.get("only", False)),
+    )
+    if part.run not in KUBERNETES_RUNS or part.kind not in KUBERNETES_KINDS:
+        raise ValueError(
+            f"catalog entry {name}: kubernetes.run must be one of {', '.join(KUBERNETES_RUNS)} and "
+            f"kubernetes.kind one of {', '.join(KUBERNETES_KINDS)}"
+        )
+    if part.run == "none" and not part.why:
+        raise ValueError(f"catalog entry {name}: kubernetes.run none needs a `why`")
+    return part
 
 
 def _entry(data: dict[str, Any]) -> Entry:
@@ -168,6 +226,7 @@ def _entry(data: dict[str, Any]) -> Entry:
             example=spec.get("example"),
             receiver=spec.get("receiver"),
         ),
+        kubernetes=_kubernetes(data["name"], data.get("kubernetes") or {}),
         raw=data,
     )
 

@@ -118,6 +118,15 @@ class DeclaredMetric:
 
 
 @dataclass(frozen=True)
+class KubernetesService:
+    """The Kubernetes Service in front of a service's pods (`services[].kubernetes`)."""
+
+    service: str
+    namespace: str  # the stack's namespace unless the spec names another
+    port: str | int  # the Service port's name, or the number the pods listen on
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     targets: tuple[str, ...]
@@ -129,6 +138,7 @@ class Service:
     slos: tuple[SLO, ...] = ()
     component: str | None = None  # a component of the stack (the demo): targets come from the runtime
     metrics: tuple[DeclaredMetric, ...] = ()
+    kubernetes: KubernetesService | None = None  # scraped there on Kubernetes, instead of at `targets`
 
 
 @dataclass(frozen=True)
@@ -317,6 +327,13 @@ class Demo:
 
 
 @dataclass(frozen=True)
+class Kubernetes:
+    """Settings of the Kubernetes rendering (`kubernetes:`)."""
+
+    namespace: str
+
+
+@dataclass(frozen=True)
 class Stack:
     name: str
     environment: str
@@ -333,6 +350,7 @@ class Stack:
     dashboards: Dashboards
     demo: Demo
     source: str  # the spec's file
+    kubernetes: Kubernetes
     # the compose project and state dir it deploys as, unless told otherwise: its name, or for an
     # environment of the spec that is not the base's own (`--env staging`), "<name>-<environment>"
     project: str

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from generator import binaries, checks, output
 from generator.errors import CheckError, CheckProblem
+from generator.kubernetes import names as kubernetes_names
+from generator.kubernetes.unpack import unpack
 from generator.model import Stack
 from generator.render import Target, Tree, render
 from generator.spec import load_stack
@@ -32,7 +34,7 @@ def render_spec(
     """Render for `runtime`; the local rendering suits the binaries on this host (their versions matter).
     `leave_out`: also leave out what the local runtime cannot run here, as `up` does (`binaries.left_out`).
     `env`: the spec's environment (`--env`), else its base."""
-    stack = load_stack(spec, env)
+    stack = load_stack(spec, env, runtime)
     left_out = binaries.left_out(stack) if runtime == "local" and leave_out else {}
     stack = stack.without(left_out)
     versions = binaries.versions(stack) if runtime == "local" else {}
@@ -108,12 +110,30 @@ def check_stack(
         return check(stack, render(stack, target), target, compose=compose, live=live, only=only)
 
 
+def check_kubernetes(stack: Stack, only: Sequence[str] | None = None) -> checks.Report:
+    """`check` on the Kubernetes rendering of `stack`, unpacked: its resources against their schemas, and the
+    configs they hold through the same tools and lints as a compose or local tree."""
+    workdir = Path(tempfile.mkdtemp(prefix="promstack-check-"))
+    try:
+        target = Target(kubernetes_names.RUNTIME, str(workdir / "tree"))
+        return check(stack, unpack(stack, render(stack, target)), target, only=only)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def check_spec(
-    spec: Path, live: str | None = None, only: Sequence[str] | None = None, env: str | None = None
+    spec: Path,
+    live: str | None = None,
+    only: Sequence[str] | None = None,
+    env: str | None = None,
+    runtime: str = "local",
 ) -> checks.Report:
-    """`promstack check` and `promstack test`: validate `spec` (every environment), then `check_stack` on its
-    environment `env` (else its base). It proves every component of the spec (promtool needs no component's
-    binary) and notes what the local runtime would leave out here."""
+    """`promstack check` and `promstack test`: validate `spec` (every environment) for `runtime`, then
+    `check_stack` (compose and local: one check proves both) or `check_kubernetes` on its environment `env`
+    (else its base). The compose/local check proves every component of the spec (promtool needs no
+    component's binary) and notes what the local runtime would leave out here."""
+    if runtime == kubernetes_names.RUNTIME:
+        return check_kubernetes(load_stack(spec, env, runtime), only=only)
     stack = load_stack(spec, env)
     report = check_stack(stack, live=live, only=only)
     if only is None:  # the whole check, not `promstack test`

@@ -446,6 +446,44 @@ CASES: list[tuple[str, str | bytes | None, list[str]]] = [
             "checks credentials in front of it)"
         ],
     ),
+    # --- what only a cluster runs or scrapes (this table generates for compose) ------------
+    (
+        "kube-state-metrics-on-compose",
+        HEAD + "exporters:\n  kube_state_metrics: {}\n",
+        [
+            "4:23: $.exporters.kube_state_metrics: kube-state-metrics runs only on Kubernetes (promstack generate "
+            "--runtime kubernetes); on the compose runtime give it targets: [host:port] where one already runs, "
+            "and it is scraped there"
+        ],
+    ),
+    (
+        "service-only-in-a-cluster",
+        HEAD + "services:\n  - {name: api, kubernetes: {service: api, port: http}}\n",
+        [
+            "4:29: $.services[0].kubernetes: service 'api' has no targets: on the compose runtime a service is "
+            "scraped at host:port targets (kubernetes: only names its Service in a cluster); add targets, or "
+            "generate for Kubernetes (--runtime kubernetes)"
+        ],
+    ),
+    (
+        "service-scraped-nowhere",
+        HEAD + "services:\n  - {name: api, labels: {team: a}}\n",
+        [
+            "4:5: $.services[0]: a service needs targets (host:port of its instances) or kubernetes (the Service in "
+            "front of its pods, for --runtime kubernetes)"
+        ],
+    ),
+    (
+        "kubernetes-names",
+        HEAD + "kubernetes: {namespace: Shop_1}\n"
+        "services:\n  - {name: api, targets: ['a:1'], kubernetes: {service: api, port: http_metrics}}\n",
+        [
+            "3:25: $.kubernetes.namespace: 'Shop_1' is not a valid Kubernetes name (lower-case letters, digits and "
+            "-, at most 63, starting and ending with a letter or digit)",
+            "5:68: $.services[0].kubernetes.port: 'http_metrics' is not a valid Kubernetes port name (lower-case "
+            "letters, digits and -, at most 15, with a letter)",
+        ],
+    ),
     # --- everything at once: all reported, sorted by line, schema and semantic problems mixed --
     (
         "several-problems",

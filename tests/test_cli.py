@@ -131,7 +131,7 @@ def test_a_bad_archive_exits_2_and_places_nothing(routed: Path, tmp_path: Path) 
 def test_generate_rejects_unknown_runtime(routed: Path, tmp_path: Path) -> None:
     code, _, err = invoke("generate", str(routed), "-o", str(tmp_path / "out"), "--runtime", "k8s")
     assert code == 2
-    assert "--runtime must be compose or local" in err
+    assert "--runtime must be compose, local or kubernetes" in err
     assert not (tmp_path / "out").exists()
 
 

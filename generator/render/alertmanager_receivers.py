@@ -73,6 +73,7 @@ class Secrets:
     """Collects the secret references met while receivers are rendered."""
 
     def __init__(self, stack: Stack, target: Target) -> None:
+        self.stack = stack
         self.target = target
         self.version = target.version(stack, COMPONENT)
         self.files: dict[str, SecretFile] = {}
@@ -83,7 +84,7 @@ class Secrets:
         """Path of a 0600 file holding the secret (for Alertmanager's `*_file` fields)."""
         name = f"{receiver}.{kind}"
         self.files[f"{conventions.SECRETS_DIR}/{COMPONENT}/{name}"] = SecretFile.single(ref)
-        return self.target.secret_path(COMPONENT, name)
+        return self.target.secret_file(self.stack, COMPONENT, name, ref)
 
     def late(self, receiver: str, kind: str, ref: SecretRef) -> dict[str, Any]:
         """`{file field: path}` where the version reads the secret from a file, else `{field: placeholder}`."""

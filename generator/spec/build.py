@@ -26,6 +26,7 @@ from generator.model import (
     Stack,
     TimeInterval,
 )
+from generator.spec import build_kubernetes
 from generator.spec.build_dashboards import dashboards as build_dashboards
 from generator.spec.build_kinds import kind_rule
 from generator.spec.build_services import services as build_services
@@ -77,7 +78,8 @@ def _component(name: str, spec: dict[str, Any], stack: dict[str, Any], interval:
         memory=compose_memory(Size(spec["memory"])) if "memory" in spec else entry.memory,
         auth=_auth(spec.get("auth")),
         interval=interval,
-        runs=entry.image is not None,
+        # a component that runs only on Kubernetes, given `targets`, is scraped where it runs instead
+        runs=entry.image is not None and not (entry.kubernetes.only and spec.get("targets")),
         url=str(spec.get("url") or f"http://localhost:{int(spec.get('port', entry.port))}"),
         **extra,
     )
@@ -271,7 +273,7 @@ def build(doc: Document, env: str | None = None) -> Stack:
     labels = {conventions.LABEL_STACK: data["name"], conventions.LABEL_ENV: environment}
     labels.update(data.get("external_labels", {}))
     retention = data.get("retention") or {}
-    services = build_services(data, scrape_interval, components)
+    services = build_services(data, scrape_interval, components, build_kubernetes.kubernetes(data, env).namespace)
     return Stack(
         name=data["name"],
         environment=environment,
@@ -293,5 +295,6 @@ def build(doc: Document, env: str | None = None) -> Stack:
             float(error_ratio),
         ),
         source=doc.file,
+        kubernetes=build_kubernetes.kubernetes(data, env),
         project=f"{data['name']}-{env}" if env else data["name"],
     )
