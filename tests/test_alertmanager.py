@@ -23,8 +23,8 @@ import yaml
 from generator import binaries, conventions, pipeline
 from generator.errors import CheckError, SpecError
 from generator.render import Target, render
-from generator.write import Secrets, write_tree
 from generator.spec import load_stack
+from generator.write import Secrets, write_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 AM_CHECKS = ["alertmanager/config", "routes/test", "routes/inhibit"]
