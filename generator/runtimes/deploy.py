@@ -14,7 +14,7 @@ from generator.render import render
 from generator.runtimes import access, apply, files
 from generator.runtimes.apply import Plan, Progress, Verified
 from generator.runtimes.choose import backend, choose, compose_or_local, runnable
-from generator.runtimes.lock import locked
+from generator.runtimes.lock import locked, seconds
 from generator.runtimes.options import Options, project_name
 from generator.runtimes.report import check_lines
 from generator.runtimes.state import Record, State
@@ -41,6 +41,7 @@ def up(spec: Path, options: Options) -> Outcome:
     """Render, check, deploy or apply the difference live, wait until healthy; raise on any failure."""
     began = time.monotonic()
     out = options.out
+    timeout = seconds(options.timeout, "--timeout", "how long up waits for health and scrape targets")
     stack = load_stack(spec)
     project = project_name(stack, options)
     state = State.of(project)
@@ -83,7 +84,7 @@ def up(spec: Path, options: Options) -> Outcome:
             plan,
             run,
             skipped,
-            options.timeout,
+            timeout,
             saved=lambda: state.save(new),
             restore_record=lambda: state.save(record) if record else None,
             before=set(record.components) if record else None,
