@@ -104,6 +104,10 @@ class Backend(ABC):
         """What this runtime does differently from what the spec asks, said plainly by `up`."""
         return []
 
+    def refuse_foreign(self) -> None:  # noqa: B027 - optional hook: the local runtime's state dir is its claim
+        """DeployError if where this runtime deploys the project holds what promstack did not create (a compose
+        project of another application): checked first, before the checks run and long before anything starts."""
+
     @abstractmethod
     def preflight(self, tree: Tree) -> None:
         """Fail (DeployError) if something the stack needs is missing (may pull images)."""

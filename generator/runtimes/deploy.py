@@ -53,6 +53,7 @@ def up(spec: Path, options: Options) -> Outcome:
         # a secret promstack generates (Grafana's admin password) is made once and kept in the state dir
         secrets = Secrets(spec.absolute().parent, keep=state.generated, persist=True)
         runner = backend(runtime, state, stack, secrets, out)
+        runner.refuse_foreign()
         out(f"promstack up: stack {stack.name!r} as project {project!r} on the {runtime} runtime")
         stack, skipped = runnable(runner, stack)
         for why in skipped.values():
