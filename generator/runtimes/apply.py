@@ -26,13 +26,14 @@ from generator.model import Stack
 from generator.render import Target, Tree
 from generator.runtimes import health
 from generator.runtimes.files import FileChange, compare, folders, install
-from generator.runtimes.state import ALL_PENDING, State
+from generator.runtimes.state import ALL, State
 from generator.write import Secrets, manifest, materialize
 
 Progress = Callable[[str], None]
 
 RELOADABLE = health.RELOADABLE
-# tests only: `up` stops at this named step of `execute` (installed, converged, reloaded) and waits there
+# tests only: `up` stops at this named step of `execute` (installed, converged, reloaded; rolled-back, when a
+# failed change has put the old definitions back) and waits there
 # until it is killed or interrupted, so a test can interrupt it at an exact point; never set it otherwise
 PAUSE_ENV = "PROMSTACK_TEST_PAUSE_AT"
 
@@ -180,13 +181,16 @@ def make_plan(
     new: dict[str, str],
     old: dict[str, str],
     procs: dict[str, Proc],
-    pending: frozenset[str] = frozenset(),
+    pending: dict[str, str] | None = None,
 ) -> Plan:
     """Decide per component. `new`/`old`: fingerprints of how each component runs, now and as deployed;
-    `pending`: components an interrupted `up` left unconfirmed (State.pending), reloaded or restarted
-    even when their files did not change since (they are on disk, but maybe not what the process runs)."""
+    `pending`: components an interrupted `up` left unconfirmed, with what confirms each (State.pending):
+    reloaded or recreated even when their files and fingerprints did not change since (they are on disk
+    and in state.json, but maybe not what the process runs: a rollback that was cut short may have put
+    its old flags back)."""
     plan = Plan(files=changes)
-    unconfirmed = set(new) if pending == ALL_PENDING else set(pending)
+    pending = pending or {}
+    unconfirmed = dict.fromkeys(new, pending[ALL]) if ALL in pending else pending
     touched: dict[str, list[str]] = {}
     for change in changes:
         if change.component:
@@ -199,6 +203,9 @@ def make_plan(
         elif old.get(name) != fingerprint:
             plan.recreate.append(name)
             plan.reasons[name] = "how it runs changed (image, flags, ports or environment)"
+        elif unconfirmed.get(name) == "recreate":
+            plan.recreate.append(name)
+            plan.reasons[name] = "an earlier `up` was interrupted before its restart was confirmed"
         elif name in touched or name in unconfirmed:
             files = ", ".join(touched.get(name, [])[:3]) + (" ..." if len(touched.get(name, [])) > 3 else "")
             why = f"files changed: {files}" if files else "an earlier `up` was interrupted before it was confirmed"
@@ -268,7 +275,7 @@ def execute(
     """
     state = backend.state
     # journal first: if this run dies before `verify`, the next `up` reloads or restarts these again
-    state.mark_pending([*plan.reload, *plan.recreate])
+    state.mark_pending({**dict.fromkeys(plan.reload, "reload"), **dict.fromkeys(plan.recreate, "recreate")})
     seen: dict[str, set[str]] = {}  # component -> its log lines before its reload
     try:
         install(state.staging, state.tree, plan.files, backend.owner)
@@ -330,6 +337,7 @@ def rollback(backend: Backend, plan: Plan, before: set[str], timeout: float = 90
         if time.monotonic() > deadline:
             raise DeployError(f"{', '.join(touched)} did not come back within {timeout:g}s")
         time.sleep(0.25)
+    checkpoint("rolled-back", backend.out)
     for name in plan.reload:
         health.reload(health.Endpoint.of(backend.stack.components[name], backend.secrets), backend.signal)
         backend.out(f"  {name:<18} back on its previous configuration")
