@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -60,9 +61,23 @@ def guarded(action: Callable[[], T]) -> T:
             say(traceback.format_exc().rstrip())
         say(f"error: {exc}")
         raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        say("interrupted")
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
+        say("interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}")
+        raise typer.Exit(128 + signum) from None
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (a `timeout`, a service manager, a closed terminal): unwound like Ctrl-C, so that
+    every clean-up runs (staging/ with resolved secrets removed, a half-written output put back)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise Terminated(signum)
 
 
 def problem_lines(problems: Sequence[CheckProblem], notes: bool = True) -> list[str]:
@@ -242,6 +257,8 @@ def _write_text(path: Path, text: str) -> None:
 
 def run() -> None:
     sys.excepthook = _excepthook
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _terminated)
     try:
         app()
     except SystemExit:

@@ -277,8 +277,10 @@ def rolled_back(stack: Deployment, tmp_path: Path, spec: dict[str, Any], _: Call
     assert "back on its previous configuration" in up_fails(stack)
 
 
-def interrupted(stack: Deployment, tmp_path: Path, spec: dict[str, Any], _: Callable[..., Path]) -> None:
-    """Ctrl-C once `up` has staged the next tree (it is starting the stack, or waiting for health)."""
+def interrupted(
+    stack: Deployment, tmp_path: Path, spec: dict[str, Any], _: Callable[..., Path], signum: int = signal.SIGINT
+) -> None:
+    """Ctrl-C (or SIGTERM) once `up` has staged the next tree (it is starting the stack, or waiting for health)."""
     run = subprocess.Popen(
         [PROMSTACK, "up", str(stack.spec), "--runtime", "local", "--timeout", "120"],
         env=stack.env,
@@ -288,13 +290,13 @@ def interrupted(stack: Deployment, tmp_path: Path, spec: dict[str, Any], _: Call
     )
     try:
         wait_for("staging/ to be written", lambda: (stack.root / "staging" / ".promstack.json").exists(), 120, 0.01)
-        run.send_signal(signal.SIGINT)
+        run.send_signal(signum)
         _, stderr = run.communicate(timeout=120)
     finally:
         if run.poll() is None:
             run.kill()
             run.communicate()
-    assert run.returncode in (1, 130), stderr
+    assert run.returncode in (1, 128 + signum), stderr
     assert "Traceback" not in stderr and "internal error" not in stderr, stderr
 
 
@@ -303,6 +305,8 @@ FAILURES = {
     "failed-converge": failed_first_converge,
     "rollback": rolled_back,
     "interrupt": interrupted,
+    # a `timeout`, a service manager or a closed terminal: no Python clean-up at all, until it was handled
+    "terminate": lambda *args: interrupted(*args, signum=signal.SIGTERM),
 }
 
 
