@@ -129,6 +129,8 @@ def generate(
         raise typer.Exit(2)
     here = _cwd()
     rendered = guarded(lambda: pipeline.generate(spec, out, runtime))
+    for note in rendered.notes:
+        say(f"note: {note}")
     total = len(rendered.tree.files) + len(rendered.tree.secrets)
     echo(f"wrote {total} files to {out}")
     if here and not _cwd():  # the shell's folder was replaced by the new one of the same name

@@ -6,7 +6,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator import binaries, checks, output
@@ -22,6 +22,7 @@ class Rendered:
     stack: Stack
     tree: Tree
     target: Target
+    notes: list[str] = field(default_factory=list)  # for the user: what an earlier, killed generate left
 
 
 def render_spec(spec: Path, runtime: str = "compose", root: Path | None = None) -> Rendered:
@@ -37,7 +38,7 @@ def generate(spec: Path, out: Path, runtime: str = "compose", placeholders: bool
     out = output.resolve(out)  # first: the paths rendered and renamed name no `..` or symlink
     rendered = render_spec(spec, runtime, out)
     secrets = Secrets(spec.absolute().parent, placeholders=placeholders)
-    write_tree(
+    rendered.notes = write_tree(
         rendered.tree, out, secrets, salt=rendered.stack.name, manifest_text=manifest(rendered.tree, spec.name, runtime)
     )
     return rendered

@@ -3,7 +3,7 @@ finished by the next `up`: it reloads what the interrupted one left unconfirmed 
 changes" while Prometheus and Alertmanager still run their old configuration.
 
 The interruption points are exact: `PROMSTACK_TEST_PAUSE_AT=<step>` (a hook for tests only, see
-`apply.checkpoint`) makes `up` announce the step on stderr and wait there until it is killed.
+`generator/pause.py`) makes `up` announce the step on stderr and wait there until it is killed.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from test_runtime_local import (
     rule_names,
 )
 
-from generator.runtimes.apply import PAUSE_ENV
+from generator.pause import PAUSE_ENV
 
 pytestmark = pytest.mark.live
 # after the files are installed; after the processes are converged (the record is saved); after the reloads

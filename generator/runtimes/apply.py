@@ -11,7 +11,6 @@ the last good tree back, the same way, and brings the touched components back to
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from abc import ABC, abstractmethod
@@ -23,6 +22,7 @@ from typing import ClassVar
 from generator import conventions
 from generator.errors import DeployError
 from generator.model import Stack
+from generator.pause import checkpoint
 from generator.render import Target, Tree
 from generator.runtimes import health
 from generator.runtimes.files import FileChange, compare, folders, install
@@ -32,19 +32,6 @@ from generator.write import Secrets, manifest, materialize
 Progress = Callable[[str], None]
 
 RELOADABLE = health.RELOADABLE
-# tests only: `up` stops at this named step of `execute` (installed, converged, reloaded; rolled-back, when a
-# failed change has put the old definitions back) and waits there
-# until it is killed or interrupted, so a test can interrupt it at an exact point; never set it otherwise
-PAUSE_ENV = "PROMSTACK_TEST_PAUSE_AT"
-
-
-def checkpoint(step: str, out: Progress) -> None:
-    """Where a test may interrupt `execute` (see PAUSE_ENV); does nothing unless that variable names `step`."""
-    if os.environ.get(PAUSE_ENV) != step:
-        return
-    out(f"  paused at {step} ({PAUSE_ENV} is set: a test is about to interrupt this run)")
-    while True:
-        time.sleep(3600)
 
 
 @dataclass
