@@ -457,25 +457,39 @@ def test_a_state_dir_of_an_earlier_promstack_is_adopted(
 @pytest.mark.parametrize(
     "entry", ["tree", "staging", "data", "logs", "run", "generated", "last-good", "state.json", "lock", "pending.json"]
 )
-def test_nothing_is_written_through_a_symlink_in_the_state_dir(entry: str, tmp_path: Path, state_spec: Path) -> None:
+@pytest.mark.parametrize("made_by", ["this-promstack", "an-earlier-promstack"])
+def test_nothing_is_written_through_a_symlink_in_the_state_dir(
+    entry: str, made_by: str, tmp_path: Path, state_spec: Path
+) -> None:
+    """Also in a folder an earlier promstack left (no marker yet): refused before it is adopted, so not even
+    the marker is written into it, nor its mode changed."""
     state = tmp_path / "state"
     root = state / "pst-own"
-    created = promstack("down", str(state_spec), "--runtime", "local", state=state)  # creates the state dir
-    assert created.returncode == 0, created.stderr
-    assert (root / MARKER).is_file()
+    if made_by == "this-promstack":
+        created = promstack("down", str(state_spec), "--runtime", "local", state=state)  # creates the state dir
+        assert created.returncode == 0, created.stderr
+        assert (root / MARKER).is_file()
+    else:  # the layout an earlier `down` left: the lock and promstack's folders, no marker
+        user_files(root, "lock")
+        root.chmod(0o755)
     elsewhere = tmp_path / "elsewhere"
     user_files(elsewhere, "precious")
     target = elsewhere if entry not in ("state.json", "lock", "pending.json") else elsewhere / "precious"
     (root / entry).unlink(missing_ok=True)
     (root / entry).symlink_to(target)
-    before = tree(elsewhere)
+    before, ours_before = tree(elsewhere), tree(root)
+    mode = root.stat().st_mode
     for args in (["up", "--runtime", "local"], ["down", "--runtime", "local", "--volumes"]):
         result = promstack(args[0], str(state_spec), *args[1:], state=state)
         assert result.returncode == 1, result.stdout + result.stderr
         assert "Traceback" not in result.stderr
-        assert f"{root / entry} is a symlink; promstack never writes through one" in result.stderr
+        refused = f"{root / entry} is a symlink; promstack never writes through one"
+        if made_by != "this-promstack" and entry in ("state.json", "lock"):  # then nothing says it is ours
+            refused = f"the state directory {root} was not created by promstack"
+        assert refused in result.stderr
     assert tree(elsewhere) == before
     assert (root / entry).is_symlink()
+    assert tree(root) == ours_before and root.stat().st_mode == mode
 
 
 @pytest.mark.parametrize("inner", ["tree/prometheus", "data/prometheus", "logs/supervisord.log", "generated/grafana"])

@@ -177,6 +177,8 @@ class State:
         """Before `up` or `down` writes anything, the lock included: create the state dir with its marker, or
         adopt one (see `ownership`); refuse a foreign folder, or a symlink where promstack writes."""
         found = ownership.verdict(self.root, self.project, self._hint)
+        if found == "adopt":
+            ownership.refuse_symlinks(self.root)  # before the marker: a refused folder is left as it was
         try:
             if found != "ours":
                 self.root.mkdir(parents=True, exist_ok=True)
