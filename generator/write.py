@@ -120,6 +120,11 @@ class Secrets:
             if bad:  # name the characters, never the value
                 shown = " and ".join(repr(c) for c in bad)
                 raise SecretError(f"secret {ref.describe()} contains {shown}: {why}; choose a value without it")
+            if key in secret.trimmed and plain != plain.strip():
+                raise SecretError(
+                    f"secret {ref.describe()} begins or ends with whitespace, which the tool reading it from its file "
+                    "drops (so it would not match); choose a value without it"
+                )
             if key in secret.bcrypt:
                 if len(plain.encode()) > 72:
                     raise SecretError(f"secret {ref.describe()} is longer than 72 bytes, more than bcrypt can hash")

@@ -76,10 +76,24 @@ class SecretFile:
     bcrypt: frozenset[str] = frozenset()
     # characters a value may not hold, with why (the tool reading the file would change the value)
     refuse: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # placeholders whose reader trims whitespace around the value: one with any is refused at write time
+    trimmed: frozenset[str] = frozenset()
 
     @staticmethod
-    def single(ref: SecretRef) -> SecretFile:
+    def single(ref: SecretRef, refuse: tuple[str, str] | None = None) -> SecretFile:
+        """A file holding one password, token or URL, read through a `*_file` setting: every such reader
+        (Prometheus' and the exporters' HTTP clients, Alertmanager, Grafana's $__file{}) trims the whitespace
+        around it, so a value with any would not be the one the other side checks. `refuse`: characters
+        the reader changes, with why."""
+        return SecretFile("${value}", {"value": ref}, refuse={"value": refuse} if refuse else {}, trimmed=_VALUE)
+
+    @staticmethod
+    def pem(ref: SecretRef) -> SecretFile:
+        """A certificate or key: PEM, which whitespace around it does not change."""
         return SecretFile("${value}", {"value": ref})
+
+
+_VALUE = frozenset({"value"})
 
 
 @dataclass(frozen=True)
