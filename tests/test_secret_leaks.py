@@ -392,3 +392,49 @@ def test_a_tiny_secret_does_not_garble_every_message() -> None:
     assert (
         redactor.clean("error: the receiver refused xyz, long-enough") == "error: the receiver refused xyz, <redacted>"
     )
+
+
+# --- 2: what an earlier deployment was given is known too ----------------------------------------------------
+
+
+def test_secrets_an_earlier_deployment_left_are_redacted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A component's log may quote what an earlier `up` gave it (a webhook URL replaced since, a log that
+    `down` kept): every command that reads the state dir learns the values it holds before printing. The
+    state dir here is written by promstack's own writer (live tree, last good tree, a local env file)."""
+    from generator.runtimes import deployed_secrets
+    from generator.runtimes.state import State
+
+    old = {name: f"S3cr3t-old-{name}-{uuid.uuid4().hex}" for name in ("SLACK", "PROM", "PD", "REDIS")}
+    monkeypatch.setattr(redact, "REDACTOR", redact.Redactor())  # nothing resolved in this run
+    spec = tmp_path / "stack.yaml"
+    spec.write_text(
+        yaml.safe_dump(
+            {
+                "version": 1,
+                "name": "old",
+                "components": {"prometheus": {"auth": {"basic": {"username": "admin", "password": {"env": "PROM"}}}}},
+                "exporters": {"redis": {"targets": ["redis:6379"], "password": {"env": "REDIS"}}},
+                "notifications": {
+                    "receivers": [
+                        {"name": "s", "slack": {"url": {"env": "SLACK"}}},
+                        {"name": "p", "pagerduty": {"routing_key": {"env": "PD"}}},
+                    ],
+                    "default_receiver": "s",
+                },
+            }
+        )
+    )
+    state = State(tmp_path / "state" / "old", "old")
+    for name, value in old.items():
+        monkeypatch.setenv(name, value)
+    pipeline.generate(spec, state.tree, "local")
+    pipeline.generate(spec, state.last_good, "local")
+    (state.run / "env").mkdir(parents=True)
+    (state.run / "env" / "redis-exporter.env").write_text(f"REDIS_ADDR=redis:6379\nREDIS_PASSWORD='{old['REDIS']}'\n")
+    monkeypatch.setattr(redact, "REDACTOR", redact.Redactor())  # generate remembered them: forget again
+
+    deployed_secrets.remember(state)
+    log = " ".join(f'level=error msg="refused" value={value}' for value in old.values())
+    cleaned = redact.clean(f"alertmanager basic_auth_users admin: {log}")
+    assert not any(value in cleaned for value in old.values()), cleaned
+    assert cleaned.startswith("alertmanager basic_auth_users admin: level=error")  # ordinary words stay

@@ -11,7 +11,7 @@ from pathlib import Path
 from generator import conventions, pipeline
 from generator.model import Stack
 from generator.render import render
-from generator.runtimes import access, apply, files
+from generator.runtimes import access, apply, deployed_secrets, files
 from generator.runtimes.apply import Plan, Progress, Verified
 from generator.runtimes.choose import backend, choose, compose_or_local, runnable
 from generator.runtimes.lock import locked, seconds
@@ -46,6 +46,7 @@ def up(spec: Path, options: Options) -> Outcome:
     project = project_name(stack, options)
     state = State.of(project)
     with locked(state, on_wait=out), state.staging_removed():
+        deployed_secrets.remember(state)  # a log may quote what an earlier deployment was given
         record = state.load()
         runtime = choose(options.runtime, record)
         if runtime == "compose" and options.runtime == "auto" and record is None:
