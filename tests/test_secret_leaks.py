@@ -438,3 +438,43 @@ def test_secrets_an_earlier_deployment_left_are_redacted(tmp_path: Path, monkeyp
     cleaned = redact.clean(f"alertmanager basic_auth_users admin: {log}")
     assert not any(value in cleaned for value in old.values()), cleaned
     assert cleaned.startswith("alertmanager basic_auth_users admin: level=error")  # ordinary words stay
+
+
+@pytest.mark.parametrize("forged", FORGERIES)
+@pytest.mark.parametrize("where", ["basic-auth username", "route matcher", "route group_by"])
+def test_no_spec_string_outside_the_receivers_pulls_a_secret_in(
+    where: str, forged: str, tmp_path: Path, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other templates made from the spec: web.yml (a basic-auth user next to a bcrypt placeholder) and
+    alertmanager.yml's routes (inline secrets on 0.25). Every template checks that it names only its own
+    placeholders (SecretFile), so a forged one would stop the render instead of filling in a secret."""
+    monkeypatch.setenv("HOOK_URL", hook := f"http://hooks.test/S3cr3t-{uuid.uuid4().hex}")
+    monkeypatch.setenv("NODE_PW", password := f"S3cr3t-{uuid.uuid4().hex}")
+    user = forged if where == "basic-auth username" else "scraper"
+    route: dict[str, Any] = {"receiver": "team", "match": {"team": "ops"}}
+    if where == "route matcher":
+        route["match"] = {"team": forged}
+    if where == "route group_by":
+        route["group_by"] = ["alertname", forged.replace("$", "").replace("{", "").replace("}", "").replace("'", "")]
+    spec = write_spec(
+        components={"alertmanager": {"version": "v0.25.0"}},
+        exporters={"node": {"expose": True, "auth": {"basic": {"username": user, "password": {"env": "NODE_PW"}}}}},
+        notifications={
+            "receivers": [{"name": "team", "webhook": {"url": {"env": "HOOK_URL"}}}],
+            "default_receiver": "team",
+            "routes": [route],
+        },
+    )
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["generate", str(spec), "-o", str(out)])
+    if result.exit_code == 2:  # refused as a value of its kind (a label name): nothing written
+        assert not out.exists()
+        return
+    assert result.exit_code == 0, result.output
+    web = yaml.safe_load((out / "secrets/node-exporter/web-config.yml").read_text())
+    assert list(web["basic_auth_users"]) == [user]
+    config = (out / conventions.ALERTMANAGER_CONFIG).read_text()
+    assert config.count(hook) == 1 and password not in config
+    if where == "route matcher":
+        matchers = [m for r in yaml.safe_load(config)["route"]["routes"] for m in r.get("matchers", [])]
+        assert f"team={json.dumps(forged)}" in matchers, matchers  # the value, exactly as given

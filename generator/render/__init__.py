@@ -79,6 +79,13 @@ class SecretFile:
     # placeholders whose reader trims whitespace around the value: one with any is refused at write time
     trimmed: frozenset[str] = frozenset()
 
+    def __post_init__(self) -> None:
+        # every `$` of a value from the spec is doubled where a template is made (secret_yaml, args.dollar):
+        # a template naming any other placeholder than its values would fill one with another's secret
+        template = string.Template(self.template)
+        if not template.is_valid() or set(template.get_identifiers()) != set(self.values):
+            raise RuntimeError(f"secret template placeholders {template.get_identifiers()} != {sorted(self.values)}")
+
     @staticmethod
     def single(ref: SecretRef, refuse: tuple[str, str] | None = None) -> SecretFile:
         """A file holding one password, token or URL, read through a `*_file` setting: every such reader
@@ -112,10 +119,7 @@ def secret_yaml(data: Any, values: Mapping[str, SecretRef], stack: Stack | None 
     """
     top = f"# {header(stack)}\n" if stack else ""  # the spec's file name may hold a `$` too
     text = _dollars(top) + note + dump_yaml(_dollars(data))
-    template = string.Template(text)
-    if not template.is_valid() or set(template.get_identifiers()) != set(values):
-        raise RuntimeError(f"secret template placeholders {template.get_identifiers()} != {sorted(values)}")
-    return SecretFile(text, dict(values))
+    return SecretFile(text, dict(values))  # (which checks its placeholders)
 
 
 def _dollars(data: Any) -> Any:
