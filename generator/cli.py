@@ -9,12 +9,15 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from generator import pipeline, redact
 from generator.errors import CheckError, CheckProblem, PromstackError, SpecError
+
+if TYPE_CHECKING:
+    from generator.ops.progress import Progress
 
 app = typer.Typer(
     help="Monitoring as code: one YAML spec in, a running, proven Prometheus + Alertmanager + Grafana stack out.",
@@ -26,6 +29,15 @@ state = {"debug": False}
 T = TypeVar("T")
 
 SpecArg = Annotated[Path, typer.Argument(help="The stack spec (YAML).", show_default=False)]
+EnvOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--env",
+        "-e",
+        help="The spec's environment to use (a key of its `environments:`); default: the base spec.",
+        show_default=False,
+    ),
+]
 RuntimeOpt = Annotated[
     str,
     typer.Option("--runtime", "-r", help="auto (compose where a Docker engine answers, else local), compose or local."),
@@ -63,7 +75,7 @@ def guarded(action: Callable[[], T]) -> T:
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt as exc:
         signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
-        say("interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}")
+        say("interrupted" if signum == signal.SIGINT else f"interrupted by {signal.Signals(signum).name}")
         raise typer.Exit(128 + signum) from None
 
 
@@ -99,9 +111,10 @@ def check(
     live: Annotated[
         str | None, typer.Option("--live", help="Also run every dashboard query against this Prometheus URL.")
     ] = None,
+    env: EnvOpt = None,
 ) -> None:
     """Validate the spec, render it in memory and prove the result with promtool, amtool and our checks."""
-    report = guarded(lambda: pipeline.check_spec(spec, live=live))
+    report = guarded(lambda: pipeline.check_spec(spec, live=live, env=env))
     for line in problem_lines([p for p in report.problems if p.severity == "warning"]):
         say(line)
     for name in report.passed:
@@ -122,16 +135,19 @@ def generate(
         Path, typer.Option("--out", "-o", help="Output directory (our files replaced atomically, yours kept).")
     ] = Path("out"),
     runtime: Annotated[str, typer.Option("--runtime", "-r", help="compose or local: paths and addresses.")] = "compose",
+    env: EnvOpt = None,
 ) -> None:
     """Render the spec into a config tree (atomically; identical specs give identical bytes)."""
     if runtime not in ("compose", "local"):
         say("error: --runtime must be compose or local")
         raise typer.Exit(2)
     here = _cwd()
-    rendered = guarded(lambda: pipeline.generate(spec, out, runtime))
+    rendered = guarded(lambda: pipeline.generate(spec, out, runtime, env=env))
     for note in rendered.notes:
         say(f"note: {note}")
     total = len(rendered.tree.files) + len(rendered.tree.secrets)
+    for why in rendered.left_out.values():
+        say(f"note: {pipeline.left_out_line(why)}")
     echo(f"wrote {total} files to {out}")
     if here and not _cwd():  # the shell's folder was replaced by the new one of the same name
         say(f"note: your current folder was replaced; `cd {here}` to see the new files")
@@ -145,9 +161,9 @@ def _cwd() -> str | None:
 
 
 @app.command("test")
-def test_cmd(spec: SpecArg) -> None:
+def test_cmd(spec: SpecArg, env: EnvOpt = None) -> None:
     """Run the rule unit tests and the route tests of the spec."""
-    report = guarded(lambda: pipeline.check_spec(spec, only=["rules/test", "routes/test"]))
+    report = guarded(lambda: pipeline.check_spec(spec, only=["rules/test", "routes/test"], env=env))
     for name in report.passed:
         echo(f"ok  {name}")
     # how many ran: a test run that proves nothing (no tests rendered) should not look like one that did
@@ -172,11 +188,12 @@ def up(
     runtime: RuntimeOpt = "auto",
     project: ProjectOpt = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for health and scrape targets.")] = 180,
+    env: EnvOpt = None,
 ) -> None:
     """Check and deploy the stack, or apply only what changed (live reload, no restart); wait until healthy."""
     from generator import runtimes
 
-    outcome = guarded(lambda: runtimes.up(spec, runtimes.Options(runtime, project, timeout, out=say)))
+    outcome = guarded(lambda: runtimes.up(spec, runtimes.Options(runtime, project, timeout, out=say, env=env)))
     for line in runtimes.summary(outcome):
         echo(line)
 
@@ -187,11 +204,12 @@ def down(
     runtime: RuntimeOpt = "auto",
     project: ProjectOpt = None,
     volumes: Annotated[bool, typer.Option("--volumes", help="Also delete the data (metrics, silences).")] = False,
+    env: EnvOpt = None,
 ) -> None:
     """Stop and remove the stack. Its data is kept unless --volumes."""
     from generator import runtimes
 
-    echo(guarded(lambda: runtimes.down(spec, runtimes.Options(runtime, project, out=say), volumes)))
+    echo(guarded(lambda: runtimes.down(spec, runtimes.Options(runtime, project, out=say, env=env), volumes)))
 
 
 @app.command()
@@ -199,13 +217,14 @@ def status(
     spec: SpecArg,
     project: ProjectOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    env: EnvOpt = None,
 ) -> None:
     """Each component (state, health, version, uptime), scrape targets, firing alerts."""
     import json
 
     from generator import runtimes
 
-    report = guarded(lambda: runtimes.status(spec, runtimes.Options(project=project, out=say)))
+    report = guarded(lambda: runtimes.status(spec, runtimes.Options(project=project, out=say, env=env)))
     if as_json:
         echo(json.dumps(report, indent=2, sort_keys=True))
     else:
@@ -214,13 +233,117 @@ def status(
 
 
 @app.command()
-def diff(spec: SpecArg, runtime: RuntimeOpt = "auto", project: ProjectOpt = None) -> None:
-    """What `up` would change: per component, then file by file (secret files are named, never shown)."""
+def diff(
+    spec: SpecArg,
+    runtime: RuntimeOpt = "auto",
+    project: ProjectOpt = None,
+    env: EnvOpt = None,
+    against: Annotated[
+        str | None,
+        typer.Option(
+            "--against",
+            help="Compare the rendered configs of --env with those of this environment instead of the running stack.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """What `up` would change: per component, then file by file (secret files are named, never shown); with
+    --against, how two environments of the spec differ, file by file."""
+    if against is not None:
+        lines = guarded(lambda: pipeline.compare(spec, env, against))
+        for line in lines or [f"no differences between {env or 'the base'} and {against}"]:
+            echo(line)
+        return
     from generator import runtimes
 
-    difference = guarded(lambda: runtimes.diff(spec, runtimes.Options(runtime, project, out=say)))
+    difference = guarded(lambda: runtimes.diff(spec, runtimes.Options(runtime, project, out=say, env=env)))
     for line in runtimes.diff_lines(difference):
         echo(line)
+
+
+def _progress() -> Progress:
+    """Progress on stderr: a line per step, and on a terminal a line repainted in place with the bytes."""
+    from generator.ops.progress import Progress
+
+    def paint(line: str) -> None:
+        sys.stderr.write("\r\033[K" + redact.clean(line))
+        sys.stderr.flush()
+
+    return Progress(say, paint if sys.stderr.isatty() else None)
+
+
+@app.command()
+def backup(
+    spec: SpecArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The archive to write (.tar.gz); never an existing file.")],
+    project: ProjectOpt = None,
+    include_secrets: Annotated[
+        bool,
+        typer.Option("--include-secrets", help="Also store the resolved secret files and generated passwords."),
+    ] = False,
+    env: EnvOpt = None,
+) -> None:
+    """Copy the running stack (metrics, silences, notification log, Grafana, config) into one archive (0600)."""
+    from generator import runtimes
+    from generator.ops import backup as ops_backup
+
+    progress = _progress()
+    done = guarded(
+        lambda: ops_backup.backup(
+            spec, out, runtimes.Options(project=project, out=say, env=env), include_secrets, progress
+        )
+    )
+    for line in ops_backup.summary_lines(done):
+        echo(line)
+
+
+@app.command()
+def restore(
+    spec: SpecArg,
+    archive: Annotated[Path, typer.Argument(help="A backup written by `promstack backup`.", show_default=False)],
+    runtime: RuntimeOpt = "auto",
+    project: ProjectOpt = None,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Replace the data the stack has (only once the archive is proven sound).")
+    ] = False,
+    env: EnvOpt = None,
+) -> None:
+    """Put a backup's data back into a stack that is down (auto: the runtime it was taken on); then `up`."""
+    from generator import runtimes
+    from generator.ops import restore as ops_restore
+
+    progress = _progress()
+    done = guarded(
+        lambda: ops_restore.restore(
+            spec, archive, runtimes.Options(runtime, project, out=say, env=env), replace, progress
+        )
+    )
+    for line in ops_restore.summary_lines(done, spec):
+        echo(line)
+
+
+@app.command()
+def report(
+    spec: SpecArg,
+    since: Annotated[str, typer.Option("--since", help="How far back: a duration like 30d, 12h.")] = "30d",
+    form: Annotated[
+        str | None,
+        typer.Option("--format", "-f", help="html, markdown or json (default: from the file name, else html)."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write it here instead of standard output.")] = None,
+    project: ProjectOpt = None,
+    env: EnvOpt = None,
+) -> None:
+    """SLOs, services, alert history and capacity of the running stack over the last --since."""
+    from generator import report as reports
+    from generator import runtimes
+
+    text = guarded(lambda: reports.report(spec, since, form, out, runtimes.Options(project=project, out=say, env=env)))
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    guarded(lambda: _write_text(out, text))
+    say(f"wrote {out}")
 
 
 def _excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
@@ -247,7 +370,7 @@ def schema(
 def _write_text(path: Path, text: str) -> None:
     """Replace `path` atomically; never through a symlink, never over a folder."""
     if path.is_symlink() or path.is_dir():
-        raise PromstackError(f"{path} is a symlink or a folder; choose a plain file to write the schema to")
+        raise PromstackError(f"{path} is a symlink or a folder; choose a plain file to write to")
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         tmp.write_text(text)

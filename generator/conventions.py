@@ -69,6 +69,7 @@ DASHBOARD_UIDS: dict[str, str] = {
     "service": "promstack-service",
     "slo": "promstack-slo",
     "alerts": "promstack-alerts",
+    "runbooks": "promstack-runbooks",
     **catalog.dashboard_uids(),
 }
 

@@ -1,8 +1,8 @@
 """Tests only: stop at a named step and wait there until killed, so that a test can interrupt promstack at
 an exact point. `PROMSTACK_TEST_PAUSE_AT=<step>` names the step: `generate` has moved-in (the user's entries
 are in the new tree, not yet swapped in) and swapped (the new tree is in place, the old one not yet
-removed); `up` has installed, converged, reloaded and rolled-back (see runtimes/apply.py). Never set it
-otherwise: nothing else reads it.
+removed); `up` has installed, converged, reloaded and rolled-back (see runtimes/apply.py); `backup` has
+backup-written. Never set it otherwise: nothing else reads it.
 """
 
 from __future__ import annotations

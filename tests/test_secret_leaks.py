@@ -149,6 +149,13 @@ def _string_fields() -> Iterator[tuple[str, str]]:
 
 
 STRING_FIELDS = sorted(_string_fields())
+# fields validated as URLs (opsgenie and wechat api_url): the forgeries go into the path of a valid one
+URL_FIELDS = {
+    (kind, field)
+    for kind, sub in spec_schema.schema()["$defs"]["receiver"]["properties"].items()
+    for field, spec in sub.get("properties", {}).items()
+    if spec.get("format") == "url"
+}
 # what a placeholder or the old marker looked like, and string.Template's own syntax
 FORGERIES = [
     "${secret0}",
@@ -174,6 +181,8 @@ def test_no_spec_string_pulls_a_secret_in(
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     forged = " ".join(FORGERIES)
+    if (kind, field) in URL_FIELDS:
+        forged = "https://forged.example/" + "/".join(FORGERIES) + "/"
     receivers = []
     for other, (settings, secret) in KINDS.items():
         if other == "msteams":
@@ -296,7 +305,9 @@ def test_cli_edge_cleans_errors_and_tracebacks(
     value = f"S3cr3t-{uuid.uuid4().hex}"
     spec = write_spec()
 
-    def failing(spec: Path, out: Path, runtime: str = "compose", placeholders: bool = False) -> None:
+    def failing(
+        spec: Path, out: Path, runtime: str = "compose", placeholders: bool = False, env: str | None = None
+    ) -> None:
         url = Secrets(spec.parent, environ={"HOOK_URL": f"https://hooks.test/{value}"}).value(SecretRef(env="HOOK_URL"))
         raise DeployError(f"the receiver refused {url}: {json.dumps({'url': url})}")
 

@@ -127,7 +127,7 @@ def _integration(
     if kind == "dingtalk":
         if not stack.has("dingtalk"):
             raise PromstackError(f"receiver {receiver} uses dingtalk but the stack has no dingtalk adapter component")
-        # the adapter holds the DingTalk URL and signing secret (render/dingtalk.py); this is just its address
+        # promstack's adapter holds the robot URL and signing secret (render/dingtalk.py); this is its address
         url = f"http://{target.address(stack, 'dingtalk')}/dingtalk/{receiver}/send"
         return "webhook_configs", {"url": url, **resolved}
     if kind == "pagerduty":
@@ -149,7 +149,7 @@ def _integration(
         }
     if kind == "wechat":
         out = {"corp_id": s["corp_id"], "agent_id": s["agent_id"], **secrets.late(receiver, kind, s["api_secret"])}
-        out.update({key: s[key] for key in ("to_party", "to_user") if s.get(key)})
+        out.update({key: s[key] for key in ("to_party", "to_user", "api_url") if s.get(key)})
         return "wechat_configs", {**out, **resolved, "message": nt.TEXT}
     if kind == "telegram":
         # parse_mode "" sends plain text: label values need no HTML/Markdown escaping, links still work

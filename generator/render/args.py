@@ -32,7 +32,8 @@ WEB_PASSWORD = "web-password"
 MY_CNF = "my.cnf"
 ADMIN_PASSWORD = "admin_password"  # Grafana's: the spec key and the secret file's name
 DEMO_SCRIPT = "app.py"
-DINGTALK_CONFIG = "config.yml"
+DINGTALK_SCRIPT = "adapter.py"
+DINGTALK_CONFIG = "config.json"
 BLACKBOX_CONFIG = "blackbox.yml"
 BASIC_AUTH_PASSWORD = "auth.basic.password"  # a catalog `secret_env` source besides the spec's secret keys
 
