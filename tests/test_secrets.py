@@ -290,7 +290,7 @@ TRIMMED = {"PROM_PW", "AM_PW", "NODE_PW", "SLACK_URL", "HOOK_URL", "PD_KEY", "OG
 TRIMMED |= {"DISCORD_URL", "WECHAT_SECRET", "SMTP_PW", "DINGTALK_URL", "DINGTALK_SECRET", "keys/admin.txt"}
 
 
-@pytest.mark.parametrize("padding", [" {} ", "{}\t", "\n{}"], ids=["spaces", "trailing-tab", "leading-newline"])
+@pytest.mark.parametrize("padding", [" {} ", "\n{}\t"], ids=["spaces", "newline-and-tab"])
 @pytest.mark.parametrize("name", [*ENV_NAMES, *FILES])
 def test_a_secret_its_reader_would_trim_is_refused_unshown(
     name: str, padding: str, spec: Path, values: dict[str, str]
