@@ -6,6 +6,7 @@ edge (options, messages, exit codes). This module is the entry point."""
 
 from __future__ import annotations
 
+import signal
 import sys
 import traceback
 from types import TracebackType
@@ -16,7 +17,7 @@ from generator import cli_spec, cli_deploy, cli_ops
 
 # isort: on
 from generator import redact
-from generator.cli_common import app, say
+from generator.cli_common import app, say, terminated
 
 __all__ = ["app", "cli_deploy", "cli_ops", "cli_spec", "run"]
 
@@ -28,6 +29,8 @@ def _excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType
 
 def run() -> None:
     sys.excepthook = _excepthook
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, terminated)
     try:
         app()
     except SystemExit:

@@ -5,6 +5,7 @@ cli.py (spec: check, generate, test, schema), cli_deploy.py (up, down, status, d
 
 from __future__ import annotations
 
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -92,9 +93,23 @@ def guarded(action: Callable[[], T]) -> T:
             say(traceback.format_exc().rstrip())
         say(f"error: {exc}")
         raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        say("interrupted")
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
+        say("interrupted" if signum == signal.SIGINT else f"interrupted by {signal.Signals(signum).name}")
+        raise typer.Exit(128 + signum) from None
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (a `timeout`, a service manager, a closed terminal): unwound like Ctrl-C, so that
+    every clean-up runs (staging/ with resolved secrets removed, a half-written output put back)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def terminated(signum: int, frame: object) -> None:
+    raise Terminated(signum)
 
 
 def problem_lines(problems: Sequence[CheckProblem], notes: bool = True) -> list[str]:
@@ -130,10 +145,6 @@ def progress() -> Progress:
         sys.stderr.flush()
 
     return Progress(say, paint if sys.stderr.isatty() else None)
-
-
-def terminated(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl-C: no partial archive, no half-placed data
 
 
 def write_text(path: Path, text: str) -> None:

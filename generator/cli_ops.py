@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +17,6 @@ from generator.cli_common import (
     guarded,
     progress,
     say,
-    terminated,
     write_text,
 )
 
@@ -38,7 +36,6 @@ def backup(
     from generator import runtimes
     from generator.ops import backup as ops_backup
 
-    signal.signal(signal.SIGTERM, terminated)
     shown = progress()
     done = guarded(
         lambda: ops_backup.backup(
@@ -64,7 +61,6 @@ def restore(
     from generator import runtimes
     from generator.ops import restore as ops_restore
 
-    signal.signal(signal.SIGTERM, terminated)
     shown = progress()
     done = guarded(
         lambda: ops_restore.restore(spec, archive, runtimes.Options(runtime, project, out=say, env=env), replace, shown)

@@ -71,6 +71,8 @@ def generate(
         raise typer.Exit(2)
     here = _cwd()
     rendered = guarded(lambda: pipeline.generate(spec, out, runtime, env=env))
+    for note in rendered.notes:
+        say(f"note: {note}")
     total = len(rendered.tree.files) + len(rendered.tree.secrets)
     for why in rendered.left_out.values():
         say(f"note: {pipeline.left_out_line(why)}")

@@ -26,6 +26,7 @@ class Rendered:
     tree: Tree
     target: Target
     left_out: dict[str, str] = field(default_factory=dict)  # component -> why the runtime runs without it
+    notes: list[str] = field(default_factory=list)  # for the user: what an earlier, killed generate left
 
 
 def render_spec(
@@ -56,7 +57,7 @@ def generate(
     out = output.resolve(out)  # first: the paths rendered and renamed name no `..` or symlink
     rendered = render_spec(spec, runtime, out, leave_out=True, env=env)  # what `up` would run here
     secrets = Secrets(spec.absolute().parent, placeholders=placeholders)
-    write_tree(
+    rendered.notes = write_tree(
         rendered.tree, out, secrets, salt=rendered.stack.name, manifest_text=manifest(rendered.tree, spec.name, runtime)
     )
     return rendered

@@ -28,9 +28,9 @@ from generator.errors import DeployError, SecretError
 from generator.model import Component, Stack
 from generator.ops import archive
 from generator.ops.progress import Progress
+from generator.pause import checkpoint
 from generator.render import args
 from generator.runtimes import health
-from generator.runtimes.apply import checkpoint
 from generator.runtimes.choose import backend
 from generator.runtimes.data import DataStore, store
 from generator.runtimes.lock import locked

@@ -102,10 +102,31 @@ class SecretFile:
     bcrypt: frozenset[str] = frozenset()
     # characters a value may not hold, with why (the tool reading the file would change the value)
     refuse: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # placeholders whose reader trims whitespace around the value: one with any is refused at write time
+    trimmed: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        # every `$` of a value from the spec is doubled where a template is made (secret_yaml, args.dollar):
+        # a template naming any other placeholder than its values would fill one with another's secret
+        template = string.Template(self.template)
+        if not template.is_valid() or set(template.get_identifiers()) != set(self.values):
+            raise RuntimeError(f"secret template placeholders {template.get_identifiers()} != {sorted(self.values)}")
 
     @staticmethod
-    def single(ref: SecretRef) -> SecretFile:
+    def single(ref: SecretRef, refuse: tuple[str, str] | None = None) -> SecretFile:
+        """A file holding one password, token or URL, read through a `*_file` setting: every such reader
+        (Prometheus' and the exporters' HTTP clients, Alertmanager, Grafana's $__file{}) trims the whitespace
+        around it, so a value with any would not be the one the other side checks. `refuse`: characters
+        the reader changes, with why."""
+        return SecretFile("${value}", {"value": ref}, refuse={"value": refuse} if refuse else {}, trimmed=_VALUE)
+
+    @staticmethod
+    def pem(ref: SecretRef) -> SecretFile:
+        """A certificate or key: PEM, which whitespace around it does not change."""
         return SecretFile("${value}", {"value": ref})
+
+
+_VALUE = frozenset({"value"})
 
 
 @dataclass(frozen=True)
@@ -124,10 +145,7 @@ def secret_yaml(data: Any, values: Mapping[str, SecretRef], stack: Stack | None 
     """
     top = f"# {header(stack)}\n" if stack else ""  # the spec's file name may hold a `$` too
     text = _dollars(top) + note + dump_yaml(_dollars(data))
-    template = string.Template(text)
-    if not template.is_valid() or set(template.get_identifiers()) != set(values):
-        raise RuntimeError(f"secret template placeholders {template.get_identifiers()} != {sorted(values)}")
-    return SecretFile(text, dict(values))
+    return SecretFile(text, dict(values))  # (which checks its placeholders)
 
 
 def _dollars(data: Any) -> Any:

@@ -197,8 +197,8 @@ def render(stack: Stack, target: Target) -> Tree:
         if catalog.entry(name).web_config:
             tree.secrets[f"{base}/{WEB_CONFIG}"] = web_config(component, target)
         if uses_tls(component) and component.auth.tls is not None:
-            tree.secrets[f"{base}/{TLS_CERT}"] = SecretFile.single(component.auth.tls.cert)
-            tree.secrets[f"{base}/{TLS_KEY}"] = SecretFile.single(component.auth.tls.key)
+            tree.secrets[f"{base}/{TLS_CERT}"] = SecretFile.pem(component.auth.tls.cert)
+            tree.secrets[f"{base}/{TLS_KEY}"] = SecretFile.pem(component.auth.tls.key)
         if component.auth.basic is not None and protected(component):
             tree.secrets[f"{base}/{WEB_PASSWORD}"] = SecretFile.single(component.auth.basic.password)
     return tree

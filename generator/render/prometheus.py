@@ -189,5 +189,5 @@ def render(stack: Stack, target: Target) -> Tree:
         if protected(component) and component.auth is not None and component.auth.basic is not None:
             tree.secrets[f"{base}/{password_file(name)}"] = SecretFile.single(component.auth.basic.password)
         if uses_tls(component) and component.auth is not None and component.auth.tls is not None:
-            tree.secrets[f"{base}/{ca_file(name)}"] = SecretFile.single(component.auth.tls.cert)
+            tree.secrets[f"{base}/{ca_file(name)}"] = SecretFile.pem(component.auth.tls.cert)
     return tree

@@ -28,11 +28,10 @@ import docker.errors  # type: ignore[import-untyped]
 
 from generator import catalog
 from generator.errors import DeployError
-from generator.runtimes import compose
+from generator.runtimes import compose, compose_project
 from generator.runtimes.data import DataStore, Entries, owner, tar_members
 
 _PROJECT_LABEL = "com.docker.compose.project"
-_SERVICE_LABEL = "com.docker.compose.service"
 _VOLUME_LABEL = "com.docker.compose.volume"
 
 
@@ -79,8 +78,8 @@ class ComposeData(DataStore):
         return f"{data.rstrip('/')}/{sub}" if sub else data
 
     def _container(self, component: str) -> Any:
-        labels = [f"{_PROJECT_LABEL}={self.state.project}", f"{_SERVICE_LABEL}={component}"]
-        found = self.client.containers.list(filters={"label": labels})
+        # promstack's own container of that service: a user's application may share the project name
+        found = self.client.containers.list(filters=compose_project.ours(self.state.project, component))
         if not found:
             raise DeployError(f"{component} is not running; start the stack with `promstack up` first")
         return found[0]

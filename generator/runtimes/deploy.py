@@ -12,10 +12,10 @@ from generator import conventions, pipeline
 from generator.errors import DeployError
 from generator.model import Stack
 from generator.render import render
-from generator.runtimes import access, apply, files
+from generator.runtimes import access, apply, deployed_secrets, files
 from generator.runtimes.apply import Plan, Progress, Verified
 from generator.runtimes.choose import backend, choose, compose_or_local, runnable
-from generator.runtimes.lock import locked
+from generator.runtimes.lock import locked, seconds
 from generator.runtimes.options import Options, project_name
 from generator.runtimes.report import check_lines
 from generator.runtimes.state import Record, State
@@ -42,10 +42,12 @@ def up(spec: Path, options: Options) -> Outcome:
     """Render, check, deploy or apply the difference live, wait until healthy; raise on any failure."""
     began = time.monotonic()
     out = options.out
+    timeout = seconds(options.timeout, "--timeout", "how long up waits for health and scrape targets")
     stack = load_stack(spec, options.env)
     project = project_name(stack, options)
     state = State.of(project)
     with locked(state, on_wait=out), state.staging_removed():
+        deployed_secrets.remember(state)  # a log may quote what an earlier deployment was given
         record = state.load()
         if state.restore_journal.exists():
             raise DeployError(
@@ -58,6 +60,7 @@ def up(spec: Path, options: Options) -> Outcome:
         # a secret promstack generates (Grafana's admin password) is made once and kept in the state dir
         secrets = Secrets(spec.absolute().parent, keep=state.generated, persist=True)
         runner = backend(runtime, state, stack, secrets, out)
+        runner.refuse_foreign()
         out(f"promstack up: stack {stack.name!r} as project {project!r} on the {runtime} runtime")
         stack, skipped = runnable(runner, stack)
         for why in skipped.values():
@@ -89,7 +92,7 @@ def up(spec: Path, options: Options) -> Outcome:
             plan,
             run,
             skipped,
-            options.timeout,
+            timeout,
             saved=lambda: state.save(new),
             restore_record=lambda: state.save(record) if record else None,
             before=set(record.components) if record else None,

@@ -13,7 +13,7 @@ from typing import Any
 from generator import catalog, conventions
 from generator.errors import SecretError
 from generator.render import Tree, render
-from generator.runtimes import apply, files, health, monitored
+from generator.runtimes import apply, deployed_secrets, files, health, monitored
 from generator.runtimes.apply import Plan
 from generator.runtimes.choose import backend, choose, runnable
 from generator.runtimes.options import Options, project_name
@@ -28,6 +28,7 @@ def status(spec: Path, options: Options) -> dict[str, Any]:
     project = project_name(stack, options)
     state = State.of(project)
     state.check()  # a folder at the state path that is not ours is refused, not read
+    deployed_secrets.remember(state)
     record = state.load()
     report: dict[str, Any] = {
         "stack": stack.name,
@@ -125,6 +126,7 @@ def diff(spec: Path, options: Options) -> Difference:
     project = project_name(stack, options)
     state = State.of(project)
     state.check()
+    deployed_secrets.remember(state)
     record = state.load()
     runtime = choose(options.runtime, record)
     secrets = Secrets(spec.absolute().parent, keep=state.generated)  # read only: diff generates nothing
