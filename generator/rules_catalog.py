@@ -44,12 +44,12 @@ from typing import Any
 
 import yaml
 
-from generator import catalog
+from generator import catalog, conventions
 from generator.model import Stack
 from generator.units import Duration
 
 ALWAYS = ("stack",)  # packs rendered whatever `alerts.packs` says
-SERVICE_PACK = "service"  # instantiated once per service that declares http metrics
+SERVICE_PACK = conventions.PER_SERVICE_RULES[0]  # instantiated once per service that declares http metrics
 _PLACEHOLDER = re.compile(r"\$\{([^{}]*)\}")
 _EXTENSION_KEYS = ("threshold", "bounds", "requires", "runtimes", "__line__")
 _BOUNDS: dict[str, Callable[[Decimal, Decimal], bool]] = {

@@ -1,4 +1,9 @@
-"""Renderer: promtool unit tests -> prometheus/tests/<pack>.yml, slo.yml, custom.yml.
+"""Renderer: promtool unit tests -> prometheus/tests/<pack>.yml, service/<service>.yml, slo/<service>.yml,
+custom.yml, kind-<alert>.yml.
+
+Each test file names as its rule files only the rules it proves: promtool evaluates every rule of them at
+every step of every test in the file, so a file of a service's tests reading every service's rules made
+the tests' cost grow with the square of the number of services.
 
 Pack tests (`rules/<pack>.test.yml`) are rendered with each subject alert's resolved tunables and
 test times (rules_catalog), so an overridden threshold or `for` is tested as rendered, at the pace
@@ -17,6 +22,7 @@ from typing import Any
 
 from generator import rules_catalog
 from generator.model import AlertRule, Stack
+from generator.promql import ParseError, Selector, parse, walk
 from generator.render import Target, Tree, dump_yaml, served
 from generator.render._alerting import RuleFile, TestFile, expected_alert, test_group
 from generator.render.rules import (
@@ -24,12 +30,12 @@ from generator.render.rules import (
     Resolved,
     custom_rule_file,
     for_runtime,
-    instances,
+    pack_files,
     pack_names,
-    resolve_pack,
 )
-from generator.render.slo import slo_rule_file, slo_test_groups
+from generator.render.slo import slo_rule_files, slo_test_groups
 from generator.rules_catalog import expand_data
+from generator.slo_math import record_name, windows
 
 FIXTURES = "fixtures"
 
@@ -47,15 +53,30 @@ def _pack_case(stack: Stack, subject: Resolved, case: dict[str, Any]) -> dict[st
     return {"eval_time": case["eval_time"], "alertname": alertname, "exp_alerts": expected}
 
 
-def pack_test_file(stack: Stack, name: str, served: Mapping[str, str]) -> TestFile | None:
+def rule_file_path(test: str, rule_file: str) -> str:
+    """The path of rule file `rule_file` (a name under prometheus/rules/) from test file `test` (a name under
+    prometheus/tests/): promtool resolves rule_files from the test file's folder."""
+    return "../" * (test.count("/") + 1) + f"rules/{rule_file}.yml"
+
+
+def pack_test_files(stack: Stack, name: str, served: Mapping[str, str]) -> list[TestFile]:
+    """A pack's tests, a file per rule file of the pack, reading that rule file only."""
+    files = []
+    for rule_file, resolved in pack_files(stack, name, served):
+        if not rule_file.rules():
+            continue
+        groups = _pack_groups(stack, name, resolved)
+        files.append(TestFile(rule_file.name, (rule_file_path(rule_file.name, rule_file.name),), tuple(groups)))
+    return files
+
+
+def _pack_groups(stack: Stack, name: str, resolved: list[Resolved]) -> list[dict[str, Any]]:
     pack = rules_catalog.packs()[name]
-    rule_file, resolved = resolve_pack(stack, name, served)
-    if not rule_file.rules():
-        return None
     index = {(r.rule.name, r.instance.suffix): r for r in resolved if r.rule.alert}
+    rendered = list({r.instance.suffix: r.instance for r in resolved}.values())
     groups = []
     for raw in pack.tests:
-        for instance in instances(stack, name):
+        for instance in rendered:
             subject = index.get((raw["alert"], instance.suffix))
             if subject is None:
                 continue
@@ -75,7 +96,7 @@ def pack_test_file(stack: Stack, name: str, served: Mapping[str, str]) -> TestFi
             if data.get("promql_expr_test"):
                 group["promql_expr_test"] = data["promql_expr_test"]
             groups.append(group)
-    return TestFile(name, (f"../rules/{name}.yml",), tuple(groups))
+    return groups
 
 
 def _fixture(rule_file: RuleFile) -> dict[str, Any]:
@@ -116,7 +137,9 @@ def custom_test_file(stack: Stack, served: Mapping[str, str]) -> TestFile | None
     assert everything is not None
     recorded = RuleFile(CUSTOM, (everything.groups[0], custom.groups[1]))
     groups = [group for rule in written for group in _cases(stack, rule)]
-    rule_files = [f"{FIXTURES}/{CUSTOM}.yml", *(["../rules/slo.yml"] if slo_rule_file(stack, served) else [])]
+    # the SLOs' recorded ratios only where a spec rule reads them (each SLO file costs every test its rules)
+    slo_files = [rule_file_path(CUSTOM, f.name) for f in slo_rule_files(stack, served) if reads_slo(everything)]
+    rule_files = [f"{FIXTURES}/{CUSTOM}.yml", *slo_files]
     return TestFile(CUSTOM, tuple(rule_files), tuple(groups), {f"{FIXTURES}/{CUSTOM}.yml": _fixture(recorded)})
 
 
@@ -135,18 +158,40 @@ def kind_test_files(stack: Stack, served: Mapping[str, str]) -> list[TestFile]:
     return files
 
 
-def slo_test_file(stack: Stack, served: Mapping[str, str]) -> TestFile | None:
-    if slo_rule_file(stack, served) is None:
-        return None
-    groups = slo_test_groups(stack, served)
-    return TestFile("slo", ("../rules/slo.yml",), tuple(groups)) if groups else None
+def slo_test_files(stack: Stack, served: Mapping[str, str]) -> list[TestFile]:
+    """A file per service with SLOs, reading that service's SLO rules only."""
+    services = {service.name: service for service in stack.services}
+    files = []
+    for rule_file in slo_rule_files(stack, served):
+        service = services[rule_file.name.split("/", 1)[1]]
+        groups = slo_test_groups(stack, service, served)
+        files.append(TestFile(rule_file.name, (rule_file_path(rule_file.name, rule_file.name),), tuple(groups)))
+    return files
+
+
+def reads_slo(rule_file: RuleFile) -> bool:
+    """Whether a rule of `rule_file` reads a ratio the SLO rules record (or might: one we cannot parse)."""
+    recorded = {record_name(window) for window in windows()}
+    for rule in rule_file.rules():
+        try:
+            tree = parse(str(rule.data["expr"]))
+        except ParseError:
+            return True
+        selectors = [node for node in walk(tree) if isinstance(node, Selector)]
+        names = {node.name for node in selectors}
+        names |= {value for node in selectors for label, _, value in node.matchers if label == "__name__"}
+        if names & recorded or any(name is None for name in names):
+            return True
+    return False
 
 
 def all_test_files(stack: Stack, served: Mapping[str, str]) -> list[TestFile]:
     """Every test file promstack renders for `stack`; `served` as for `rules.all_rule_files`."""
-    files = [pack_test_file(stack, name, served) for name in pack_names(stack)]
-    files += [slo_test_file(stack, served), custom_test_file(stack, served), *kind_test_files(stack, served)]
-    return [f for f in files if f is not None and f.groups]
+    files = [test_file for name in pack_names(stack) for test_file in pack_test_files(stack, name, served)]
+    files += slo_test_files(stack, served)
+    files += [f for f in (custom_test_file(stack, served),) if f is not None]
+    files += kind_test_files(stack, served)
+    return [f for f in files if f.groups]
 
 
 def render(stack: Stack, target: Target) -> Tree:

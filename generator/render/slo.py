@@ -1,4 +1,5 @@
-"""SLO rules (prometheus/rules/slo.yml, written by the `rules` renderer) and the promtool tests that prove them.
+"""SLO rules (prometheus/rules/slo/<service>.yml, written by the `rules` renderer) and the promtool tests
+that prove them (prometheus/tests/slo/<service>.yml, which read that service's rules only).
 
 Per SLO: the error ratio over every window of `conventions.SLO_TIERS`, recorded as
 `service_slo:sli_error:ratio_rate<window>{service, slo}`, and one multi-window multi-burn-rate alert
@@ -43,6 +44,8 @@ from generator.slo_math import (
     windows,
 )
 from generator.units import Duration
+
+FOLDER = conventions.PER_SERVICE_RULES[1]  # prometheus/rules/slo/<service>.yml
 
 # Traffic guard: a tier fires only when its short window saw at least this many requests, so one
 # failed request at 3 a.m. on an idle service does not page anyone.
@@ -95,8 +98,9 @@ def _labels(stack: Stack, service: Service, slo: SLO, tier: Tier) -> dict[str, s
     }
 
 
-def slo_rule_file(stack: Stack, served: Mapping[str, str]) -> RuleFile | None:
-    groups = []
+def slo_rule_files(stack: Stack, served: Mapping[str, str]) -> list[RuleFile]:
+    """One rule file per service with SLOs (`slo/<service>`)."""
+    files = []
     for service in stack.services:
         if not service.slos or service.http is None:
             continue
@@ -121,8 +125,8 @@ def slo_rule_file(stack: Stack, served: Mapping[str, str]) -> RuleFile | None:
                 for slo in service.slos
                 for tier in TIERS
             )
-        groups.append(Group(f"slo-{service.name}", tuple(rules)))
-    return RuleFile("slo", tuple(groups)) if groups else None
+        files.append(RuleFile(f"{FOLDER}/{service.name}", (Group(f"slo-{service.name}", tuple(rules)),)))
+    return files
 
 
 # ---- tests --------------------------------------------------------------------------------------
@@ -194,35 +198,32 @@ def _family(service: Service, slo: SLO) -> list[SLO]:
     return [s for s in service.slos if s.kind == slo.kind and s.threshold_seconds == slo.threshold_seconds]
 
 
-def slo_test_groups(stack: Stack, served: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Groups proving every tier of every SLO: one case between each pair of thresholds, one below
-    all, one near-zero-traffic case, and for integer latency bounds both `le` spellings."""
-    if not enabled(stack, conventions.SLO_ALERT):
-        return []
+def slo_test_groups(stack: Stack, service: Service, served: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Groups proving every tier of every SLO of `service`: one case between each pair of thresholds,
+    one below all, one near-zero-traffic case, and for integer latency bounds both `le` spellings."""
     groups: list[dict[str, Any]] = []
-    for service in stack.services:
-        if service.http is None:
+    if service.http is None or not enabled(stack, conventions.SLO_ALERT):
+        return groups
+    done: set[tuple[str, Decimal | None]] = set()
+    for slo in service.slos:
+        key = (slo.kind, slo.threshold_seconds)
+        if key in done:
             continue
-        done: set[tuple[str, Decimal | None]] = set()
-        for slo in service.slos:
-            key = (slo.kind, slo.threshold_seconds)
-            if key in done:
-                continue
-            done.add(key)
-            family = _family(service, slo)
-            les: list[str | None] = [None]
-            if slo.kind == "latency" and slo.threshold_seconds is not None:
-                text = plain(slo.threshold_seconds)
-                les = [text, f"{text}.0"] if "." not in text else [text]
-            limits = [threshold(s, t) for s in family for t in TIERS]
-            cases = [(r, TEST_REQUESTS, les[0]) for r in _points(limits)]
-            cases += [(Decimal(1), LOW_TRAFFIC, les[0])] + [(_points(limits)[-1], TEST_REQUESTS, le) for le in les[1:]]
-            try:
-                groups.extend(
-                    _case(stack, service, family, ratio, per_minute, le, served) for ratio, per_minute, le in cases
-                )
-            except ValueError:
-                continue  # no test series for an unusual errors matcher: the lint reports the missing test
+        done.add(key)
+        family = _family(service, slo)
+        les: list[str | None] = [None]
+        if slo.kind == "latency" and slo.threshold_seconds is not None:
+            text = plain(slo.threshold_seconds)
+            les = [text, f"{text}.0"] if "." not in text else [text]
+        limits = [threshold(s, t) for s in family for t in TIERS]
+        cases = [(r, TEST_REQUESTS, les[0]) for r in _points(limits)]
+        cases += [(Decimal(1), LOW_TRAFFIC, les[0])] + [(_points(limits)[-1], TEST_REQUESTS, le) for le in les[1:]]
+        try:
+            groups.extend(
+                _case(stack, service, family, ratio, per_minute, le, served) for ratio, per_minute, le in cases
+            )
+        except ValueError:
+            continue  # no test series for an unusual errors matcher: the lint reports the missing test
     return groups
 
 
