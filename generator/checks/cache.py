@@ -15,7 +15,10 @@ import json
 import os
 from pathlib import Path
 
+from generator import userfile
+
 _KEEP = 50_000  # keys kept at most: a few stacks of thousands of services, the newest first
+_MAX_BYTES = 8 << 20
 
 
 class CheckCache:
@@ -25,8 +28,8 @@ class CheckCache:
         self._new = False
         if path is not None:
             try:
-                data = json.loads(path.read_text())
-            except (OSError, ValueError):
+                data = json.loads(userfile.read(path, _MAX_BYTES))
+            except (OSError, ValueError, userfile.NotRegular):
                 data = None  # none yet, or damaged: start over, it is only a cache
             if isinstance(data, dict) and isinstance(data.get("passed"), list):
                 self._keys = dict.fromkeys(k for k in data["passed"] if isinstance(k, str))
@@ -59,8 +62,10 @@ class CheckCache:
             return
         keys = list(self._keys)[-_KEEP:]
         tmp = self.path.with_name(f".{self.path.name}.tmp")
-        try:
-            tmp.write_text(json.dumps({"passed": keys}) + "\n")
-            tmp.replace(self.path)
+        try:  # never through a symlink planted where it goes
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(json.dumps({"passed": keys}) + "\n")
+            os.replace(tmp, self.path)
         except OSError:
             tmp.unlink(missing_ok=True)  # a cache that cannot be written only costs time next run

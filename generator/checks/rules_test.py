@@ -97,10 +97,11 @@ def batches(files: Sequence[tuple[str, int]], workers: int) -> list[list[str]]:
     return [sorted(batch) for batch in members if batch]
 
 
-def _run(ctx: CheckContext) -> list[str]:
+def _run(ctx: CheckContext) -> tuple[list[str], int]:
+    """The failures, and how many test files were not run again (passed before, same bytes)."""
     tests = {t.path: t for t in ctx.tree.rule_tests}
     if not tests:
-        return []
+        return [], 0
     promtool = tool("promtool")
     cache = ctx.cache
     keys = {rel: cache.key(NAME, promtool, *_inputs(ctx, rel, test.rule_files)) for rel, test in tests.items()}
@@ -110,7 +111,7 @@ def _run(ctx: CheckContext) -> list[str]:
         found = list(pool.map(lambda batch: _batch(promtool, ctx.root, batch), work))
     for _, passed in found:
         cache.add(*(keys[rel] for rel in passed))
-    return [failure for failures, _ in found for failure in failures]
+    return [failure for failures, _ in found for failure in failures], len(tests) - len(pending)
 
 
 def _inputs(ctx: CheckContext, rel: str, rule_files: Sequence[str]) -> list[str]:
@@ -120,13 +121,16 @@ def _inputs(ctx: CheckContext, rel: str, rule_files: Sequence[str]) -> list[str]
     return [rel, ctx.tree.files[rel], *(f"{r}\n{ctx.tree.files.get(r, '')}" for r in read)]
 
 
-def ran(ctx: CheckContext) -> str:
-    """How many tests promtool runs: one per entry of a test file's `tests:` (as the tree holds them)."""
+def ran(ctx: CheckContext, remembered: int = 0) -> str:
+    """How many tests promtool proved: one per entry of a test file's `tests:` (as the tree holds them)."""
     count = sum(len(t.groups) for t in ctx.tree.rule_tests)
     files = len(ctx.tree.rule_tests)
-    return f"ran {count} rule test{'' if count == 1 else 's'} in {files} file{'' if files == 1 else 's'}"
+    said = f"ran {count} rule test{'' if count == 1 else 's'} in {files} file{'' if files == 1 else 's'}"
+    if remembered:
+        said += f" ({remembered} of the files passed before with the same bytes and were not run again)"
+    return said
 
 
 def run(ctx: CheckContext) -> list[CheckProblem]:
-    failures = _run(ctx)
-    return [*errors(NAME, failures), CheckProblem(NAME, "info", ran(ctx))]
+    failures, remembered = _run(ctx)
+    return [*errors(NAME, failures), CheckProblem(NAME, "info", ran(ctx, remembered))]

@@ -23,6 +23,8 @@ Layout of `<state>/` (default `~/.local/state/promstack/<project>/`, or `$PROMST
                  tree is touched, removed once verified or rolled back; an `up` that was killed or
                  interrupted leaves it, and the next `up` reloads or restarts those components even when
                  the live tree already equals the spec (the processes may still run the old files)
+    check-cache.json  digests of the rule test files promtool passed (what it read, byte for byte, and
+                 which promtool): a later `up` does not run them again (generator/checks/cache.py)
     .promstack-state  the marker, written when promstack creates the folder: the proof that it is ours
                  (a folder there without it is refused by every command, see `ownership`)
 """
@@ -124,6 +126,10 @@ class State:
     @property
     def pending_file(self) -> Path:
         return self.root / "pending.json"
+
+    @property
+    def check_cache(self) -> Path:
+        return self.root / "check-cache.json"
 
     @property
     def socket_file(self) -> Path:
