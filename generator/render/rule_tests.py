@@ -34,6 +34,7 @@ from generator.render.rules import (
     pack_names,
 )
 from generator.render.slo import slo_rule_files, slo_test_groups
+from generator.render.slo import test_every as slo_test_every
 from generator.rules_catalog import expand_data
 from generator.slo_math import record_name, windows
 
@@ -165,7 +166,8 @@ def slo_test_files(stack: Stack, served: Mapping[str, str]) -> list[TestFile]:
     for rule_file in slo_rule_files(stack, served):
         service = services[rule_file.name.split("/", 1)[1]]
         groups = slo_test_groups(stack, service, served)
-        files.append(TestFile(rule_file.name, (rule_file_path(rule_file.name, rule_file.name),), tuple(groups)))
+        path = (rule_file_path(rule_file.name, rule_file.name),)
+        files.append(TestFile(rule_file.name, path, tuple(groups), every=slo_test_every(stack)))
     return files
 
 
