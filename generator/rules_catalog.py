@@ -32,6 +32,7 @@ rule renderers and the dashboards (whose threshold lines follow the alerts) both
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import operator
 import re
@@ -325,13 +326,45 @@ _OPERATORS: dict[type, Callable[[Decimal, Decimal], Decimal]] = {
 }
 
 
+@functools.lru_cache(maxsize=4096)
+def _parsed(text: str) -> tuple[ast.Expression, dict[int, Decimal], tuple[str, ...]]:
+    """A placeholder's syntax tree, its numbers as written (exact decimals) and the variables it names,
+    once per text: a pack's tests are expanded once per service, with the same few placeholders."""
+    tree = ast.parse(text, mode="eval")
+    numbers = {
+        id(node): Decimal(ast.get_source_segment(text, node) or str(node.value))
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float))
+    }
+    names = tuple(sorted({node.id for node in ast.walk(tree) if isinstance(node, ast.Name)} - set(_FUNCTIONS)))
+    return tree, numbers, names
+
+
 def evaluate(text: str, variables: Mapping[str, Value]) -> Value:
-    """Evaluate one placeholder: + - * / on exact decimals, variables, and `_FUNCTIONS`."""
-    tree = ast.parse(text.strip(), mode="eval")
+    """Evaluate one placeholder: + - * / on exact decimals, variables, and `_FUNCTIONS`. A placeholder is
+    a pure function of the variables it names: with the same values, the value is remembered."""
+    names = _parsed(text.strip())[2]
+    try:
+        # by spelling: Decimal("1.0") == Decimal("1"), but they may render differently
+        key = (text, tuple((type(variables[name]).__name__, str(variables[name])) for name in names))
+    except KeyError:
+        return _evaluate(text, variables)  # an unknown variable: say which
+    if key not in _VALUES:
+        if len(_VALUES) > 65_536:
+            _VALUES.clear()
+        _VALUES[key] = _evaluate(text, variables)
+    return _VALUES[key]
+
+
+_VALUES: dict[tuple[str, tuple[tuple[str, str], ...]], Value] = {}
+
+
+def _evaluate(text: str, variables: Mapping[str, Value]) -> Value:
+    tree, numbers, _ = _parsed(text.strip())
 
     def ev(node: ast.AST) -> Value:
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
-            return Decimal(ast.get_source_segment(text.strip(), node) or str(node.value))
+            return numbers[id(node)]
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             return node.value
         if isinstance(node, ast.Name):

@@ -7,6 +7,7 @@ name where a problem comes from.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -244,8 +245,10 @@ def _regex_example(regex: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)
 def matcher_examples(matchers: str) -> tuple[str, str] | None:
-    """(labels of a failed request, label of a successful one) for an errors matcher like code=~"5.."."""
+    """(labels of a failed request, label of a successful one) for an errors matcher like code=~"5.."
+    (once per matcher: every service of a stack usually has the same)."""
     try:
         node = parse(f"x{{{matchers}}}")
     except ParseError:

@@ -62,11 +62,36 @@ def _emit(dumper_class: Any, data: Any) -> str:
     dumper = dumper_class(stream, **_OPTIONS)
     try:
         dumper.open()
-        dumper.represent(data)
+        if dumper_class is _PyDumper:
+            dumper.represent(data)
+        else:
+            dumper.serialize(_node(dumper, data))
         dumper.close()
     finally:
         dumper.dispose()
     return stream.getvalue()
+
+
+_STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+
+
+def _node(dumper: Any, data: Any) -> yaml.Node:
+    """The node PyYAML's representer makes of `data` (block style, no anchors), made directly for the
+    common types: the representer's generic machinery cost as much as libyaml's whole emitting."""
+    kind = type(data)
+    if kind is str or kind is Duration or kind is Size:
+        text = str.__str__(data)
+        if not same_in_both(text):
+            raise _Differs
+        return yaml.ScalarNode(_STR, text, style="|" if "\n" in text else None)
+    if kind is dict:
+        if any(isinstance(key, str) and (not key or "\n" in key) for key in data):
+            raise _Differs  # as in `represent_mapping` below
+        return yaml.MappingNode(_MAP, [(_node(dumper, k), _node(dumper, v)) for k, v in data.items()], flow_style=False)
+    if kind is list:
+        return yaml.SequenceNode(_SEQ, [_node(dumper, item) for item in data], flow_style=False)
+    node: yaml.Node = dumper.represent_data(data)  # numbers, booleans, None, placeholders
+    return node
 
 
 def _string(dumper: SafeRepresenter, data: str) -> yaml.Node:
