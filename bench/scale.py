@@ -274,27 +274,15 @@ def bounds(sizes: list[Size], example_check: float, up: UpFigures | None) -> lis
         )
     lines.append(verdict(example_check < 3, f"check of the example under 3 s: {example_check:.2f}s"))
     for slo in (False, True):
-        found = [s for s in sizes if s.slo == slo and s.services >= 100 and s.generate.inner]
-        per = [s.generate.inner / s.services for s in found if s.generate.inner]
-        if len(per) >= 2:
-            spread = max(per) / min(per)
-            lines.append(
-                verdict(
-                    spread < 2,
-                    f"generate linear from 100 services up ({'1 SLO' if slo else 'no SLO'}): "
-                    f"time per service varies {spread:.2f}x",
-                )
-            )
+        found = [s for s in sizes if s.slo == slo and s.services >= 100]
+        generated = [s.generate.inner / s.services for s in found if s.generate.inner]
         checked = [s.check.seconds / s.services for s in found if s.check]
-        if len(checked) >= 2:
-            spread = max(checked) / min(checked)
-            lines.append(
-                verdict(
-                    spread < 2,
-                    f"check linear from 100 services up ({'1 SLO' if slo else 'no SLO'}): "
-                    f"time per service varies {spread:.2f}x",
-                )
-            )
+        for what, per in (("generate", generated), ("check", checked)):
+            if len(per) >= 2:
+                spread = max(per) / min(per)
+                kind = "1 SLO" if slo else "no SLO"
+                text = f"{what} linear from 100 services up ({kind}): time per service varies {spread:.2f}x"
+                lines.append(verdict(spread < 2, text))
     if up is not None:
         lines.append(verdict(up.cold < 15, f"cold up of the example healthy under 15 s: {up.cold:.2f}s"))
         unchanged = statistics.median(up.unchanged)

@@ -18,8 +18,8 @@ import yaml
 from generator import userfile
 from generator.errors import Problem, SpecError
 
-MAX_BYTES = 2_000_000
-MAX_NODES = 100_000
+MAX_BYTES = 16_000_000  # a spec of 50,000 services
+MAX_NODES = 2_000_000
 MAX_DEPTH = 50
 
 
