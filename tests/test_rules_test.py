@@ -14,7 +14,7 @@ import yaml
 
 from generator import pipeline
 from generator.checks import CheckContext, cache, rules_test
-from generator.render import render
+from generator.render import render, rule_tests
 from generator.spec import load_stack
 
 needs_promtool = pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian: prometheus) missing")
@@ -33,16 +33,30 @@ def _services(count: int, slos: bool = True) -> list[dict[str, Any]]:
     ]
 
 
-def test_each_service_is_tested_against_its_own_rules_only(write_spec: Callable[..., Path]) -> None:
-    """promtool evaluates every rule of a test file's rule files at every step of each of its tests: the
-    tests of one service read that service's rules, so their cost does not grow with the services."""
+def test_services_are_tested_in_batches_against_their_own_rules(
+    write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """promtool evaluates every rule of a test file's rule files at every step of each of its tests, and
+    spends a fixed time on each test: the services' tests share files and groups by batches, each file
+    reading its services' rules only, so the cost grows with the services and no faster."""
+    monkeypatch.setattr(rule_tests, "BATCH", 2)
     tree = render(load_stack(write_spec(services=_services(3))))
+    for folder in ("service", "slo"):
+        first = yaml.safe_load(tree.files[f"prometheus/tests/{folder}/svc0.yml"])
+        assert first["rule_files"] == [f"../../rules/{folder}/svc0.yml", f"../../rules/{folder}/svc1.yml"]
+        last = yaml.safe_load(tree.files[f"prometheus/tests/{folder}/svc2.yml"])
+        assert last["rule_files"] == [f"../../rules/{folder}/svc2.yml"]
+        assert f"prometheus/tests/{folder}/svc1.yml" not in tree.files
+        for group in first["tests"]:  # both services in each group, each expecting its own alerts only
+            jobs = {s["series"].split('job="')[1].split('"')[0] for s in group["input_series"]}
+            assert jobs == {"svc0", "svc1"}, group["name"]
+            for case in group["alert_rule_test"]:
+                services = {a["exp_labels"]["service"] for a in case["exp_alerts"]}
+                assert services in (set(), {"svc0", "svc1"}), group["name"]
+        assert all("(and alike for 1 more services)" in g["name"] for g in first["tests"])
     for i in range(3):
-        for folder in ("service", "slo"):
-            test = yaml.safe_load(tree.files[f"prometheus/tests/{folder}/svc{i}.yml"])
-            assert test["rule_files"] == [f"../../rules/{folder}/svc{i}.yml"]
-            rules = yaml.safe_load(tree.files[f"prometheus/rules/{folder}/svc{i}.yml"])
-            assert {r["labels"]["service"] for g in rules["groups"] for r in g["rules"] if "alert" in r} == {f"svc{i}"}
+        rules = yaml.safe_load(tree.files[f"prometheus/rules/slo/svc{i}.yml"])
+        assert {r["labels"]["service"] for g in rules["groups"] for r in g["rules"] if "alert" in r} == {f"svc{i}"}
 
 
 def test_a_spec_rule_reading_an_slo_ratio_is_tested_with_the_slo_rules(write_spec: Callable[..., Path]) -> None:
@@ -87,6 +101,7 @@ def test_a_failure_among_many_files_is_named_by_file_and_test(
     write_spec: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(rules_test, "_BATCH", 2)  # several files per promtool run, several runs
+    monkeypatch.setattr(rule_tests, "BATCH", 1)  # a test file per service
     ctx = _context(write_spec(services=_services(4, slos=False)), tmp_path, cache.CheckCache())
     broken = ctx.root / "prometheus/rules/service/svc2.yml"
     broken.write_text(broken.read_text().replace("> 0.05", "> 0.5"))  # the error-ratio alert fires too late
@@ -118,7 +133,7 @@ def test_passes_are_remembered_by_content_and_a_change_runs_its_files_only(
 
     changed = write_spec(services=[*_services(3)[:2], {**_services(3)[2], "slos": [{"name": "a", "objective": 99}]}])
     assert not [p for p in rules_test.run(_context(changed, tmp_path / "three", again)) if p.severity == "error"]
-    assert ran == ["prometheus/tests/slo/svc2.yml"]
+    assert ran == ["prometheus/tests/slo/svc0.yml"]  # the three services' SLO tests share a file
 
 
 @needs_promtool
@@ -136,4 +151,4 @@ def test_check_runs_every_services_tests(write_spec: Callable[..., Path]) -> Non
     report = pipeline.check_spec(write_spec(services=_services(3)), only=["rules/test"])
     assert report.passed == ["rules/test"]
     note = next(p.message for p in report.problems if p.severity == "info")
-    assert note.endswith("in 9 files")  # the stack's own pack, and each service's pack and SLO tests
+    assert note.endswith("in 5 files")  # the stack, Prometheus and Alertmanager packs; the services, SLOs
