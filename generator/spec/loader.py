@@ -19,7 +19,7 @@ from generator import userfile
 from generator.errors import Problem, SpecError
 
 MAX_BYTES = 16_000_000  # a spec of 50,000 services
-MAX_NODES = 2_000_000
+MAX_NODES = 500_000  # a spec of 40,000 services; an alias bomb stops there
 MAX_DEPTH = 50
 
 
