@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import copy
 import itertools
+import json
 import os
 import socket
 import statistics
@@ -202,12 +203,16 @@ def example_up(work: Path, repeat: int) -> UpFigures:
     change, and a new alert rule until Prometheus lists it (polled while `up` runs)."""
     from harness import Bench, RuleWatch, Webhook
 
+    from generator.spec import schema as spec_schema
+
     data = yaml.safe_load(EXAMPLE.read_text())
     ports = {"prometheus": _free_port(), "alertmanager": _free_port()}
     for name in ("prometheus", "alertmanager", "grafana"):
         data["components"].setdefault(name, {})["port"] = ports.get(name) or _free_port()
-    for settings in data["exporters"].values():
-        settings["port"] = _free_port()
+    exporters = json.loads(spec_schema.text())["properties"]["exporters"]["properties"]
+    for name, settings in data["exporters"].items():
+        if "port" in exporters[name].get("properties", {}):  # not one that is only scraped (rabbitmq)
+            settings["port"] = _free_port()
     data["demo"]["port"] = _free_port()
     hook = Webhook("127.0.0.1")
     bench = Bench("local", work / "up", data, ports, hook.url)
@@ -300,13 +305,14 @@ def main() -> int:
     parser.add_argument("--check-max", type=int, default=10000, help="largest size checked, without SLOs")
     parser.add_argument("--check-max-slo", type=int, default=1000, help="largest size checked, with SLOs")
     parser.add_argument("--no-up", action="store_true", help="skip the example's up on the local runtime")
+    parser.add_argument("--only-example", action="store_true", help="the example's check and up only")
     args = parser.parse_args()
     with (ROOT / "stack" / "example.env").open() as env:
         for line in env:
             if "=" in line and not line.startswith("#"):
                 key, value = line.strip().split("=", 1)
                 os.environ.setdefault(key, value)
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = [] if args.only_example else [int(s) for s in args.sizes.split(",")]
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; medians of {args.repeat}")
     print(
         f"{'svcs':>6} {'SLOs':>5} {'generate':>9} {'process':>8} {'floor':>8} {'ratio':>7} {'RSS':>8} "

@@ -128,7 +128,7 @@ def _cases(stack: Stack, rule: AlertRule) -> list[dict[str, Any]]:
     return groups
 
 
-def custom_test_file(stack: Stack, served: Mapping[str, str]) -> TestFile | None:
+def custom_test_file(stack: Stack, served: Mapping[str, str], slo: list[RuleFile] | None = None) -> TestFile | None:
     """The spec's own tests of its `expr` rules, against every custom rule without the kinds' alerts."""
     written = tuple(r for r in stack.alerts.rules if r.kind is None)
     custom = custom_rule_file(stack, served, written) if written else None
@@ -139,7 +139,9 @@ def custom_test_file(stack: Stack, served: Mapping[str, str]) -> TestFile | None
     recorded = RuleFile(CUSTOM, (everything.groups[0], custom.groups[1]))
     groups = [group for rule in written for group in _cases(stack, rule)]
     # the SLOs' recorded ratios only where a spec rule reads them (each SLO file costs every test its rules)
-    slo_files = [rule_file_path(CUSTOM, f.name) for f in slo_rule_files(stack, served) if reads_slo(everything)]
+    read = reads_slo(everything)
+    slo = slo_rule_files(stack, served) if read and slo is None else slo or []
+    slo_files = [rule_file_path(CUSTOM, f.name) for f in slo] if read else []
     rule_files = [f"{FIXTURES}/{CUSTOM}.yml", *slo_files]
     return TestFile(CUSTOM, tuple(rule_files), tuple(groups), {f"{FIXTURES}/{CUSTOM}.yml": _fixture(recorded)})
 
@@ -159,11 +161,11 @@ def kind_test_files(stack: Stack, served: Mapping[str, str]) -> list[TestFile]:
     return files
 
 
-def slo_test_files(stack: Stack, served: Mapping[str, str]) -> list[TestFile]:
+def slo_test_files(stack: Stack, served: Mapping[str, str], slo: list[RuleFile] | None = None) -> list[TestFile]:
     """A file per service with SLOs, reading that service's SLO rules only."""
     services = {service.name: service for service in stack.services}
     files = []
-    for rule_file in slo_rule_files(stack, served):
+    for rule_file in slo_rule_files(stack, served) if slo is None else slo:
         service = services[rule_file.name.split("/", 1)[1]]
         groups = slo_test_groups(stack, service, served)
         path = (rule_file_path(rule_file.name, rule_file.name),)
@@ -237,8 +239,9 @@ def all_test_files(stack: Stack, served: Mapping[str, str]) -> list[TestFile]:
     for name in pack_names(stack):
         found = pack_test_files(stack, name, served)
         files += batched(found) if name == rules_catalog.SERVICE_PACK else found
-    files += batched(slo_test_files(stack, served))
-    files += [f for f in (custom_test_file(stack, served),) if f is not None]
+    slo = slo_rule_files(stack, served)  # made once: the SLO tests and the custom rules' tests read them
+    files += batched(slo_test_files(stack, served, slo))
+    files += [f for f in (custom_test_file(stack, served, slo),) if f is not None]
     files += kind_test_files(stack, served)
     return [f for f in files if f.groups]
 
