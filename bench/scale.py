@@ -163,13 +163,18 @@ def row(size: Size) -> str:
     )
 
 
+def _seconds(size: Size, what: str) -> float | None:
+    if what == "generate":
+        return size.generate.inner
+    return size.check.seconds if size.check else None
+
+
 def slopes(sizes: list[Size], what: str) -> list[str]:
     lines = []
     for slo in (False, True):
         found = [s for s in sizes if s.slo == slo]
         for low, high in itertools.pairwise(found):
-            a = low.generate.inner if what == "generate" else (low.check.seconds if low.check else None)
-            b = high.generate.inner if what == "generate" else (high.check.seconds if high.check else None)
+            a, b = _seconds(low, what), _seconds(high, what)
             if a is None or b is None:
                 continue
             per = (b - a) / (high.services - low.services) * 1000
@@ -280,13 +285,18 @@ def bounds(sizes: list[Size], example_check: float, up: UpFigures | None) -> lis
     lines.append(verdict(example_check < 3, f"check of the example under 3 s: {example_check:.2f}s"))
     for slo in (False, True):
         found = [s for s in sizes if s.slo == slo and s.services >= 100]
-        generated = [s.generate.inner / s.services for s in found if s.generate.inner]
-        checked = [s.check.seconds / s.services for s in found if s.check]
-        for what, per in (("generate", generated), ("check", checked)):
-            if len(per) >= 2:
+        for what in ("generate", "check"):
+            # linear: the added time per added service is the same from one range of sizes to the next
+            per = [
+                (b - a) / (high.services - low.services)
+                for low, high in itertools.pairwise(found)
+                for a, b in [(_seconds(low, what), _seconds(high, what))]
+                if a is not None and b is not None
+            ]
+            if len(per) >= 2 and min(per) > 0:
                 spread = max(per) / min(per)
                 kind = "1 SLO" if slo else "no SLO"
-                text = f"{what} linear from 100 services up ({kind}): time per service varies {spread:.2f}x"
+                text = f"{what} linear from 100 services up ({kind}): time per added service varies {spread:.2f}x"
                 lines.append(verdict(spread < 2, text))
     if up is not None:
         lines.append(verdict(up.cold < 15, f"cold up of the example healthy under 15 s: {up.cold:.2f}s"))
