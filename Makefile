@@ -3,7 +3,7 @@ SPEC ?= stack/stack.yaml
 PY := .venv/bin/python
 PROMSTACK := .venv/bin/promstack
 
-.PHONY: install up down status test test-fast explore lint golden bench lock
+.PHONY: install up down status test test-fast explore lint golden bench bench-scale lock
 
 install:
 	@scripts/install.sh
@@ -43,6 +43,10 @@ golden:
 
 bench:
 	@$(PY) bench/run.py
+
+# generate and check of 10 to 10,000 services, and the example's up, against issue 12's bounds (bench/README.md)
+bench-scale:
+	@$(PY) bench/scale.py
 
 # Rewrite requirements-dev.lock from what .venv holds: after changing a dependency in pyproject.toml,
 # `.venv/bin/pip install -e ".[dev]"`, then this; review the diff like code.

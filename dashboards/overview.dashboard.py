@@ -1,87 +1,100 @@
-"""Overview: is every target up, is anything firing, how is each service doing; links to every other view.
+"""Overview: is every target up, is anything firing, how are the services doing; links to every other view.
 
-A row per service (rate, errors, p95 latency, SLO budget left) and a row per component of the spec:
-removing an exporter from the spec removes its row here along with its own dashboard.
+The services as a whole (requests, targets down) and their top lists (most failing, busiest, slowest,
+least SLO budget left), each service a click away from its own panels: the overview stays the same
+size for ten services or ten thousand. A row per component of the spec: removing an exporter from the
+spec removes its row here along with its own dashboard.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from generator import conventions as c
+from generator import dashboard_groups, slo_math
 from generator import dashboards as g
-from generator import slo_math
-from generator.model import Service, Stack
+from generator.model import Stack
 
 UIDS = c.DASHBOARD_UIDS
 
 
-def _service_row(stack: Stack, service: Service) -> g.Row:
-    sel = f'service="{service.name}"'
-    if service.http is None:
-        return g.Row(
-            f"Service {service.name}",
-            [
-                g.stat(
-                    "Targets up",
-                    g.q(f"sum(up{{{sel}}})"),
-                    description="Scrape targets of this service that answer.",
-                    steps=g.UP_STEPS,
-                )
-            ],
-        )
-    http = service.http
-    to_service = [g.link(f"{service.name}: requests", UIDS["service"], f"var-service={service.name}")]
-    availability = next((s for s in service.slos if s.kind == "availability"), None)
-    latency = next((s for s in service.slos if s.kind == "latency"), None)
-    errors = g.percent_alert(stack, "ServiceHighErrorRatio")
-    if availability:  # orange once the failures eat the SLO's budget faster than it allows
-        errors = (errors[0], ("orange", slo_math.budget(availability)), *errors[1:])
-    slow = g.alert_steps(stack, "ServiceHighLatency")
-    if latency and latency.threshold_seconds:
-        slow = (("green", None), ("red", latency.threshold_seconds))
+TOP = 10  # services in each top list
+
+
+def _to_service(uid: str) -> list[dict[str, Any]]:
+    """A data link from a table row to the dashboard of that row's service."""
+    url = f"/d/{uid}?var-service=${{__data.fields.service}}&${{__url_time_range}}"
+    return [{"title": "Open this service", "type": "link", "url": url}]
+
+
+def _top(title: str, exprs: list[str], unit: str, uid: str, description: str, bottom: bool = False) -> g.Cell:
+    which = "bottomk" if bottom else "topk"
+    return g.table(
+        title,
+        g.q(f"{which}({TOP}, {' or '.join(exprs)})", table=True),
+        hidden=["Time"],
+        unit=unit,
+        links=_to_service(uid),
+        w=8,
+        description=f"{description} Click a service for its panels.",
+    )
+
+
+def _services_row(stack: Stack) -> g.Row | None:
+    """Aggregates and top lists over every service, whatever their number; a click on a service opens its
+    panels (the Services or SLOs dashboard with that service picked)."""
+    if not stack.services:
+        return None
+    every = dashboard_groups.EVERY
+    groups = dashboard_groups.http_groups(stack.services, every)
     cells = [
         g.stat(
-            "Requests",
-            g.q(g.rate(http.requests, sel)),
-            unit="reqps",
-            links=to_service,
-            description=f"Requests per second ({http.requests}).",
-        ),
-        g.stat(
-            "Errors",
-            g.q(g.ratio(http.requests, sel, http.errors)),
-            unit="percentunit",
-            links=to_service,
-            steps=errors,
-            description=f"Share of requests failing ({http.errors}): red from the ServiceHighErrorRatio alert's "
-            "threshold, orange from the availability SLO's error budget.",
-        ),
+            "Service targets down",
+            g.q(f"count(up{{{every}}} == 0) or vector(0)"),
+            graph=False,
+            steps=(("green", None), ("red", 1)),
+            description="Scrape targets of the spec's services that Prometheus cannot reach.",
+        )
     ]
-    if http.duration:
+    if groups:
+        rates = [g.rate(f.first.http.requests, f.sel, "service") for f in groups if f.first.http]
+        errors = [g.ratio(f.first.http.requests, f.sel, f.first.http.errors, "service") for f in groups if f.first.http]
+        slow = [
+            g.quantile(0.95, f.first.http.duration, f.sel, "service")
+            for f in groups
+            if f.first.http and f.first.http.duration
+        ]
+        uid = UIDS["service"]
         cells.append(
             g.stat(
-                "p95 latency",
-                g.q(g.quantile(0.95, http.duration, sel)),
-                unit="s",
-                links=to_service,
-                steps=slow,
-                description="95th percentile of request duration: red above the latency SLO's threshold (or, "
-                "without one, the ServiceHighLatency alert's).",
+                "Requests, all services",
+                g.q(" + ".join(f"(sum({r}) or vector(0))" for r in rates)),
+                unit="reqps",
+                links=[g.link("Services", uid)],
+                description="Requests per second over every service with HTTP metrics.",
             )
         )
-    for slo in service.slos:
+        cells.append(_top("Most failing services", errors, "percentunit", uid, "Share of requests failing."))
+        cells.append(_top("Busiest services", rates, "reqps", uid, "Requests per second."))
+        if slow:
+            cells.append(_top("Slowest services (p95)", slow, "s", uid, "95th percentile of request duration."))
+    budgets = [
+        f"1 - ({slo_math.ratio_by_service(f.first, slo, slo.period, f.sel)}) / {slo_math.budget(slo)}"
+        for f in groups
+        for slo in f.first.slos
+    ]
+    if budgets:
         cells.append(
-            g.stat(
-                f"Budget left: {slo.name}",
-                g.q(slo_math.budget_left(service, slo)),
-                unit="percentunit",
-                steps=(("red", None), ("orange", 0.25), ("green", 0.5)),
-                graph=False,
-                links=[g.link("SLOs", UIDS["slo"])],
-                description=f"Share of the {slo.period} error budget of SLO {slo.name} ({slo.objective}%) left.",
+            _top(
+                "Least error budget left",
+                budgets,
+                "percentunit",
+                UIDS["slo"],
+                "Share of each SLO's error budget left over its period.",
+                bottom=True,
             )
         )
-    widths = 24 // len(cells) if len(cells) <= 4 else 6
-    return g.Row(f"Service {service.name}", [g.Cell(cell.panel, widths, cell.h) for cell in cells])
+    return g.Row("Services", [cells[0], *(g.Cell(c.panel, c.w, 8 if c.w == 8 else c.h) for c in cells[1:])])
 
 
 def _component_rows(stack: Stack) -> list[g.Row]:
@@ -250,7 +263,7 @@ def dashboard(stack: Stack) -> g.Board:
             ),
         ],
     )
-    services = [_service_row(stack, s) for s in stack.services]
+    services = [row for row in (_services_row(stack),) if row]
     views = [uid for view, uid in UIDS.items() if view != "overview"]
     return g.Board(
         uid=UIDS["overview"],

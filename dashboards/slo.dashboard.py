@@ -1,34 +1,46 @@
-"""SLOs: per service objective, error budget left over the period, burn rate per alerting tier, and the
-time left until the budget is spent at the current rate. Burn rates read the SLO recording rules
+"""SLOs: objective, error budget left over the period, burn rate per alerting tier, and the time left until
+the budget is spent at the current rate, for the services and SLOs picked in `$service` and `$slo`.
+
+A row per kind of SLO (its name, objective, period and threshold, and the metrics of the services that
+have it): services with the same SLO share its queries, a line or a number each, so the dashboard does
+not grow with the services (generator/dashboard_groups.py). Burn rates read the SLO recording rules
 (generator/slo_math.py); the period's ratio is computed with the rules' own expression (they stop at 3d).
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 from generator import conventions as c
+from generator import dashboard_groups, slo_math
 from generator import dashboards as g
-from generator import slo_math
-from generator.model import SLO, Service, Stack
+from generator.model import SLO, Stack
 from generator.rules_catalog import plain
 
+SERVICE = "{{service}}"
+RECORDED = slo_math.record_name("5m")
 
-def _row(service: Service, slo: SLO) -> g.Row:
+
+def _row(found: dashboard_groups.Group, slo: SLO) -> g.Row:
+    service, sel = found.first, found.sel
     budget = slo_math.budget(slo)
     period = slo.period.seconds
+    records = f'{sel},{c.LABEL_SLO}="{slo.name}",{c.LABEL_SLO}=~"$slo"'
 
     def burn(window: str) -> str:
-        return f"{slo_math.sli_error(service.name, slo, window)} / {plain(budget)}"
+        return f"sum by ({c.LABEL_SERVICE}) ({slo_math.record_name(window)}{{{records}}}) / {plain(budget)}"
 
     bad = {"latency": f"requests slower than {slo.threshold}", "probe": "failed probe results"}.get(
         slo.kind, "failed requests"
     )
     tiers = [
-        g.q(burn(t.long), f"{t.name}: {t.long} (alert above {plain(slo_math.burn_factor(slo, t))})")
+        g.q(burn(t.long), f"{SERVICE} {t.name}: {t.long} (alert above {plain(slo_math.burn_factor(slo, t))})")
         for t in slo_math.TIERS
     ]
-    left = slo_math.budget_left(service, slo)
+    ratio = slo_math.ratio_by_service(service, slo, slo.period, sel)
+    left = f"1 - ({ratio}) / {plain(budget)}"
     return g.Row(
-        f"{service.name} / {slo.name}: {plain(slo.objective)}% over {slo.period}",
+        f"{slo.name}: {plain(slo.objective)}% over {slo.period} ({found.title()})",
         [
             g.stat(
                 "Objective",
@@ -41,30 +53,31 @@ def _row(service: Service, slo: SLO) -> g.Row:
             ),
             g.stat(
                 "Achieved",
-                g.q(f"1 - ({slo_math.error_ratio(service, slo, slo.period)})"),
+                g.q(f"1 - ({ratio})", SERVICE),
                 unit="percentunit",
                 decimals=3,
                 steps=(("red", None), ("green", slo.objective / 100)),
                 w=4,
-                description=f"Share of good events over the last {slo.period}.",
+                description=f"Share of good events over the last {slo.period}, per service.",
             ),
             g.stat(
                 "Error budget left",
-                g.q(left),
+                g.q(left, SERVICE),
                 unit="percentunit",
                 steps=(("red", None), ("orange", 0.25), ("green", 0.5)),
                 w=4,
-                description=f"Share of the {slo.period} error budget ({plain(budget * 100)}% of events) not yet spent.",
+                description=f"Share of the {slo.period} error budget ({plain(budget * 100)}% of events) not yet "
+                "spent, per service.",
             ),
             g.stat(
                 "Budget exhausted in",
-                g.q(f"clamp_min({left}, 0) * {plain(period)} / ({burn('1h')} > 0)"),
+                g.q(f"clamp_min({left}, 0) * {plain(period)} / on ({c.LABEL_SERVICE}) ({burn('1h')} > 0)", SERVICE),
                 unit="s",
                 graph=False,
                 steps=(("red", None), ("orange", 3 * 86400), ("green", period / 2)),
                 w=4,
                 quiet="no event was bad in the last hour, so the budget is not being spent",
-                description="Time until the budget left is spent at the burn rate of the last hour.",
+                description="Time until the budget left is spent at the burn rate of the last hour, per service.",
             ),
             g.timeseries(
                 "Burn rate per alert tier",
@@ -80,14 +93,40 @@ def _row(service: Service, slo: SLO) -> g.Row:
 
 
 def dashboard(stack: Stack) -> g.Board | None:
-    rows = [_row(service, slo) for service in stack.services for slo in service.slos]
-    if not rows:
+    pairs = [(service, slo) for service in stack.services if service.http for slo in service.slos if not slo.probe]
+    # an SLO measured by a probe is its service's alone: a row each (as many as the spec's probe SLOs)
+    probed = [(service, slo) for service in stack.services for slo in service.slos if slo.probe]
+    if not pairs and not probed:
         return None
+    kinds: dict[Hashable, SLO] = {}
+    for _, slo in pairs:
+        kinds.setdefault(_slo_key(slo), slo)
+    rows = []
+    for slo_key, slo in kinds.items():
+        # every service with HTTP metrics is grouped, so that those without this SLO are told apart
+        having = {s.name for s, other in pairs if _slo_key(other) == slo_key}
+        groups = dashboard_groups.http_groups(stack.services, within=lambda s, having=having: s.name in having)
+        rows.extend(_row(found, slo) for found in groups if found.first.name in having)
+    for service, slo in probed:
+        rows.append(
+            _row(
+                dashboard_groups.Group((service,), f'{c.LABEL_SERVICE}="{service.name}",{dashboard_groups.VARIABLE}'),
+                slo,
+            )
+        )
+    service_values = f"label_values({RECORDED}, {c.LABEL_SERVICE})"
+    slo_values = f'label_values({RECORDED}{{{c.LABEL_SERVICE}=~"$service"}}, {c.LABEL_SLO})'
     return g.Board(
         uid=c.DASHBOARD_UIDS["slo"],
         title="SLOs",
         tags=("slo",),
         description="Service level objectives: budget left, burn rates and the multi-window alert tiers.",
+        variables=[g.query_var("service", service_values, "Service"), g.query_var("slo", slo_values, "SLO")],
         rows=rows,
         links=(c.DASHBOARD_UIDS["overview"], c.DASHBOARD_UIDS["service"], c.DASHBOARD_UIDS["alerts"]),
     )
+
+
+def _slo_key(slo: SLO) -> Hashable:
+    """What an SLO's panels depend on, its services' metrics aside."""
+    return (slo.name, slo.kind, slo.objective, slo.period, slo.threshold_seconds, slo.description)

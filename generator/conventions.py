@@ -33,6 +33,9 @@ COMPOSE_FILE = "compose.yaml"
 PROMETHEUS_CONFIG = "prometheus/prometheus.yml"
 PROMETHEUS_RULES_DIR = "prometheus/rules"
 PROMETHEUS_TESTS_DIR = "prometheus/tests"
+# folders of prometheus/rules/ holding a file per service (the service pack, the SLOs): Prometheus takes a
+# wildcard in a rule path's last part only, so prometheus.yml names each
+PER_SERVICE_RULES = ("service", "slo")
 ALERTMANAGER_CONFIG = "alertmanager/alertmanager.yml"
 ALERTMANAGER_TEMPLATES_DIR = "alertmanager/templates"
 GRAFANA_DATASOURCES_DIR = "grafana/provisioning/datasources"

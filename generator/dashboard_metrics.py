@@ -29,9 +29,11 @@ def rate_unit(metric: DeclaredMetric) -> str:
     return grafana_unit(metric.unit, rate=True)
 
 
-def selector(service: str, extra: str = "") -> str:
-    """The matchers of a service's series (`extra` ones too)."""
-    return ",".join(filter(None, [f'{conventions.LABEL_SERVICE}="{service}"', extra]))
+def selector(services: str | Sequence[str], extra: str = "") -> str:
+    """The matchers of a service's series, or of several services' (`extra` ones too)."""
+    names = [services] if isinstance(services, str) else list(services)
+    one = f'="{names[0]}"' if len(names) == 1 else '=~"' + "|".join(names) + '"'
+    return ",".join(filter(None, [f"{conventions.LABEL_SERVICE}{one}", extra]))
 
 
 def matchers(match: Sequence[tuple[str, str]]) -> str:
@@ -51,10 +53,12 @@ def _by(metric: DeclaredMetric) -> str:
     return ", ".join(metric.labels)
 
 
-def targets(metric: DeclaredMetric, sel: str, legend: str) -> list[Any]:
+def targets(metric: DeclaredMetric, sel: str, legend: str, by_service: bool = False) -> list[Any]:
     """The queries that show `metric` (its trend, for a time series): a counter's rate and a gauge's
-    value split by its declared labels, a histogram's p50/p95/p99, a summary's own quantiles."""
-    by, split = _by(metric), _legend(metric.labels, legend)
+    value split by its declared labels, a histogram's p50/p95/p99, a summary's own quantiles. `by_service`:
+    split by service too (a panel over several services), each line named after its service."""
+    labels = (conventions.LABEL_SERVICE, *metric.labels) if by_service else metric.labels
+    by, split = ", ".join(labels), _legend(labels, legend)
     if metric.type == "counter":
         return [g.q(g.rate(metric.name, sel, by), split)]
     if metric.type == "gauge":
@@ -62,7 +66,7 @@ def targets(metric: DeclaredMetric, sel: str, legend: str) -> list[Any]:
         return [g.q(f"sum{grouping} ({metric.name}{{{sel}}})", split)]
     if metric.type == "histogram":
         return [
-            g.q(g.quantile(q, metric.name, sel, by), f"{_legend(metric.labels, '')} p{round(q * 100)}".strip())
+            g.q(g.quantile(q, metric.name, sel, by), f"{_legend(labels, '')} p{round(q * 100)}".strip())
             for q in QUANTILES
         ]
     # a summary: quantiles are computed by the service and cannot be aggregated, only shown
@@ -77,12 +81,12 @@ def _series(metric: DeclaredMetric, title: str, what: str, found: Sequence[Any],
     return g.timeseries(f"{metric.name} {title}", *found, unit=unit_id, w=w, description=_description(metric, what))
 
 
-def cells(service: Service, extra: str = "") -> list[g.Cell]:
-    """The panels of every metric `service` declares, in the order it declares them."""
-    sel = selector(service.name, extra)
+def cells(service: Service, sel: str, by_service: bool = False) -> list[g.Cell]:
+    """The panels of every metric `service` declares, in the order it declares them, over the series `sel`
+    selects (the services declaring the same metrics, a line each with `by_service`)."""
     found: list[g.Cell] = []
     for metric in service.metrics:
-        shown, by = targets(metric, sel, service.name), _by(metric)
+        shown, by = targets(metric, sel, service.name, by_service), _by(metric)
         if metric.type == "counter":
             found.append(_series(metric, "rate", f"per second{', by ' + by if by else ''}", shown, rate_unit(metric)))
         elif metric.type == "gauge":
@@ -92,7 +96,8 @@ def cells(service: Service, extra: str = "") -> list[g.Cell]:
         elif metric.type == "histogram":
             what = "50th, 95th and 99th percentiles from the histogram"
             found.append(_series(metric, "p50/p95/p99", what, shown, unit(metric)))
-            count = g.q(g.rate(f"{metric.name}_count", sel, by), _legend(metric.labels, service.name))
+            labels = (conventions.LABEL_SERVICE, *metric.labels) if by_service else metric.labels
+            count = g.q(g.rate(f"{metric.name}_count", sel, ", ".join(labels)), _legend(labels, service.name))
             found.append(_series(metric, "rate", "observations per second", [count], "short"))
         else:
             found.append(_series(metric, "quantiles", "the quantiles the service computes", shown, unit(metric), 24))

@@ -225,11 +225,15 @@ def table(
     description: str,
     quiet: str | None = None,
     hidden: Sequence[str] = (),
+    unit: str = "short",
+    links: Sequence[dict[str, Any]] = (),
     w: int = 24,
     h: int = 8,
 ) -> Cell:
-    """Instant query results as a table; `hidden` columns are removed (Time, Value, ...)."""
+    """Instant query results as a table; `hidden` columns are removed (Time, Value, ...); `links` are data
+    links on every cell (`${__data.fields.<column>}` is the row's value of a column)."""
     organize = {"id": "organize", "options": {"excludeByName": dict.fromkeys(hidden, True)}}
+    defaults = {**field_defaults(unit, None, None, None, quiet, "thresholds"), "links": list(links)}
     panel = gl.Table(
         title=title,
         targets=list(targets),
@@ -237,7 +241,7 @@ def table(
         transformations=[{"id": "merge", "options": {}}, organize],
         extraJson={
             "options": {"showHeader": True, "cellHeight": "sm"},
-            "fieldConfig": {"defaults": field_defaults("short", None, None, None, quiet, "thresholds")},
+            "fieldConfig": {"defaults": defaults},
         },
     )
     return Cell(panel, w, h)

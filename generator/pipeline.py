@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator import binaries, checks, output
+from generator.checks.cache import CheckCache
 from generator.errors import CheckError, CheckProblem
 from generator.kubernetes import names as kubernetes_names
 from generator.kubernetes.unpack import unpack
@@ -71,6 +72,7 @@ def check(
     compose: Tree | None = None,
     live: str | None = None,
     only: Sequence[str] | None = None,
+    cache: CheckCache | None = None,
 ) -> checks.Report:
     """Run every check (or `only` those) on `tree`, rendered for `target`, and report what they found; raise
     CheckError, carrying every problem, if any check found an error.
@@ -78,12 +80,13 @@ def check(
     `tree` is written to `target.root` with secrets as placeholders: a local target, made by `scratch`,
     with absolute host paths so that promtool can open every file it names. Options: `compose`, the
     compose rendering if the caller has one (else the compose check renders it, only if it runs);
-    `live`, the URL of a running Prometheus for the --live checks; `only`, the names of the checks to run.
+    `live`, the URL of a running Prometheus for the --live checks; `only`, the names of the checks to run;
+    `cache`, what a tool already proved (`up` keeps it in the state dir; else nothing is remembered).
     The report's problems include the warnings and notes (e.g. how many tests ran).
     """
     root = Path(target.root)
     write_tree(tree, root, Secrets(root.parent, placeholders=True), salt=stack.name)
-    ctx = checks.CheckContext(stack, tree, root, target, compose, live)
+    ctx = checks.CheckContext(stack, tree, root, target, compose, live, cache=cache or CheckCache())
     report = checks.run_checks(ctx, only)
     if report.errors:
         raise CheckError(report.problems)
@@ -104,11 +107,16 @@ def scratch(stack: Stack) -> Iterator[Target]:
 
 
 def check_stack(
-    stack: Stack, *, compose: Tree | None = None, live: str | None = None, only: Sequence[str] | None = None
+    stack: Stack,
+    *,
+    compose: Tree | None = None,
+    live: str | None = None,
+    only: Sequence[str] | None = None,
+    cache: CheckCache | None = None,
 ) -> checks.Report:
     """`check` on the local rendering of `stack`, rendered once, here (options as for `check`)."""
     with scratch(stack) as target:
-        return check(stack, render(stack, target), target, compose=compose, live=live, only=only)
+        return check(stack, render(stack, target), target, compose=compose, live=live, only=only, cache=cache)
 
 
 def check_kubernetes(stack: Stack, only: Sequence[str] | None = None) -> checks.Report:

@@ -14,7 +14,8 @@ A pack file is a Prometheus rule file plus promstack keys that are stripped when
     runbook of every alert of the pack (and of alerts generated for it elsewhere: the service pack holds
     the SLO burn-rate alert's), served by generator/runbooks.py.
 `${...}` placeholders hold a small arithmetic expression (numbers are exact decimals) over the
-rule's tunables and, in tests, helpers that format values the way Prometheus templates do.
+rule's tunables and, in tests, helpers that format values the way Prometheus templates do
+(generator/placeholders.py).
 
 A test file is a promtool test file whose groups each name their subject, `alert: <Alert>`: the
 group is rendered with that alert's resolved tunables (`threshold`) and its test times, derived from
@@ -34,26 +35,28 @@ rule renderers and the dashboards (whose threshold lines follow the alerts) both
 
 from __future__ import annotations
 
-import ast
-import math
 import operator
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, Decimal, localcontext
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from generator import catalog
+from generator import catalog, conventions
 from generator.model import Stack
+from generator.placeholders import Value as Value
+from generator.placeholders import between as between
+from generator.placeholders import expand as expand
+from generator.placeholders import expand_data as expand_data
+from generator.placeholders import humanize_percentage as humanize_percentage
+from generator.placeholders import plain as plain
 from generator.units import Duration
 
 ALWAYS = ("stack",)  # packs rendered whatever `alerts.packs` says
-SERVICE_PACK = "service"  # instantiated once per service that declares http metrics
-_PLACEHOLDER = re.compile(r"\$\{([^{}]*)\}")
+SERVICE_PACK = conventions.PER_SERVICE_RULES[0]  # instantiated once per service that declares http metrics
 _EXTENSION_KEYS = ("threshold", "bounds", "requires", "runtimes", "__line__")
 _BOUNDS: dict[str, Callable[[Decimal, Decimal], bool]] = {
     "above": operator.gt,
@@ -61,8 +64,6 @@ _BOUNDS: dict[str, Callable[[Decimal, Decimal], bool]] = {
     "min": operator.ge,
     "max": operator.le,
 }
-
-Value = Decimal | str
 
 
 @dataclass(frozen=True)
@@ -239,148 +240,3 @@ def alert_threshold(stack: Stack, alert: str) -> Decimal | None:
 
 
 # ---- placeholders -------------------------------------------------------------------------------
-
-
-def plain(number: Decimal) -> str:
-    """An exact decimal without exponent or trailing zeros: Decimal('14.40') -> '14.4'."""
-    text = format(number.normalize(), "f")
-    return "0" if text in ("-0", "") else text
-
-
-def _g4(value: float) -> str:
-    return f"{value:.4g}"
-
-
-def humanize(value: Value) -> str:
-    """Prometheus' `humanize` template function."""
-    v = float(value)
-    if abs(v) >= 1:
-        prefix = ""
-        for p in ("k", "M", "G", "T", "P", "E", "Z", "Y"):
-            if abs(v) < 1000:
-                break
-            prefix, v = p, v / 1000
-        return _g4(v) + prefix
-    prefix = ""
-    for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
-        if v == 0 or abs(v) >= 1:
-            break
-        prefix, v = p, v * 1000
-    return _g4(v) + prefix
-
-
-def humanize_percentage(value: Value) -> str:
-    return _g4(float(value) * 100) + "%"
-
-
-def humanize_duration(value: Value) -> str:
-    """Prometheus' `humanizeDuration` template function."""
-    v = float(value)
-    if v == 0:
-        return "0s"
-    if abs(v) >= 1:
-        sign = "-" if v < 0 else ""
-        v = abs(v)
-        whole = int(v)
-        seconds, minutes, hours, days = whole % 60, whole // 60 % 60, whole // 3600 % 24, whole // 86400
-        if days:
-            return f"{sign}{days}d {hours}h {minutes}m {seconds}s"
-        if hours:
-            return f"{sign}{hours}h {minutes}m {seconds}s"
-        if minutes:
-            return f"{sign}{minutes}m {seconds}s"
-        return f"{sign}{_g4(v)}s"
-    prefix = ""
-    for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
-        if abs(v) >= 1:
-            break
-        prefix, v = p, v * 1000
-    return f"{_g4(v)}{prefix}s"
-
-
-def between(low: Value, high: Value) -> Decimal:
-    """A short number strictly between low and high: test values that Prometheus and Python format
-    alike ("30%", not "52.625%")."""
-    lo, hi = _number(low), _number(high)
-    if lo >= hi:
-        raise ValueError(f"between({plain(lo)}, {plain(hi)}): the range is empty")
-    middle = (lo * hi).sqrt() if lo > 0 else hi / 2
-    for digits in range(1, 12):
-        with localcontext() as ctx:
-            ctx.prec = digits
-            ctx.rounding = ROUND_CEILING
-            candidate = +middle
-        if lo < candidate < hi:
-            return candidate
-    return middle
-
-
-def _number(value: Value) -> Decimal:
-    if isinstance(value, str):
-        raise ValueError(f"{value!r} is not a number")
-    return value
-
-
-_FUNCTIONS: dict[str, Callable[..., Value]] = {
-    "humanize": humanize,
-    "humanizePercentage": humanize_percentage,
-    "humanizeDuration": humanize_duration,
-    "between": between,
-    "ceil": lambda v: Decimal(math.ceil(_number(v))),
-    "floor": lambda v: Decimal(math.floor(_number(v))),
-    "min": lambda *v: min(map(_number, v)),
-    "max": lambda *v: max(map(_number, v)),
-}
-_OPERATORS: dict[type, Callable[[Decimal, Decimal], Decimal]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-}
-
-
-def evaluate(text: str, variables: Mapping[str, Value]) -> Value:
-    """Evaluate one placeholder: + - * / on exact decimals, variables, and `_FUNCTIONS`."""
-    tree = ast.parse(text.strip(), mode="eval")
-
-    def ev(node: ast.AST) -> Value:
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
-            return Decimal(ast.get_source_segment(text.strip(), node) or str(node.value))
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            return node.value
-        if isinstance(node, ast.Name):
-            if node.id not in variables:
-                raise ValueError(f"unknown placeholder variable {node.id!r} (known: {', '.join(sorted(variables))})")
-            return variables[node.id]
-        if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
-            return _OPERATORS[type(node.op)](_number(ev(node.left)), _number(ev(node.right)))
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            return -_number(ev(node.operand))
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS:
-            return _FUNCTIONS[node.func.id](*(ev(arg) for arg in node.args))
-        raise ValueError(f"unsupported placeholder syntax in {text!r}")
-
-    with localcontext() as ctx:
-        ctx.prec = 28
-        return ev(tree.body)
-
-
-def expand(text: str, variables: Mapping[str, Value]) -> str:
-    """Replace every `${...}` in `text`."""
-
-    def one(match: re.Match[str]) -> str:
-        value = evaluate(match.group(1), variables)
-        return plain(value) if isinstance(value, Decimal) else value
-
-    return _PLACEHOLDER.sub(one, text)
-
-
-def expand_data(data: Any, variables: Mapping[str, Value]) -> Any:
-    """`expand` on every string (keys too) of a YAML-like structure."""
-    if isinstance(data, str):
-        return expand(data, variables)
-    if isinstance(data, dict):
-        return {expand_data(k, variables): expand_data(v, variables) for k, v in data.items()}
-    if isinstance(data, list):
-        return [expand_data(v, variables) for v in data]
-    return data

@@ -119,6 +119,26 @@ def error_ratio(service: Service, slo: SLO, window: str) -> str:
     return f"(sum(rate({counted}[{window}])) or vector(0)) / sum(rate({total}[{window}]))"
 
 
+def ratio_by_service(service: Service, slo: SLO, window: str, sel: str) -> str:
+    """`error_ratio` by service, over the services `sel` selects that share `service`'s metrics and SLO (an
+    SLO measured by a probe is its service's alone: its ratio, labelled with the service)."""
+    if slo.probe is not None:
+        by = conventions.LABEL_SERVICE
+        return f'label_replace({error_ratio(service, slo, window)}, "{by}", "{service.name}", "", "")'
+    assert service.http is not None
+    by = conventions.LABEL_SERVICE
+
+    def rate(metric: str, matchers: str) -> str:
+        return f"sum by ({by}) (rate({metric}{{{matchers}}}[{window}]))"
+
+    if slo.kind == "latency":
+        assert service.http.duration and slo.threshold_seconds is not None
+        good = rate(f"{service.http.duration}_bucket", f"{sel},{le_matcher(slo.threshold_seconds)}")
+        return f"1 - {good} / {rate(service.http.duration + '_count', sel)}"
+    total = rate(service.http.requests, sel)
+    return f"({rate(service.http.requests, f'{sel},{service.http.errors}')} or {total} * 0) / {total}"
+
+
 def budget_left(service: Service, slo: SLO, window: str | None = None) -> str:
     """Share of the SLO's error budget left over its period (or `window`: a report's span). The recording
     rules stop at the longest alert window (3d), so the period's ratio is computed here, with the rules'

@@ -265,12 +265,12 @@ def test_the_service_latency_alert_takes_a_quantile(tmp_path: Path) -> None:
         result = CliRunner().invoke(app, ["generate", str(tmp_path / "stack.yaml"), "-o", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     prometheus = tmp_path / "out" / "prometheus"
-    rules = yaml.safe_load((prometheus / "rules" / "service.yml").read_text())
+    rules = yaml.safe_load((prometheus / "rules" / "service" / "ml.yml").read_text())
     latency = next(r for g in rules["groups"] for r in g["rules"] if r.get("alert") == "ServiceHighLatency")
     assert latency["expr"].startswith("histogram_quantile(0.95,")
     assert "95th percentile" in latency["annotations"]["summary"]
     assert latency["annotations"]["description"].startswith("5% of the requests")
-    run = promtool("test", "rules", "service.yml", cwd=prometheus / "tests")
+    run = promtool("test", "rules", "service/ml.yml", cwd=prometheus / "tests")
     assert run.returncode == 0, run.stdout + run.stderr
 
 

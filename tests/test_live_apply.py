@@ -135,3 +135,34 @@ def test_bad_change_leaves_the_stack_on_its_old_config(
     rules([rule("LiveApplyFirst"), rule("LiveApplyThird")])
     stack.up()
     assert "LiveApplyThird" in rule_names(stack.prometheus)
+
+
+@pytest.mark.live
+def test_up_deploys_the_spec_it_checked_and_runs_only_the_changed_tests(
+    make_stack: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`up` reads the spec once: an edit made after its checks passed (here from the hook `up` calls right
+    then) is not deployed, not even in part; the next `up` checks it, and refuses it. Rule tests that
+    passed on the same files are not run again (the check cache in the state dir)."""
+    stack, rules = make_stack("local", "readonce")
+    assert (stack.root / "check-cache.json").is_file()
+    for key, value in stack.env.items():
+        monkeypatch.setenv(key, value)
+    rules([rule("LiveApplyFirst"), rule("Checked")])
+    checked = stack.spec.read_text()
+    lines: list[str] = []
+
+    def edit() -> None:  # what a user saving the spec while `up` runs does
+        rules([rule("LiveApplyFirst"), rule("Unchecked", "double_exponential_smoothing(up[5m], 0.5, 0.5)")])
+
+    runtimes.up(stack.spec, runtimes.Options(runtime="local", out=lines.append, checked=edit))
+    assert stack.spec.read_text() != checked
+    names = rule_names(stack.prometheus)
+    assert "Checked" in names and "Unchecked" not in names
+    assert "Unchecked" not in (stack.root / "tree" / "prometheus" / "rules" / "custom.yml").read_text()
+    note = next(line for line in lines if "rule test" in line)
+    assert "not run again" in note  # only the custom rules' tests changed
+
+    result = stack.up(expect=1)  # the edited spec, checked now
+    assert "unknown function" in result.stderr
+    assert "Unchecked" not in rule_names(stack.prometheus)

@@ -175,7 +175,7 @@ def fifo(folder: Path) -> Path:
 def huge(folder: Path) -> Path:
     path = folder / "huge"
     with path.open("wb") as handle:
-        handle.truncate(3_000_000)  # sparse: 3 MB that take no room
+        handle.truncate(20_000_000)  # sparse: 20 MB that take no room
     return path
 
 
@@ -191,7 +191,7 @@ KINDS: dict[str, tuple[Callable[[Path], Path], str, str]] = {
     "dev-zero": (lambda _: Path("/dev/zero"), "is a character device, not a regular file", "is a character device"),
     "dev-urandom": (lambda _: Path("/dev/urandom"), "is a character device", "is a character device"),
     "directory": (a_folder, "cannot be read: Is a directory", "cannot read the spec: Is a directory"),
-    "huge": (huge, "is larger than 64 KiB", "the spec is larger than 2000000 bytes"),
+    "huge": (huge, "is larger than 64 KiB", "the spec is larger than 16000000 bytes"),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import shutil
 import subprocess
@@ -84,10 +85,25 @@ def test_global_section_and_alerting() -> None:
         "evaluation_interval": "1m",
         "external_labels": {"stack": "t", "env": "production", "region": "eu"},
     }
-    assert data["rule_files"] == ["rules/*.yml"]
+    # a wildcard in the last part only (Prometheus refuses others): the per-service folders are named
+    assert data["rule_files"] == ["rules/*.yml", "rules/service/*.yml", "rules/slo/*.yml"]
     assert data["alerting"]["alertmanagers"] == [
         {"api_version": "v2", "static_configs": [{"targets": ["alertmanager:9093"]}]}
     ]
+
+
+def test_prometheus_loads_every_rendered_rule_file() -> None:
+    """Each rule file (a service's and an SLO's in their folders) matches a rule_files pattern."""
+    http = {"requests": "http_requests_total"}
+    stack = build(
+        services=[{"name": "api", "targets": ["api:80"], "http": http, "slos": [{"name": "a", "objective": 99}]}]
+    )
+    tree = render(stack, COMPOSE)
+    patterns = [f"prometheus/{p}" for p in yaml.safe_load(tree.files["prometheus/prometheus.yml"])["rule_files"]]
+    rule_files = [p for p in tree.files if p.startswith("prometheus/rules/")]
+    assert {"prometheus/rules/service/api.yml", "prometheus/rules/slo/api.yml"} <= set(rule_files)
+    for path in rule_files:
+        assert any(fnmatch.fnmatch(path, p) and p.count("/") == path.count("/") for p in patterns), path
 
 
 def test_timeouts_never_exceed_the_interval() -> None:

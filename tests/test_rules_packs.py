@@ -105,10 +105,15 @@ def test_promstack_test_passes_on_every_example(spec: Path) -> None:
 
 def test_every_example_renders_tests_for_its_packs() -> None:
     files = _files(ROOT / "stack" / "stack.yaml", "prometheus/")
-    rules = {p.rsplit("/", 1)[1] for p in files if p.startswith("prometheus/rules/")}
-    tests = {p.rsplit("/", 1)[1] for p in files if p.startswith("prometheus/tests/") and p.count("/") == 2}
-    assert {"stack.yml", "node-exporter.yml", "blackbox-exporter.yml", "service.yml", "slo.yml"} <= rules
-    assert rules - {"custom.yml"} <= tests  # the example's custom rule has no tests of its own
+    rules = {p.removeprefix("prometheus/rules/") for p in files if p.startswith("prometheus/rules/")}
+    tests = {p.removeprefix("prometheus/tests/") for p in files if p.startswith("prometheus/tests/")}
+    assert {"stack.yml", "node-exporter.yml", "blackbox-exporter.yml", "service/api.yml", "slo/api.yml"} <= rules
+    # the example's custom rule has no tests of its own; services share test files (by 20)
+    assert {r for r in rules if "/" not in r} - {"custom.yml"} <= tests
+    # the services' tests read the services' rules only: their cost does not grow with the other rules
+    services = ["../../rules/service/api.yml", "../../rules/service/demo.yml"]
+    assert files["prometheus/tests/service/api.yml"]["rule_files"] == services
+    assert files["prometheus/tests/slo/api.yml"]["rule_files"] == [s.replace("service/", "slo/") for s in services]
     # promtool tests do not apply external labels: the groups carry them, so templates see them
     group = files["prometheus/tests/stack.yml"]["tests"][0]
     assert group["external_labels"] == {"stack": "shop", "env": "production"}
@@ -290,7 +295,7 @@ def test_every_pack_test_fails_when_its_alert_never_fires(write_spec: Callable[.
         services=[{"name": "api", "targets": ["api:80"], "http": {"requests": "req_total", "duration": "req_seconds"}}],
     )
     prometheus = _write_prometheus(spec, tmp_path)
-    for path in (prometheus / "rules").glob("*.yml"):
+    for path in (prometheus / "rules").glob("**/*.yml"):
         data = yaml.safe_load(path.read_text())
         for group in data["groups"]:
             for rule in group["rules"]:
@@ -298,7 +303,8 @@ def test_every_pack_test_fails_when_its_alert_never_fires(write_spec: Callable[.
                     rule["expr"] = "vector(1) > 2"
         path.write_text(yaml.safe_dump(data))
     for pack in rules_catalog.packs():
-        result = _promtool_test(prometheus / "tests", f"{pack}.yml")
+        test = f"{pack}/api.yml" if pack == rules_catalog.SERVICE_PACK else f"{pack}.yml"
+        result = _promtool_test(prometheus / "tests", test)
         assert result.returncode == 1, pack
         failed = set(re.findall(r"alertname: (\w+),", result.stderr))
         wanted = {r.name for r in rules_catalog.packs()[pack].rules() if r.alert}

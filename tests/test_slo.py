@@ -36,7 +36,7 @@ def _spec(write_spec: Callable[..., Path], slos: list[dict[str, Any]], **http: s
 
 def _slo_files(spec: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     files = render(load_stack(spec)).files
-    return yaml.safe_load(files["prometheus/rules/slo.yml"]), yaml.safe_load(files["prometheus/tests/slo.yml"])
+    return yaml.safe_load(files["prometheus/rules/slo/api.yml"]), yaml.safe_load(files["prometheus/tests/slo/api.yml"])
 
 
 def _alerts(rules: dict[str, Any]) -> list[dict[str, Any]]:
@@ -90,7 +90,7 @@ def test_other_periods_scale_the_factors_without_float_artifacts(write_spec: Cal
     assert limits[:4] == ["0.00672", "0.0028", "0.0014", "0.000466666666667"]
     # 7d: 14.4*7/30 = 3.36, 6*7/30 = 1.4, 3*7/30 = 0.7, 1*7/30 = 0.2333..; budget 1%
     assert limits[4:] == ["0.0336", "0.014", "0.007", "0.00233333333333"]
-    text = render(load_stack(spec)).files["prometheus/rules/slo.yml"]
+    text = render(load_stack(spec)).files["prometheus/rules/slo/api.yml"]
     assert not re.search(r"\d(0{6,}[1-9]|9{6,})", text), "a float artifact"
     assert "burns 13.44x too fast (page-1h)" in text
 
@@ -119,12 +119,12 @@ def test_latency_slo_reads_the_bucket_at_its_threshold(write_spec: Callable[...,
 
 def _promtool_slo(files: dict[str, str], tmp_path: Path) -> Callable[[], subprocess.CompletedProcess[str]]:
     """Writes the SLO rules and tests under tmp_path; the returned call runs promtool on them as they are then."""
-    for path in ("prometheus/rules/slo.yml", "prometheus/tests/slo.yml"):
+    for path in ("prometheus/rules/slo/api.yml", "prometheus/tests/slo/api.yml"):
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text(files[path])
-    tests = tmp_path / "prometheus" / "tests"
+    tests = tmp_path / "prometheus" / "tests" / "slo"
     return lambda: subprocess.run(
-        ["promtool", "test", "rules", "slo.yml"], cwd=tests, capture_output=True, text=True, check=False
+        ["promtool", "test", "rules", "api.yml"], cwd=tests, capture_output=True, text=True, check=False
     )
 
 
@@ -142,11 +142,11 @@ def test_slo_tests_pass_and_catch_a_wrong_threshold(write_spec: Callable[..., Pa
     promtool = _promtool_slo(files, tmp_path)
     ok = promtool()
     assert ok.returncode == 0, ok.stderr
-    names = [t["name"] for t in yaml.safe_load(files["prometheus/tests/slo.yml"])["tests"]]
+    names = [t["name"] for t in yaml.safe_load(files["prometheus/tests/slo/api.yml"])["tests"]]
     assert any("fires 0 tier alert(s)" in n for n in names) and any("fires 4 tier alert(s)" in n for n in names)
     assert any("at 1 requests/min" in n for n in names), "the near-zero traffic case"
     # a page tier that fires too late is caught
-    rules = tmp_path / "prometheus" / "rules" / "slo.yml"
+    rules = tmp_path / "prometheus" / "rules" / "slo" / "api.yml"
     rules.write_text(rules.read_text().replace("> 0.0144\n", "> 0.02\n"))
     broken = promtool()
     assert broken.returncode == 1
@@ -164,8 +164,8 @@ def test_disabling_the_slo_alert_keeps_the_recording_rules(write_spec: Callable[
     service = {"name": "api", "targets": ["api:8000"], "http": HTTP, "slos": [{"name": "a", "objective": 99.9}]}
     spec = write_spec(services=[service], alerts={"overrides": {"SLOErrorBudgetBurn": {"enabled": False}}})
     files = render(load_stack(spec)).files
-    assert not _alerts(yaml.safe_load(files["prometheus/rules/slo.yml"]))
-    assert "prometheus/tests/slo.yml" not in files
+    assert not _alerts(yaml.safe_load(files["prometheus/rules/slo/api.yml"]))
+    assert "prometheus/tests/slo/api.yml" not in files
 
 
 def test_an_slo_objective_of_100_is_refused(write_spec: Callable[..., Path]) -> None:
@@ -221,9 +221,9 @@ def test_probe_slo_tests_pass_and_catch_a_wrong_threshold_or_guard(
     promtool = _promtool_slo(files, tmp_path)
     ok = promtool()
     assert ok.returncode == 0, ok.stderr
-    names = [t["name"] for t in yaml.safe_load(files["prometheus/tests/slo.yml"])["tests"]]
+    names = [t["name"] for t in yaml.safe_load(files["prometheus/tests/slo/api.yml"])["tests"]]
     assert any("fires 0 tier alert(s)" in n for n in names) and any("fires 4 tier alert(s)" in n for n in names)
-    rules = tmp_path / "prometheus" / "rules" / "slo.yml"
+    rules = tmp_path / "prometheus" / "rules" / "slo" / "api.yml"
     original = rules.read_text()
     # 99.5%: the 1h tier fires above 14.4 x 0.005 = 0.072; one that fires too late is caught
     rules.write_text(original.replace("> 0.072\n", "> 0.08\n"))

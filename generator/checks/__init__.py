@@ -18,9 +18,11 @@ import pkgutil
 import shutil
 import subprocess
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from generator.checks.cache import CheckCache
 from generator.errors import CheckProblem, ToolMissing
 from generator.model import Stack
 from generator.render import Target, Tree, render
@@ -37,6 +39,7 @@ class CheckContext:
     compose_tree: Tree | None = None  # the compose rendering, if the caller has it (else made by `compose`)
     live: str | None = None  # base URL of a running Prometheus, for --live checks
     skipped: dict[str, str] = field(default_factory=dict)  # check -> why it did not run (never "passed")
+    cache: CheckCache = field(default_factory=CheckCache)  # what a tool already proved (`up`: kept on disk)
 
     def compose(self) -> Tree:
         """The compose rendering: `tree` itself when it is one, the caller's, or rendered once, here."""
@@ -109,13 +112,15 @@ def checks(runtime: str | None = None) -> list[tuple[str, Check]]:
 
 
 def run_checks(ctx: CheckContext, only: Sequence[str] | None = None) -> Report:
-    """Every check (or the named ones) that proves `ctx`'s runtime, on `ctx`; a check passed if it ran and
-    found no error."""
+    """Every check (or the named ones) that proves `ctx`'s runtime, on `ctx`, all at once (most of them wait
+    for a tool); a check passed if it ran and found no error. The report lists them in their order, whichever
+    finished first."""
     report = Report(skipped=ctx.skipped)
-    for name, check in checks(ctx.target.runtime):
-        if only is not None and name not in only:
-            continue
-        found = check(ctx)
+    chosen = [(name, check) for name, check in checks(ctx.target.runtime) if only is None or name in only]
+    with ThreadPoolExecutor(max(1, len(chosen))) as pool:
+        running = [(name, pool.submit(check, ctx)) for name, check in chosen]
+    for name, future in running:
+        found = future.result()  # a check's exception (a missing tool) is raised here, in check order
         report.problems.extend(found)
         if name not in ctx.skipped and not any(p.severity == "error" for p in found):
             report.passed.append(name)

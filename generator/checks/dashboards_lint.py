@@ -195,7 +195,7 @@ def _links(boards: dict[str, dict[str, Any]], uids: set[str]) -> Iterator[str]:
 def _alert_links(rule_files: dict[str, str], boards: dict[str, dict[str, Any]]) -> Iterator[str]:
     uids = {str(b.get("uid")): b for b in boards.values()}
     for path, text in rule_files.items():
-        for group in (yaml.safe_load(text) or {}).get("groups") or ():
+        for group in (yaml.load(text, Loader=metrics_inventory.FAST_LOADER) or {}).get("groups") or ():
             for rule in group.get("rules") or ():
                 notes = rule.get("annotations") or {}
                 if "alert" not in rule:

@@ -2,7 +2,8 @@
 
 Each dashboard's variables are resolved in order against the live Prometheus, like Grafana does on
 load (label_values(...) through the series API, so chained variables see the value picked before
-them); each is set to its first real value. Every panel query then runs as an instant query with
+them); each is set to what Grafana selects on load: "All" where that is the saved choice (its
+`allValue`, else every value found), else its first real value. Every panel query then runs as an instant query with
 Grafana's built-in variables set from the scrape interval ($__rate_interval = 4 scrape intervals,
 as Grafana computes it from the datasource's timeInterval). A panel none of whose queries returns a
 sample (NaN counts as no sample) is reported, unless it is marked as empty by design
@@ -116,11 +117,21 @@ def _resolve(prom: Prometheus, board: dict[str, Any], values: dict[str, str]) ->
         if not found:
             problems.append(f"variable ${name} has no values ({text}), so no panel that uses it can show data.")
             values[name] = NO_VALUE
+        elif var.get("includeAll") and _all(var.get("current")):
+            # Grafana's own default on load: every value (the allValue, else each value, escaped)
+            escaped = [_REGEX_SPECIAL.sub(r"\\\\\1", v) for v in found]
+            values[name] = str(var.get("allValue") or "|".join(escaped))
         elif var.get("multi") or var.get("includeAll"):
             values[name] = _REGEX_SPECIAL.sub(r"\\\\\1", found[0])  # Grafana's escaping for =~ matchers
         else:
             values[name] = found[0]
     return problems
+
+
+def _all(current: Any) -> bool:
+    """Whether a variable's saved selection is "All"."""
+    value = current.get("value") if isinstance(current, dict) else None
+    return value == "$__all" or value == ["$__all"]
 
 
 def _check(prom: Prometheus, path: str, board: dict[str, Any], scrape_interval: Duration) -> list[str]:

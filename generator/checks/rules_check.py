@@ -1,19 +1,25 @@
-"""Check `rules/check`: `promtool check rules` accepts every rendered rule file (prometheus/rules/*.yml)."""
+"""Check `rules/check`: `promtool check rules` accepts every rendered rule file (prometheus/rules/**.yml)."""
 
 from __future__ import annotations
 
-from generator import conventions
 from generator.checks import CheckContext, CheckProblem, errors, run_tool, tool
 
 NAME = "rules/check"
 
 
+_BATCH = 1000  # files per promtool run: a command line of a few tens of kilobytes
+
+
 def _failures(ctx: CheckContext) -> list[str]:
-    files = sorted(ctx.root.glob(f"{conventions.PROMETHEUS_RULES_DIR}/*.yml"))
+    files = sorted(rule_file.path for rule_file in ctx.tree.rules)
     if not files:
         return []
     promtool = tool("promtool")
-    result = run_tool([promtool, "check", "rules", *(str(f.relative_to(ctx.root)) for f in files)], cwd=ctx.root)
+    return [f for i in range(0, len(files), _BATCH) for f in _run(ctx, promtool, files[i : i + _BATCH])]
+
+
+def _run(ctx: CheckContext, promtool: str, files: list[str]) -> list[str]:
+    result = run_tool([promtool, "check", "rules", *files], cwd=ctx.root)
     if result.returncode == 0:
         return []
     # promtool names file, line, group and rule of each problem: pass those lines on as they are

@@ -1,25 +1,36 @@
-"""Check `rules/test`: `promtool test rules` on every rendered test file (prometheus/tests/*.yml).
+"""Check `rules/test`: `promtool test rules` on every rendered test file (prometheus/tests/**.yml).
 
 Every alert promstack renders comes with cases that must fire and cases that must stay silent; a
 failure names the test file and each failing test (promtool prints `name: <test>` per failure).
+The files are run in batches, one promtool per batch and as many at once as there are cores: a stack
+of a thousand services has a thousand test files, and one promtool each would spend its time starting.
+A test file that passed before with the same bytes, the same rule files and the same promtool is not
+run again where the caller keeps a cache (`up`: see `checks.cache`).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path, PurePosixPath
 
-import yaml
-
-from generator import conventions
-from generator.checks import CheckContext, CheckProblem, errors, run_tool, tool
+from generator.checks import CheckContext, CheckProblem, errors, tool
 
 NAME = "rules/test"
 _NAME = re.compile(r"^\s*name: (.*),\s*$")
+_FILE = re.compile(r"^Unit Testing:\s+(.*?)\s*$")
 _DETAIL_LINES = 12  # enough to show expected vs got for one alert without flooding the terminal
+_BATCH = 200  # test files per promtool run at most (its command line, and a timeout that means something)
+TIMEOUT = 300  # seconds one promtool run may take
 
 
 def _failures(rel: str, output: str) -> list[str]:
     lines = [line for line in output.splitlines() if line.strip() and not line.startswith("Unit Testing")]
+    if [line.strip() for line in lines] == ["SUCCESS"]:
+        return []
     starts = [i for i, line in enumerate(lines) if _NAME.match(line)]
     if not starts:
         body = " ".join(line.strip() for line in lines)
@@ -34,30 +45,92 @@ def _failures(rel: str, output: str) -> list[str]:
     return failures
 
 
-def _run(ctx: CheckContext) -> list[str]:
-    files = sorted(ctx.root.glob(f"{conventions.PROMETHEUS_TESTS_DIR}/*.yml"))
-    if not files:
-        return []
+def _sections(output: str) -> dict[str, str]:
+    """promtool's output for several files, by file: each starts with `Unit Testing: <file>`."""
+    found: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in output.splitlines():
+        match = _FILE.match(line)
+        if match:
+            current = found.setdefault(match.group(1), [])
+        elif current is not None:
+            current.append(line)
+    return {file: "\n".join(lines) for file, lines in found.items()}
+
+
+def _batch(promtool: str, root: Path, rels: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Run one promtool on `rels` (paths under `root`): the failures, and the files that passed."""
+    try:
+        # stderr into stdout: promtool writes each file's header and its failures in order
+        result = subprocess.run(
+            [promtool, "test", "rules", *rels],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return [f"promtool test rules did not finish within {TIMEOUT} s on {len(rels)} file(s): {', '.join(rels)}"], []
+    sections = _sections(result.stdout)
+    passed = [rel for rel in rels if rel in sections and not _failures(rel, sections[rel])]
+    if result.returncode == 0:
+        return [], passed
+    failures = [failure for rel in rels if rel in sections for failure in _failures(rel, sections[rel])]
+    if not failures:  # it failed before or between files (a file it could not read, a crash)
+        failures = [f"promtool test rules failed (exit {result.returncode}): {' '.join(result.stdout.split())[:2000]}"]
+    return failures, passed
+
+
+def batches(files: Sequence[tuple[str, int]], workers: int) -> list[list[str]]:
+    """`files` (path, size) in at least `workers` batches of at most _BATCH files: the biggest first, each
+    to the batch with the fewest bytes so far, so that the batches take about as long as each other."""
+    count = min(len(files), max(workers, -(-len(files) // _BATCH)))
+    sizes = [0] * count
+    members: list[list[str]] = [[] for _ in range(count)]
+    for rel, size in sorted(files, key=lambda f: (-f[1], f[0])):
+        open_bins = [i for i in range(count) if len(members[i]) < _BATCH]
+        smallest = min(open_bins, key=lambda i: sizes[i])
+        sizes[smallest] += size
+        members[smallest].append(rel)
+    return [sorted(batch) for batch in members if batch]
+
+
+def _run(ctx: CheckContext) -> tuple[list[str], int]:
+    """The failures, and how many test files were not run again (passed before, same bytes)."""
+    tests = {t.path: t for t in ctx.tree.rule_tests}
+    if not tests:
+        return [], 0
     promtool = tool("promtool")
-    failures: list[str] = []
-    for path in files:
-        rel = str(path.relative_to(ctx.root))
-        # promtool resolves rule_files relative to the test file's folder
-        result = run_tool([promtool, "test", "rules", path.name], cwd=path.parent, timeout=300)
-        if result.returncode != 0:
-            # 2.42 prints failures on stderr and progress on stdout
-            failures.extend(_failures(rel, result.stderr or result.stdout))
-    return failures
+    cache = ctx.cache
+    keys = {rel: cache.key(NAME, promtool, *_inputs(ctx, rel, test.rule_files)) for rel, test in tests.items()}
+    pending = [rel for rel in tests if not cache.passed(keys[rel])]
+    work = batches([(rel, len(ctx.tree.files[rel])) for rel in pending], os.cpu_count() or 1)
+    with ThreadPoolExecutor(max(1, len(work))) as pool:
+        found = list(pool.map(lambda batch: _batch(promtool, ctx.root, batch), work))
+    for _, passed in found:
+        cache.add(*(keys[rel] for rel in passed))
+    return [failure for failures, _ in found for failure in failures], len(tests) - len(pending)
 
 
-def ran(ctx: CheckContext) -> str:
-    """How many tests promtool runs: one per entry of a test file's `tests:` (as the tree holds them)."""
-    prefix = f"{conventions.PROMETHEUS_TESTS_DIR}/"
-    files = [t for p, t in ctx.tree.files.items() if p.startswith(prefix) and "/" not in p[len(prefix) :]]
-    count = sum(len((yaml.safe_load(text) or {}).get("tests") or ()) for text in files)
-    return f"ran {count} rule test{'' if count == 1 else 's'} in {len(files)} file{'' if len(files) == 1 else 's'}"
+def _inputs(ctx: CheckContext, rel: str, rule_files: Sequence[str]) -> list[str]:
+    """What promtool reads for test file `rel`: itself and its rule files, as rendered."""
+    folder = PurePosixPath(rel).parent
+    read = [os.path.normpath(str(folder / r)) for r in rule_files]
+    return [rel, ctx.tree.files[rel], *(f"{r}\n{ctx.tree.files.get(r, '')}" for r in read)]
+
+
+def ran(ctx: CheckContext, remembered: int = 0) -> str:
+    """How many tests promtool proved: one per entry of a test file's `tests:` (as the tree holds them)."""
+    count = sum(len(t.groups) for t in ctx.tree.rule_tests)
+    files = len(ctx.tree.rule_tests)
+    said = f"ran {count} rule test{'' if count == 1 else 's'} in {files} file{'' if files == 1 else 's'}"
+    if remembered:
+        said += f" ({remembered} of the files passed before with the same bytes and were not run again)"
+    return said
 
 
 def run(ctx: CheckContext) -> list[CheckProblem]:
-    failures = _run(ctx)
-    return [*errors(NAME, failures), CheckProblem(NAME, "info", ran(ctx))]
+    failures, remembered = _run(ctx)
+    return [*errors(NAME, failures), CheckProblem(NAME, "info", ran(ctx, remembered))]

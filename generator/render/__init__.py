@@ -21,12 +21,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import yaml
-
 from generator import catalog, conventions, dashboards
 from generator.kubernetes import names as kubernetes_names
 from generator.model import SecretRef, Stack
-from generator.units import Duration, Size
+from generator.render import _yaml
+from generator.render._yaml import Placeholder as Placeholder
 
 
 @dataclass(frozen=True)
@@ -129,13 +128,6 @@ class SecretFile:
 _VALUE = frozenset({"value"})
 
 
-@dataclass(frozen=True)
-class Placeholder:
-    """Where a secret goes in the data of a YAML SecretFile (see `secret_yaml`): written as `"${key}"`."""
-
-    key: str
-
-
 def secret_yaml(data: Any, values: Mapping[str, SecretRef], stack: Stack | None = None, note: str = "") -> SecretFile:
     """A YAML SecretFile from `data`, which holds a `Placeholder` wherever a secret of `values` goes.
 
@@ -192,28 +184,8 @@ def header(stack: Stack) -> str:
 
 def dump_yaml(data: Any, stack: Stack | None = None) -> str:
     """Serialize structured data as YAML: stable key order as built, block style, a generated header."""
-    text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120)
-    return (f"# {header(stack)}\n" if stack else "") + text
+    return (f"# {header(stack)}\n" if stack else "") + _yaml.dump(data)
 
-
-class _Dumper(yaml.SafeDumper):
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
-def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
-    style = "|" if "\n" in data else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
-
-
-_Dumper.add_representer(str, _str_presenter)
-# a SafeDumper looks representers up by exact type: durations and sizes are written as the text they hold
-_Dumper.add_representer(Duration, _str_presenter)
-_Dumper.add_representer(Size, _str_presenter)
-# double quotes: the writer JSON-escapes a value it puts between them, so no value breaks out of its string
-_Dumper.add_representer(
-    Placeholder, lambda dumper, p: dumper.represent_scalar("tag:yaml.org,2002:str", f"${{{p.key}}}", style='"')
-)
 
 # the provenance types the Tree carries, public for the checks (built by the alerting renderers)
 from generator.render._alerting import Group as Group  # noqa: E402

@@ -7,6 +7,7 @@ name where a problem comes from.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -108,7 +109,7 @@ def test_evaluation_interval(stack: Stack) -> Duration:
     return stack.evaluation_interval if stack.evaluation_interval.ms > TEST_INTERVAL.ms else TEST_INTERVAL
 
 
-def test_timing(stack: Stack, for_: Duration | None) -> dict[str, Decimal]:
+def test_timing(stack: Stack, for_: Duration | None, pace: Duration | None = None) -> dict[str, Decimal]:
     """The test-time placeholders of a pack alert whose effective `for` is `for_` (rules_catalog):
 
     - `for_m`: whole minutes from the first sample at which the alert's condition holds until the
@@ -121,9 +122,10 @@ def test_timing(stack: Stack, for_: Duration | None) -> dict[str, Decimal]:
       test states only there: such a check is made at a multiple of `sync_m`.
 
     promtool starts evaluating at 0 and samples every TEST_INTERVAL, so an evaluation follows a sample
-    within the evaluation interval less their greatest common divisor.
+    within the evaluation interval less their greatest common divisor. `pace`: the test file's own
+    evaluation interval, where it has one (the SLO tests'), instead of the stack's.
     """
-    every = test_evaluation_interval(stack).ms
+    every = (pace or test_evaluation_interval(stack)).ms
     sample = TEST_INTERVAL.ms
     hold = for_.ms if for_ else 0
     until_eval = every - math.gcd(every, sample)
@@ -245,8 +247,10 @@ def _regex_example(regex: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)
 def matcher_examples(matchers: str) -> tuple[str, str] | None:
-    """(labels of a failed request, label of a successful one) for an errors matcher like code=~"5.."."""
+    """(labels of a failed request, label of a successful one) for an errors matcher like code=~"5.."
+    (once per matcher: every service of a stack usually has the same)."""
     try:
         node = parse(f"x{{{matchers}}}")
     except ParseError:

@@ -70,11 +70,12 @@ def _documents(objects: list[dict[str, Any]], stack: Stack) -> str:
 
 
 def _rule_resources(stack: Stack, first: Tree) -> dict[str, list[dict[str, Any]]]:
-    """A PrometheusRule per rendered rule file, holding exactly its groups (read back from its text)."""
+    """A PrometheusRule per rendered rule file (a service's own, in `rules/service/` and `rules/slo/`,
+    included), holding exactly its groups (read back from its text)."""
     prefix = f"{conventions.PROMETHEUS_RULES_DIR}/"
     found = {}
     for path, text in sorted(first.files.items()):
-        if path.startswith(prefix) and path.endswith(".yml") and "/" not in path.removeprefix(prefix):
+        if path.startswith(prefix) and path.endswith(".yml"):
             stem = path.removeprefix(prefix).removesuffix(".yml")
             groups = (yaml.safe_load(text) or {}).get("groups", [])
             found[f"40-rules-{names.dns(stem)}"] = [prometheus_rule(stack, path, groups)]

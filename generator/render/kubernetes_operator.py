@@ -172,9 +172,10 @@ def alertmanager_resources(stack: Stack, target: Target, tree: Tree) -> list[dic
 
 
 def prometheus_rule(stack: Stack, path: str, groups: list[dict[str, Any]]) -> dict[str, Any]:
-    """A PrometheusRule holding exactly the groups of rule file `path` (prometheus/rules/<name>.yml), which
-    it names (kubernetes.unpack reads them back)."""
-    name = names.dns(path.rsplit("/", 1)[-1].removesuffix(".yml"))
+    """A PrometheusRule holding exactly the groups of rule file `path` (prometheus/rules/<name>.yml, or a
+    service's own prometheus/rules/service/<name>.yml: named service-<name>), which it names
+    (kubernetes.unpack reads them back)."""
+    name = names.dns(path.removeprefix(f"{conventions.PROMETHEUS_RULES_DIR}/").removesuffix(".yml"))
     spec = {"groups": groups}
     source = {names.SOURCE: path}
     return names.resource(names.OPERATOR_API, "PrometheusRule", name, stack, PROMETHEUS, spec, annotations=source)

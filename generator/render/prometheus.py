@@ -17,7 +17,8 @@ from generator.units import Duration
 
 # host of a target given as host:port, [v6]:port or a URL (blackbox): scheme and userinfo skipped
 HOST_REGEX = r"(?:[a-zA-Z][a-zA-Z0-9+.-]*://)?(?:[^@/]*@)?(\[[^\]]+\]|[^:/?#\[\]]+).*"
-RULE_FILES = "rules/*.yml"  # relative to prometheus.yml, so the same file serves both runtimes
+# relative to prometheus.yml, so the same file serves both runtimes
+RULE_FILES = ["rules/*.yml", *(f"rules/{folder}/*.yml" for folder in conventions.PER_SERVICE_RULES)]
 
 
 def password_file(name: str) -> str:
@@ -167,7 +168,7 @@ def config(stack: Stack, target: Target) -> dict[str, Any]:
             "evaluation_interval": stack.evaluation_interval,
             "external_labels": external_labels(stack),
         },
-        "rule_files": [RULE_FILES],
+        "rule_files": list(RULE_FILES),
         "alerting": {
             "alertmanagers": [
                 {

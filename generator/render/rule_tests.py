@@ -1,4 +1,9 @@
-"""Renderer: promtool unit tests -> prometheus/tests/<pack>.yml, slo.yml, custom.yml.
+"""Renderer: promtool unit tests -> prometheus/tests/<pack>.yml, service/<service>.yml, slo/<service>.yml,
+custom.yml, kind-<alert>.yml.
+
+Each test file names as its rule files only the rules it proves: promtool evaluates every rule of them at
+every step of every test in the file, so a file of a service's tests reading every service's rules made
+the tests' cost grow with the square of the number of services.
 
 Pack tests (`rules/<pack>.test.yml`) are rendered with each subject alert's resolved tunables and
 test times (rules_catalog), so an overridden threshold or `for` is tested as rendered, at the pace
@@ -17,6 +22,7 @@ from typing import Any
 
 from generator import rules_catalog
 from generator.model import AlertRule, Stack
+from generator.promql import ParseError, Selector, parse, walk
 from generator.render import Target, Tree, dump_yaml, served
 from generator.render._alerting import RuleFile, TestFile, expected_alert, test_group
 from generator.render.rules import (
@@ -24,11 +30,12 @@ from generator.render.rules import (
     Resolved,
     custom_rule_file,
     for_runtime,
-    instances,
-    resolve_pack,
+    pack_files,
 )
-from generator.render.slo import slo_rule_file, slo_test_groups
+from generator.render.slo import slo_rule_files, slo_test_groups
+from generator.render.slo import test_every as slo_test_every
 from generator.rules_catalog import expand_data
+from generator.slo_math import record_name, windows
 
 FIXTURES = "fixtures"
 
@@ -46,15 +53,30 @@ def _pack_case(stack: Stack, subject: Resolved, case: dict[str, Any]) -> dict[st
     return {"eval_time": case["eval_time"], "alertname": alertname, "exp_alerts": expected}
 
 
-def pack_test_file(stack: Stack, name: str, served: Mapping[str, str]) -> TestFile | None:
+def rule_file_path(test: str, rule_file: str) -> str:
+    """The path of rule file `rule_file` (a name under prometheus/rules/) from test file `test` (a name under
+    prometheus/tests/): promtool resolves rule_files from the test file's folder."""
+    return "../" * (test.count("/") + 1) + f"rules/{rule_file}.yml"
+
+
+def pack_test_files(stack: Stack, name: str, served: Mapping[str, str]) -> list[TestFile]:
+    """A pack's tests, a file per rule file of the pack, reading that rule file only."""
+    files = []
+    for rule_file, resolved in pack_files(stack, name, served):
+        if not rule_file.rules():
+            continue
+        groups = _pack_groups(stack, name, resolved)
+        files.append(TestFile(rule_file.name, (rule_file_path(rule_file.name, rule_file.name),), tuple(groups)))
+    return files
+
+
+def _pack_groups(stack: Stack, name: str, resolved: list[Resolved]) -> list[dict[str, Any]]:
     pack = rules_catalog.packs()[name]
-    rule_file, resolved = resolve_pack(stack, name, served)
-    if not rule_file.rules():
-        return None
     index = {(r.rule.name, r.instance.suffix): r for r in resolved if r.rule.alert}
+    rendered = list({r.instance.suffix: r.instance for r in resolved}.values())
     groups = []
     for raw in pack.tests:
-        for instance in instances(stack, name):
+        for instance in rendered:
             subject = index.get((raw["alert"], instance.suffix))
             if subject is None:
                 continue
@@ -74,7 +96,7 @@ def pack_test_file(stack: Stack, name: str, served: Mapping[str, str]) -> TestFi
             if data.get("promql_expr_test"):
                 group["promql_expr_test"] = data["promql_expr_test"]
             groups.append(group)
-    return TestFile(name, (f"../rules/{name}.yml",), tuple(groups))
+    return groups
 
 
 def _fixture(rule_file: RuleFile) -> dict[str, Any]:
@@ -105,7 +127,7 @@ def _cases(stack: Stack, rule: AlertRule) -> list[dict[str, Any]]:
     return groups
 
 
-def custom_test_file(stack: Stack, served: Mapping[str, str]) -> TestFile | None:
+def custom_test_file(stack: Stack, served: Mapping[str, str], slo: list[RuleFile] | None = None) -> TestFile | None:
     """The spec's own tests of its `expr` rules, against every custom rule without the kinds' alerts."""
     written = tuple(r for r in stack.alerts.rules if r.kind is None)
     custom = custom_rule_file(stack, served, written) if written else None
@@ -115,7 +137,11 @@ def custom_test_file(stack: Stack, served: Mapping[str, str]) -> TestFile | None
     assert everything is not None
     recorded = RuleFile(CUSTOM, (everything.groups[0], custom.groups[1]))
     groups = [group for rule in written for group in _cases(stack, rule)]
-    rule_files = [f"{FIXTURES}/{CUSTOM}.yml", *(["../rules/slo.yml"] if slo_rule_file(stack, served) else [])]
+    # the SLOs' recorded ratios only where a spec rule reads them (each SLO file costs every test its rules)
+    read = reads_slo(everything)
+    slo = slo_rule_files(stack, served) if read and slo is None else slo or []
+    slo_files = [rule_file_path(CUSTOM, f.name) for f in slo] if read else []
+    rule_files = [f"{FIXTURES}/{CUSTOM}.yml", *slo_files]
     return TestFile(CUSTOM, tuple(rule_files), tuple(groups), {f"{FIXTURES}/{CUSTOM}.yml": _fixture(recorded)})
 
 
@@ -134,18 +160,89 @@ def kind_test_files(stack: Stack, served: Mapping[str, str]) -> list[TestFile]:
     return files
 
 
-def slo_test_file(stack: Stack, served: Mapping[str, str]) -> TestFile | None:
-    if slo_rule_file(stack, served) is None:
-        return None
-    groups = slo_test_groups(stack, served)
-    return TestFile("slo", ("../rules/slo.yml",), tuple(groups)) if groups else None
+def slo_test_files(stack: Stack, served: Mapping[str, str], slo: list[RuleFile] | None = None) -> list[TestFile]:
+    """A file per service with SLOs, reading that service's SLO rules only."""
+    services = {service.name: service for service in stack.services}
+    files = []
+    for rule_file in slo_rule_files(stack, served) if slo is None else slo:
+        service = services[rule_file.name.split("/", 1)[1]]
+        groups = slo_test_groups(stack, service, served)
+        path = (rule_file_path(rule_file.name, rule_file.name),)
+        files.append(TestFile(rule_file.name, path, tuple(groups), every=slo_test_every(stack)))
+    return files
+
+
+def reads_slo(rule_file: RuleFile) -> bool:
+    """Whether a rule of `rule_file` reads a ratio the SLO rules record (or might: one we cannot parse)."""
+    recorded = {record_name(window) for window in windows()}
+    for rule in rule_file.rules():
+        try:
+            tree = parse(str(rule.data["expr"]))
+        except ParseError:
+            return True
+        selectors = [node for node in walk(tree) if isinstance(node, Selector)]
+        names = {node.name for node in selectors}
+        names |= {value for node in selectors for label, _, value in node.matchers if label == "__name__"}
+        if names & recorded or any(name is None for name in names):
+            return True
+    return False
+
+
+# services whose tests share a file, and a test group where theirs have the same shape: promtool spends
+# a fixed ~15 ms on each group (a fresh database), more than evaluating a service's rules in it
+BATCH = 20
+
+
+def batched(files: list[TestFile], size: int | None = None) -> list[TestFile]:
+    """Per-service test files, `size` services to a file named after its first one, which reads their rule
+    files only. The i-th groups of the services are one group where they have the same shape (interval,
+    checks at the same times of the same alerts): the services' series side by side, every service's
+    expected alerts in each check. A service's rules select its own series (`job`), so they cannot see
+    another's; a failure names the group and, in promtool's expected-versus-got, the service."""
+    size = size or BATCH
+    merged = []
+    for start in range(0, len(files), size):
+        chunk = files[start : start + size]
+        groups: list[Mapping[str, Any]] = []
+        for position in range(max(len(f.groups) for f in chunk)):
+            found = [f.groups[position] for f in chunk if position < len(f.groups)]
+            shapes = {_shape(group) for group in found}
+            groups.extend([_merge(found)] if len(found) > 1 and len(shapes) == 1 else found)
+        rule_files = tuple(path for f in chunk for path in f.rule_files)
+        merged.append(TestFile(chunk[0].name, rule_files, tuple(groups), every=chunk[0].every))
+    return merged
+
+
+def _shape(group: Mapping[str, Any]) -> Any:
+    if "promql_expr_test" in group:
+        return id(group)  # never merged
+    checks = tuple((case["eval_time"], case["alertname"]) for case in group.get("alert_rule_test", ()))
+    rest = tuple((k, repr(v)) for k, v in group.items() if k not in ("name", "input_series", "alert_rule_test"))
+    return (checks, rest)
+
+
+def _merge(groups: list[Mapping[str, Any]]) -> dict[str, Any]:
+    first = dict(groups[0])
+    first["name"] = f"{groups[0]['name']} (and alike for {len(groups) - 1} more services)"
+    first["input_series"] = [series for group in groups for series in group["input_series"]]
+    first["alert_rule_test"] = [
+        {**case, "exp_alerts": [a for group in groups for a in group["alert_rule_test"][i]["exp_alerts"]]}
+        for i, case in enumerate(groups[0]["alert_rule_test"])
+    ]
+    return first
 
 
 def all_test_files(stack: Stack, served: Mapping[str, str]) -> list[TestFile]:
     """Every test file promstack renders for `stack`; `served` as for `rules.all_rule_files`."""
-    files = [pack_test_file(stack, name, served) for name in rules_catalog.pack_names(stack)]
-    files += [slo_test_file(stack, served), custom_test_file(stack, served), *kind_test_files(stack, served)]
-    return [f for f in files if f is not None and f.groups]
+    files = []
+    for name in rules_catalog.pack_names(stack):
+        found = pack_test_files(stack, name, served)
+        files += batched(found) if name == rules_catalog.SERVICE_PACK else found
+    slo = slo_rule_files(stack, served)  # made once: the SLO tests and the custom rules' tests read them
+    files += batched(slo_test_files(stack, served, slo))
+    files += [f for f in (custom_test_file(stack, served, slo),) if f is not None]
+    files += kind_test_files(stack, served)
+    return [f for f in files if f.groups]
 
 
 def render(stack: Stack, target: Target) -> Tree:

@@ -1,11 +1,14 @@
-"""Renderer: alert and recording rules -> prometheus/rules/<pack>.yml, service.yml (RED), slo.yml, custom.yml.
+"""Renderer: alert and recording rules -> prometheus/rules/<pack>.yml, service/<service>.yml (RED),
+slo/<service>.yml, custom.yml.
 
 Packs come from the catalog (`rules/*.rules.yml`) with `alerts.overrides` applied on the data
 (threshold, for, severity, extra labels: `rules_catalog.tunables`; enabled); a `for` shorter than its
 group's evaluation interval is rendered as that interval, which is how it behaves. The service pack
-is instantiated once per service with http metrics. SLO rules are built by `slo`. Custom rules come
-from the spec as written. `notification_delay` adds up the timers between a failing target and its
-page, as rendered.
+is instantiated once per service with http metrics, each in a file of its own: promtool evaluates
+every rule of a test's rule files at every step of each of its tests, so a service's tests that read
+only that service's rules cost the same however many services the stack has. SLO rules are built by
+`slo`, a file per service too. Custom rules come from the spec as written. `notification_delay` adds
+up the timers between a failing target and its page, as rendered.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from generator.render._alerting import (
     matcher_examples,
     test_timing,
 )
-from generator.render.slo import slo_rule_file
+from generator.render.slo import slo_rule_files
 from generator.rules_catalog import Pack, PackGroup, PackRule, Value, enabled, expand, tunables
 from generator.units import Duration
 
@@ -127,13 +130,16 @@ def _resolve(
     return Resolved(Rule(data, rule.source, instance.interval, pack.name), variables, instance)
 
 
-def resolve_pack(stack: Stack, name: str, served: Mapping[str, str]) -> tuple[RuleFile, list[Resolved]]:
+def resolve_pack(
+    stack: Stack, name: str, served: Mapping[str, str], only: Instance | None = None
+) -> tuple[RuleFile, list[Resolved]]:
     """A pack rendered for `stack`: its rule file and every resolved rule (for the tests). `served`: the
-    dashboards the stack renders, which alerts link to (`Target.dashboards`)."""
+    dashboards the stack renders, which alerts link to (`Target.dashboards`). `only`: that instance
+    only, in a file of its own (`<pack>/<instance>`)."""
     pack = rules_catalog.packs()[name]
     groups: list[Group] = []
     resolved: list[Resolved] = []
-    for instance in instances(stack, name):
+    for instance in [only] if only else instances(stack, name):
         for group in pack.groups:
             found = [r for r in (_resolve(stack, pack, group, rule, instance, served) for rule in group.rules) if r]
             resolved.extend(found)
@@ -144,7 +150,15 @@ def resolve_pack(stack: Stack, name: str, served: Mapping[str, str]) -> tuple[Ru
                     group_interval(stack, group.interval),
                 )
             )
-    return RuleFile(name, tuple(groups)), resolved
+    return RuleFile(f"{name}/{only.suffix}" if only else name, tuple(groups)), resolved
+
+
+def pack_files(stack: Stack, name: str, served: Mapping[str, str]) -> list[tuple[RuleFile, list[Resolved]]]:
+    """The rule files of a pack with their resolved rules: one, or for a pack instantiated per service
+    one per service (see the module docstring)."""
+    if name != rules_catalog.SERVICE_PACK:
+        return [resolve_pack(stack, name, served)]
+    return [resolve_pack(stack, name, served, instance) for instance in instances(stack, name)]
 
 
 def custom_rule_file(
@@ -187,8 +201,9 @@ def _recording(stack: Stack, r: RecordingRule) -> Rule:
 
 def all_rule_files(stack: Stack, served: Mapping[str, str]) -> list[RuleFile]:
     """Every rule file promstack renders for `stack`, in output order."""
-    files = [resolve_pack(stack, name, served)[0] for name in rules_catalog.pack_names(stack)]
-    files.extend(f for f in (slo_rule_file(stack, served), custom_rule_file(stack, served)) if f is not None)
+    files = [rule_file for name in rules_catalog.pack_names(stack) for rule_file, _ in pack_files(stack, name, served)]
+    files.extend(slo_rule_files(stack, served))
+    files.extend(f for f in (custom_rule_file(stack, served),) if f is not None)
     return [f for f in files if f.rules()]
 
 

@@ -8,7 +8,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generator import conventions, pipeline
+from generator import checks, conventions, pipeline
+from generator.checks import compose_config
+from generator.checks.cache import CheckCache
 from generator.errors import DeployError
 from generator.model import Stack
 from generator.render import render
@@ -68,16 +70,23 @@ def up(spec: Path, options: Options) -> Outcome:
         for note in runner.notes():
             out(f"  note: {note}")
         tree = render(stack, runner.target())
+        cache = CheckCache(state.check_cache if state.exists() else None)
         if options.checks:
             # the same checks as `promstack check`, on the stack this runtime runs (less what it skips);
-            # a compose tree is the one deployed, so the compose check reads it instead of rendering again
+            # a compose tree is the one deployed, so the compose check reads it instead of rendering again,
+            # and a local stack has no compose file to check. Rule tests that passed on the same files
+            # before are not run again (the cache in the state dir)
             compose = tree if runtime == "compose" else None
-            report = pipeline.check_stack(stack, compose=compose)
+            names = [name for name, _ in checks.checks() if runtime == "compose" or name != compose_config.NAME]
+            report = pipeline.check_stack(stack, compose=compose, only=names, cache=cache)
             for line in check_lines(report):
                 out(f"  {line}")
+        options.checked()
         runner.preflight(tree)
         env = apply.resolve_env(tree, secrets)
         state.create()
+        cache.path = state.check_cache
+        cache.save()
         staging = apply.stage(tree, state, secrets, stack, runtime)
         run = [name for name, c in stack.components.items() if c.runs]
         fingerprints = runner.definitions(tree, staging, env, run)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from generator.errors import UsageError
@@ -26,6 +27,9 @@ class Options:
     out: Progress = _stderr
     checks: bool = True  # run every check before touching anything (only tests of the rollback turn it off)
     env: str | None = None  # the spec's environment to deploy (`--env`); None: the base spec
+    # called once the checks passed, before anything is deployed: what `up` deploys is already decided
+    # then (the spec was read once, before the checks), whatever happens to the spec file meanwhile
+    checked: Callable[[], None] = lambda: None
 
 
 def project_name(stack: Stack, options: Options) -> str:

@@ -29,6 +29,7 @@ LAYOUT = frozenset(
     {"tree", "last-good", "staging", "data", "generated", "logs", "run", "lock", "state.json", "pending.json"}
     | {"restore", "restore.json"}
     | {".last-good.new", ".last-good.old", ".state.json.tmp", ".pending.json.tmp", MARKER}
+    | {"check-cache.json", ".check-cache.json.tmp"}
 )
 # the folders promstack writes into, searched whole for symlinks; data/ only one level deep (each
 # component's own folder: what the component keeps inside is its business)

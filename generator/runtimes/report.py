@@ -16,9 +16,11 @@ if TYPE_CHECKING:
 
 
 def check_lines(report: Report) -> list[str]:
-    """The checks `up` ran before touching anything: their warnings, and one line for the ones that passed."""
+    """The checks `up` ran before touching anything: their warnings, one line for the ones that passed, and
+    their notes (how many rule tests ran, and how many passed before and were not run again)."""
     lines = [f"warning: {p}" for p in report.problems if p.severity == "warning"]
     lines.append(f"checks             {len(report.passed)} passed ({', '.join(report.passed)})")
+    lines += [f"note: {p}" for p in report.problems if p.severity == "info"]
     return lines
 
 

@@ -29,6 +29,8 @@ Layout of `<state>/` (default `~/.local/state/promstack/<project>/`, or `$PROMST
                  removed when the restore ends, however it ends
     restore.json compose only: the volumes a restore is writing; left only by a restore that was killed,
                  and then `up` refuses to start on them (see runtimes/data_compose.py)
+    check-cache.json  digests of the rule test files promtool passed (what it read, byte for byte, and
+                 which promtool): a later `up` does not run them again (generator/checks/cache.py)
     .promstack-state  the marker, written when promstack creates the folder: the proof that it is ours
                  (a folder there without it is refused by every command, see `ownership`)
 """
@@ -140,6 +142,10 @@ class State:
     @property
     def restore_journal(self) -> Path:
         return self.root / "restore.json"
+
+    @property
+    def check_cache(self) -> Path:
+        return self.root / "check-cache.json"
 
     @property
     def socket_file(self) -> Path:
