@@ -52,6 +52,50 @@ class SpecPart:
 
 
 @dataclass(frozen=True)
+class Peers:
+    """How copies of a component find each other (`replicas.peers`): a gossip mesh on a port of its own.
+
+    `port`: the gossip port inside its container; on the host (local runtime) each copy gossips on its
+    HTTP port + `port` - the catalog `port` (Alertmanager: 9093 and 9094, then 9193 and 9194, ...).
+    `listen`: the flag naming the address a copy gossips on, given empty with one copy (clustering off);
+    `peer`: the flag given once for every other copy.
+    """
+
+    port: int
+    listen: str
+    peer: str
+
+
+@dataclass(frozen=True)
+class Replication:
+    """How a component runs as several copies (`replicas:` in its catalog file; the spec's `replicas`).
+
+    Copy n (from 1) is a process or service of its own named `<name>-<n>` (the first keeps the plain
+    name, so going from one copy to several keeps its data), with its own data and host port
+    `port + (n-1) * port_step`; `max`: the most copies the spec may ask for.
+    """
+
+    max: int
+    port_step: int
+    peers: Peers | None = None
+
+    def port(self, base: int, index: int) -> int:
+        """The host port of copy `index` (1, 2, ...) when the first listens on `base`."""
+        return base + (index - 1) * self.port_step
+
+    def peer_port(self, base: int, index: int, entry_port: int) -> int | None:
+        """The host port copy `index` gossips on (local runtime); None without a mesh."""
+        if self.peers is None:
+            return None
+        return self.port(base, index) + self.peers.port - entry_port
+
+
+def replica_name(name: str, index: int) -> str:
+    """Copy `index` of component `name`: its process, compose service, data folder or volume, `replica` label."""
+    return name if index == 1 else f"{name}-{index}"
+
+
+@dataclass(frozen=True)
 class Entry:
     """One `compose/<name>.yaml` file: how a component runs, is scraped, reloaded and shown."""
 
@@ -91,6 +135,7 @@ class Entry:
     spec: SpecPart = field(default_factory=SpecPart)
     # arguments that make the binary print its version, for components whose configs depend on it
     version_args: tuple[str, ...] = ()
+    replication: Replication | None = None  # None: it always runs as one copy
     # the whole file, including what only tests read: `live: {spec, backend: {path, body}, metric, value}`
     # runs it on the local runtime against a fake backend (tests/test_catalog_live.py)
     raw: dict[str, Any] = field(default_factory=dict)
@@ -102,6 +147,17 @@ class Entry:
     @property
     def supports_auth(self) -> bool:
         return self.auth != "none"
+
+
+def _replication(data: dict[str, Any] | None) -> Replication | None:
+    if not data:
+        return None
+    peers = data.get("peers")
+    return Replication(
+        max=int(data["max"]),
+        port_step=int(data["port_step"]),
+        peers=Peers(int(peers["port"]), str(peers["listen"]), str(peers["peer"])) if peers else None,
+    )
 
 
 def _entry(data: dict[str, Any]) -> Entry:
@@ -129,6 +185,7 @@ def _entry(data: dict[str, Any]) -> Entry:
         package=local.get("package"),
         optional=bool(local.get("optional", False)),
         version_args=tuple(local.get("version", ())),
+        replication=_replication(data.get("replicas")),
         command=tuple(str(arg) for arg in data.get("command", ())),
         environment={str(k): str(v) for k, v in (data.get("environment") or {}).items()},
         secret_env=dict(data.get("secret_env") or {}),

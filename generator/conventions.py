@@ -20,6 +20,7 @@ LABEL_ENV = "env"
 LABEL_SEVERITY = "severity"
 LABEL_SLO = "slo"
 LABEL_SERVICE = "service"
+LABEL_REPLICA = "replica"  # external label of each Prometheus copy (`replicas`): its name; dropped from alerts
 LABEL_TIER = "tier"  # SLO burn-rate tier: page-fast, page-slow, ticket-fast, ticket-slow
 SEVERITIES = ("critical", "warning", "info")
 

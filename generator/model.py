@@ -54,6 +54,18 @@ class Probe:
 
 
 @dataclass(frozen=True)
+class Instance:
+    """One running copy of a component (its `replicas`): a process or compose service of its own, with its
+    own host port, data and URL. The first copy has the component's name, port and URL."""
+
+    name: str  # prometheus, prometheus-2, ... (catalog.replica_name): process, service, volume, `replica` label
+    index: int  # 1, 2, ...
+    port: int  # host port: published (compose) or listened on (local)
+    url: str
+    peer_port: int | None = None  # host port it gossips on with the other copies (local runtime), if it does
+
+
+@dataclass(frozen=True)
 class Component:
     """A part of the stack: a process/container we run, or (runs=False) a target we only scrape."""
 
@@ -71,6 +83,12 @@ class Component:
     secrets: Mapping[str, SecretRef] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
     url: str = ""  # where people reach it (links in alerts, notifications, `up` output)
+    instances: tuple[Instance, ...] = ()  # its copies (build makes at least one)
+
+    @property
+    def replicas(self) -> int:
+        """How many copies run (`components.<name>.replicas`, 1 unless the spec asks for more)."""
+        return len(self.instances) or 1
 
 
 @dataclass(frozen=True)
@@ -326,3 +344,11 @@ class Stack:
 
     def has(self, name: str) -> bool:
         return name in self.components
+
+    def running(self) -> dict[str, tuple[Component, Instance]]:
+        """Every copy of every component promstack runs, by its name (processes, services), in order."""
+        return {i.name: (c, i) for c in self.components.values() if c.runs for i in c.instances}
+
+    def instance(self, name: str) -> tuple[Component, Instance]:
+        """The component and copy a process or service `name` is (prometheus-2: prometheus, its 2nd copy)."""
+        return self.running()[name]

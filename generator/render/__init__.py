@@ -37,12 +37,17 @@ class Target:
     # `render` asks `dashboards.rendered` once (it runs every dashboard definition) and hands it on here
     dashboards: Mapping[str, str] | None = None
 
-    def address(self, stack: Stack, name: str) -> str:
-        """host:port at which Prometheus (and peers) reach component `name`."""
+    def address(self, stack: Stack, name: str, index: int = 1) -> str:
+        """host:port at which Prometheus (and peers) reach copy `index` of component `name`."""
         component = stack.components[name]
+        instance = component.instances[index - 1]
         if self.runtime == "compose":
-            return f"{name}:{component.container_port}"
-        return f"127.0.0.1:{component.port}"
+            return f"{instance.name}:{component.container_port}"
+        return f"127.0.0.1:{instance.port}"
+
+    def addresses(self, stack: Stack, name: str) -> list[str]:
+        """host:port of every copy of component `name` (`replicas`), the first first."""
+        return [self.address(stack, name, i.index) for i in stack.components[name].instances]
 
     def config_path(self, name: str, rel: str) -> str:
         """Path at which component `name` sees rendered file `<name>/<rel>`."""

@@ -13,8 +13,17 @@ from generator.write import Secrets
 
 
 def urls(stack: Stack, skipped: dict[str, str]) -> list[tuple[str, str]]:
+    """The UIs, every copy of a replicated one (`Prometheus 2`, ...) where it has its own URL."""
     titles = {"grafana": "Grafana", "prometheus": "Prometheus", "alertmanager": "Alertmanager"}
-    return [(titles[n], stack.components[n].url) for n in titles if n in stack.components and n not in skipped]
+    found: list[tuple[str, str]] = []
+    for name, title in titles.items():
+        component = stack.component(name)
+        if component is None or name in skipped:
+            continue
+        for instance in component.instances:
+            if instance.index == 1 or instance.url != component.url:
+                found.append((title if instance.index == 1 else f"{title} {instance.index}", instance.url))
+    return found
 
 
 def grafana_login(stack: Stack, secrets: Secrets) -> str | None:

@@ -15,7 +15,7 @@ import os
 import shutil
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -171,16 +171,36 @@ def stage(tree: Tree, state: State, secrets: Secrets, stack: Stack, runtime: str
     return staging
 
 
+def kinds(stack: Stack) -> dict[str, str]:
+    """The component each process or service is a copy of (`make_plan`'s `kinds`)."""
+    return {name: component.name for name, (component, _) in stack.running().items()}
+
+
+def decide(
+    backend: Backend, tree: Tree, staged: Path, env: dict[str, dict[str, str]], deployed: dict[str, str]
+) -> tuple[dict[str, str], Plan]:
+    """How every process or service of the tree `staged` would run (fingerprints), and the plan from the
+    live tree and `deployed` (the fingerprints as deployed) to it: what `up` applies and `diff` shows."""
+    stack, state = backend.stack, backend.state
+    fingerprints = backend.definitions(tree, staged, env, list(stack.running()))
+    changes = compare(staged, state.tree, folders(stack, tree.files.get(conventions.COMPOSE_FILE)))
+    plan = make_plan(changes, fingerprints, deployed, backend.processes(), state.pending(), kinds(stack))
+    return fingerprints, plan
+
+
 def make_plan(
     changes: list[FileChange],
     new: dict[str, str],
     old: dict[str, str],
     procs: dict[str, Proc],
     pending: frozenset[str] = frozenset(),
+    kinds: Mapping[str, str] | None = None,
 ) -> Plan:
-    """Decide per component. `new`/`old`: fingerprints of how each component runs, now and as deployed;
-    `pending`: components an interrupted `up` left unconfirmed (State.pending), reloaded or restarted
-    even when their files did not change since (they are on disk, but maybe not what the process runs)."""
+    """Decide per process or service (a component's copy). `new`/`old`: fingerprints of how each runs,
+    now and as deployed; `pending`: what an interrupted `up` left unconfirmed (State.pending), reloaded
+    or restarted even when their files did not change since (they are on disk, but maybe not what the
+    process runs); `kinds`: the component each copy is of (a copy reads its component's files), where
+    that is not its own name."""
     plan = Plan(files=changes)
     unconfirmed = set(new) if pending == ALL_PENDING else set(pending)
     touched: dict[str, list[str]] = {}
@@ -188,6 +208,7 @@ def make_plan(
         if change.component:
             touched.setdefault(change.component, []).append(change.path)
     for name, fingerprint in new.items():
+        kind = (kinds or {}).get(name, name)
         proc = procs.get(name)
         if proc is None or not proc.up:
             plan.create.append(name)
@@ -195,10 +216,10 @@ def make_plan(
         elif old.get(name) != fingerprint:
             plan.recreate.append(name)
             plan.reasons[name] = "how it runs changed (image, flags, ports or environment)"
-        elif name in touched or name in unconfirmed:
-            files = ", ".join(touched.get(name, [])[:3]) + (" ..." if len(touched.get(name, [])) > 3 else "")
+        elif kind in touched or name in unconfirmed:
+            files = ", ".join(touched.get(kind, [])[:3]) + (" ..." if len(touched.get(kind, [])) > 3 else "")
             why = f"files changed: {files}" if files else "an earlier `up` was interrupted before it was confirmed"
-            if name in RELOADABLE:
+            if kind in RELOADABLE:
                 plan.reload.append(name)
                 plan.reasons[name] = why
             else:
@@ -215,14 +236,14 @@ Verified = health.Verified
 
 
 def verify(backend: Backend, run: list[str], skipped: dict[str, str], timeout: float) -> Verified:
-    endpoints = {name: health.Endpoint.of(backend.stack.components[name], backend.secrets) for name in run}
+    endpoints = {name: health.Endpoint.named(backend.stack, name, backend.secrets) for name in run}
     return health.verify(backend.stack, endpoints, backend.state.tree, skipped, timeout, backend.out, backend.gave_up)
 
 
 def _problem(exc: BaseException, backend: Backend, seen: dict[str, set[str]] | None = None) -> str:
     if isinstance(exc, health.Unhealthy):
         problem = f"{exc.component} is not healthy: {exc.reason}"
-        if "last log lines" not in exc.reason and exc.component in backend.stack.components:
+        if "last log lines" not in exc.reason and exc.component in backend.stack.running():
             lines = backend.logs(exc.component, 8)
             problem += "".join(["\n  its last log lines:", *(f"\n    {line}" for line in lines)]) if lines else ""
         return problem
@@ -275,7 +296,7 @@ def execute(
         for name in plan.reload:
             backend.out(f"  {name:<18} reloading its configuration")
             seen[name] = set(backend.logs(name, 40))
-            health.reload(health.Endpoint.of(backend.stack.components[name], backend.secrets), backend.signal)
+            health.reload(health.Endpoint.named(backend.stack, name, backend.secrets), backend.signal)
         checkpoint("reloaded", backend.out)
         verified = verify(backend, run, skipped, timeout)
         state.clear_pending()
@@ -327,5 +348,5 @@ def rollback(backend: Backend, plan: Plan, before: set[str], timeout: float = 90
             raise DeployError(f"{', '.join(touched)} did not come back within {timeout:g}s")
         time.sleep(0.25)
     for name in plan.reload:
-        health.reload(health.Endpoint.of(backend.stack.components[name], backend.secrets), backend.signal)
+        health.reload(health.Endpoint.named(backend.stack, name, backend.secrets), backend.signal)
         backend.out(f"  {name:<18} back on its previous configuration")

@@ -8,10 +8,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generator import conventions, pipeline
+from generator import pipeline
 from generator.model import Stack
 from generator.render import render
-from generator.runtimes import access, apply, files
+from generator.runtimes import access, apply
 from generator.runtimes.apply import Plan, Progress, Verified
 from generator.runtimes.choose import backend, choose, compose_or_local, runnable
 from generator.runtimes.lock import locked
@@ -70,12 +70,8 @@ def up(spec: Path, options: Options) -> Outcome:
         env = apply.resolve_env(tree, secrets)
         state.create()
         staging = apply.stage(tree, state, secrets, stack, runtime)
-        run = [name for name, c in stack.components.items() if c.runs]
-        fingerprints = runner.definitions(tree, staging, env, run)
-        changes = files.compare(staging, state.tree, files.folders(stack, tree.files.get(conventions.COMPOSE_FILE)))
-        plan = apply.make_plan(
-            changes, fingerprints, record.components if record else {}, runner.processes(), state.pending()
-        )
+        run = list(stack.running())
+        fingerprints, plan = apply.decide(runner, tree, staging, env, record.components if record else {})
         _tell_plan(plan, out)
         new = Record(runtime, project, str(spec.absolute()), fingerprints, skipped)
         verified = apply.execute(

@@ -38,15 +38,23 @@ _BUILD_INFO = re.compile(r'^(\w+)_build_info\{[^}]*\bversion="([^"]*)"')
 
 @dataclass(frozen=True)
 class Endpoint:
-    """How the host reaches one component."""
+    """How the host reaches one copy of a component (`replicas`; most components run one)."""
 
-    component: str
+    component: str  # the copy's name: its process or service (prometheus, prometheus-2, ...)
     base: str  # http://127.0.0.1:PORT
     health: str | None  # path answering 200 when healthy, None: nothing to ask
     auth: tuple[str, str] | None = None  # basic auth (username, password)
+    kind: str = ""  # the catalog component it is a copy of ("" for the copy named like it)
+
+    @property
+    def entry(self) -> str:
+        """The catalog name of what runs there."""
+        return self.kind or self.component
 
     @staticmethod
-    def of(component: Component, secrets: Secrets) -> Endpoint:
+    def of(component: Component, secrets: Secrets, index: int = 1) -> Endpoint:
+        """How to reach copy `index` of `component`."""
+        instance = component.instances[index - 1]
         entry = catalog.entry(component.name)
         auth = None
         if component.auth and component.auth.basic:
@@ -57,7 +65,14 @@ class Endpoint:
             user = str(component.options[entry.login["user"]])
             auth = (user, secrets.value(args.login_password(component)))
         scheme = "https" if component.auth and component.auth.tls else "http"
-        return Endpoint(component.name, f"{scheme}://127.0.0.1:{component.port}", entry.health, auth)
+        base = f"{scheme}://127.0.0.1:{instance.port}"
+        return Endpoint(instance.name, base, entry.health, auth, component.name)
+
+    @staticmethod
+    def named(stack: Stack, name: str, secrets: Secrets) -> Endpoint:
+        """How to reach the process or service `name` of `stack` (a component's copy)."""
+        component, instance = stack.instance(name)
+        return Endpoint.of(component, secrets, instance.index)
 
 
 @dataclass
@@ -121,14 +136,14 @@ def metric(endpoint: Endpoint, name: str, path: str = "/metrics") -> float | Non
 
 def version(endpoint: Endpoint) -> str:
     """The running version: where the catalog says (Grafana's health answer), else `*_build_info`."""
-    where = catalog.entry(endpoint.component).version
+    where = catalog.entry(endpoint.entry).version
     if where:
         answer = request(endpoint, where["path"])
         try:
             return str(json.loads(answer.body).get(where["json"], "")) if answer.ok else ""
         except ValueError:
             return ""
-    metrics_path = catalog.entry(endpoint.component).metrics_path
+    metrics_path = catalog.entry(endpoint.entry).metrics_path
     answer = request(endpoint, metrics_path)
     if answer.ok:
         for line in answer.body.splitlines():
@@ -281,19 +296,20 @@ def wait_targets(
         waiter.sleep()
 
 
-def wait_alertmanagers(prometheus: Endpoint, waiter: Waiter) -> int:
-    """Wait until Prometheus has discovered its Alertmanager(s). After a start or a reload the list is
-    empty until target discovery catches up (up to 5s); an alert firing meanwhile is dropped and only
-    sent again after the resend delay (1 minute)."""
+def wait_alertmanagers(prometheus: Endpoint, waiter: Waiter, wanted: int = 1) -> int:
+    """Wait until Prometheus has discovered its `wanted` Alertmanager(s) (every copy). After a start or
+    a reload the list is empty until target discovery catches up (up to 5s); an alert firing meanwhile
+    is dropped and only sent again after the resend delay (1 minute)."""
+    name = prometheus.component
     while True:
         data = api(prometheus, "/api/v1/alertmanagers") or {}
         active = len(data.get("activeAlertmanagers") or [])
-        if active:
-            waiter.note("alerting", f"  alerting           Prometheus sends to {active} Alertmanager(s)")
+        if active >= wanted:
+            waiter.note(f"alerting {name}", f"  alerting           {name} sends to {active} Alertmanager(s)")
             return active
         if waiter.left() <= 0:
-            raise Unhealthy("prometheus", "it has not discovered any Alertmanager to send alerts to")
-        waiter.note("alerting", "  alerting           waiting for Prometheus to discover Alertmanager")
+            raise Unhealthy(name, f"it has discovered {active} of the {wanted} Alertmanager(s) to send alerts to")
+        waiter.note(f"alerting {name}", f"  alerting           waiting for {name} to discover Alertmanager")
         waiter.sleep()
 
 
@@ -309,7 +325,7 @@ class Refused(DeployError):
 def reload(endpoint: Endpoint, signal: Callable[[str, str], None], wait: float = 15.0) -> None:
     """Make `endpoint`'s component re-read its files; raise Refused unless it says it succeeded."""
     name = endpoint.component
-    how = catalog.entry(name).reload
+    how = catalog.entry(endpoint.entry).reload
     for path in how.get("api", ()):  # Grafana: its admin API re-reads provisioning, one kind at a time
         answer = request(endpoint, path, "POST", timeout=30)
         if not answer.ok:
@@ -376,12 +392,17 @@ def verify(
     ready = wait_healthy(list(endpoints.values()), waiter, dead)
     warnings: list[str] = []
     found: list[TargetInfo] = []
-    if "prometheus" in endpoints:
+    # every Prometheus copy scrapes every target and sends to every Alertmanager copy
+    prometheus = [e for e in endpoints.values() if e.entry == "prometheus"]
+    alertmanagers = sum(1 for e in endpoints.values() if e.entry == "alertmanager")
+    if prometheus:
         jobs = scrape_jobs(tree_dir)
-        own = set(jobs) & set(endpoints)
-        found = wait_targets(endpoints["prometheus"], own, waiter, _settle(stack), jobs)
-        if "alertmanager" in endpoints:
-            wait_alertmanagers(endpoints["prometheus"], waiter)
+        own = set(jobs) & {e.entry for e in endpoints.values()}
+        for copy in prometheus:
+            seen = wait_targets(copy, own, waiter, _settle(stack), jobs)
+            found = found or seen  # what the first copy scrapes is what `up` reports
+            if alertmanagers:
+                wait_alertmanagers(copy, waiter, alertmanagers)
         for target in found:
             if target.job in own or target.health == "up":
                 continue

@@ -17,6 +17,7 @@ from generator.model import (
     DeclaredMetric,
     Demo,
     HttpMetrics,
+    Instance,
     Notifications,
     Override,
     Probe,
@@ -68,21 +69,43 @@ def _image(entry: catalog.Entry, spec: dict[str, Any], registry: str | None) -> 
     return f"{base}:{spec.get('version', entry.tag)}"
 
 
+def _instances(entry: catalog.Entry, spec: dict[str, Any], port: int) -> tuple[Instance, ...]:
+    """Its copies (`replicas`), each on its own port (catalog `replicas.port_step`); a URL the spec gives
+    (a proxy in front of them all) is every copy's, else each is reached on its own port."""
+    count = int(spec.get("replicas", 1))
+    how = entry.replication
+    found = []
+    for index in range(1, count + 1):
+        own = how.port(port, index) if how else port
+        found.append(
+            Instance(
+                name=catalog.replica_name(entry.name, index),
+                index=index,
+                port=own,
+                url=str(spec.get("url") or f"http://localhost:{own}"),
+                peer_port=how.peer_port(port, index, entry.port) if how and count > 1 else None,
+            )
+        )
+    return tuple(found)
+
+
 def _component(name: str, spec: dict[str, Any], stack: dict[str, Any], interval: Duration, **extra: Any) -> Component:
     """`interval`: the component's scrape interval (the spec's, else the stack's)."""
     entry = catalog.entry(name)
     registry = (stack.get("images") or {}).get("registry")
+    port = int(spec.get("port", entry.port))
     return Component(
         name=name,
         image=_image(entry, spec, registry),
-        port=int(spec.get("port", entry.port)),
+        port=port,
         container_port=entry.port,
         expose=bool(spec.get("expose", False)),
         memory=compose_memory(Size(spec["memory"])) if "memory" in spec else entry.memory,
         auth=_auth(spec.get("auth")),
         interval=interval,
         runs=entry.image is not None,
-        url=str(spec.get("url") or f"http://localhost:{int(spec.get('port', entry.port))}"),
+        url=str(spec.get("url") or f"http://localhost:{port}"),
+        instances=_instances(entry, spec, port),
         **extra,
     )
 

@@ -66,13 +66,32 @@ def _listeners(data: dict[str, Any]) -> Iterator[tuple[str, str, int, bool]]:
     if any("dingtalk" in r for _, r in named(receivers)):
         running.append(("dingtalk", "$.notifications.receivers", {}))
     for name, path, value in running:
-        if catalog.entry(name).spec.can_disable and value.get("enabled") is False:
+        entry = catalog.entry(name)
+        if entry.spec.can_disable and value.get("enabled") is False:
             continue
         port = value.get("port")
         if isinstance(port, int) and not isinstance(port, bool):
             yield name, f"{path}.port", port, True
         else:
-            yield name, path, catalog.entry(name).port, False
+            port = entry.port
+            yield name, path, port, False
+        yield from _copies(entry, path, value, port)
+
+
+def _copies(entry: catalog.Entry, path: str, value: dict[str, Any], port: int) -> Iterator[tuple[str, str, int, bool]]:
+    """The ports of the other copies of a replicated component, and every copy's gossip port: a clash
+    there is reported at `replicas`, which made them."""
+    count = value.get("replicas")
+    how = entry.replication
+    if how is None or not isinstance(count, int) or isinstance(count, bool) or not 1 < count <= how.max:
+        return
+    for index in range(1, count + 1):
+        copy = catalog.replica_name(entry.name, index)
+        if index > 1:
+            yield copy, f"{path}.replicas", how.port(port, index), True
+        gossip = how.peer_port(port, index, entry.port)
+        if gossip is not None:
+            yield f"{copy} (gossip)", f"{path}.replicas", gossip, True
 
 
 def port_problems(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:

@@ -27,6 +27,14 @@ def _component(entry: catalog.Entry, defs: dict[str, Any]) -> dict[str, Any]:
         properties["interval"] = {"$ref": "#/$defs/duration"}
     if entry.spec.args:
         properties["args"] = {"$ref": "#/$defs/component_args"}
+    if entry.replication is not None:
+        properties["replicas"] = {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": entry.replication.max,
+            "description": f"copies of {entry.name} to run (high availability); copy n listens on port + "
+            f"{entry.replication.port_step} * (n-1)",
+        }
     properties.update(copy.deepcopy(entry.spec.properties))
     if entry.spec.section == "components":
         properties["url"] = {"$ref": "#/$defs/component_url"}
