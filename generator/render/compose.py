@@ -146,7 +146,7 @@ def service(stack: Stack, component: Component, instance: Instance, tree: Tree, 
         svc["healthcheck"] = _healthcheck(component, entry.health)
     svc["restart"] = "unless-stopped"
     svc["labels"] = {LABEL_STACK: stack.name, LABEL_COMPONENT: name, LABEL_CONFIG_HASH: config_hash(tree, name)}
-    if component.replicas > 1:
+    if entry.replication is not None:  # on the first copy too: adding copies leaves its definition as it was
         svc["labels"][LABEL_REPLICA] = str(instance.index)
     svc["networks"] = [NETWORK]
     return svc
