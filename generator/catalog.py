@@ -127,7 +127,9 @@ class Entry:
     compose: dict[str, Any] = field(default_factory=dict)  # extra keys of its compose service
     compose_when: tuple[dict[str, Any], ...] = ()  # [{if: template, set: {key: value}}]
     host_mounts: tuple[str, ...] = ()  # read-only host views (compose)
-    scrape: dict[str, Any] = field(default_factory=dict)  # honor_labels, multi_target {path, param}
+    # honor_labels, multi_target {path, param}, probes {job, path, success}: a job per probe of the spec,
+    # `success` the metric that is 1 or 0 per probe result (an SLO measured by a probe counts it)
+    scrape: dict[str, Any] = field(default_factory=dict)
     reload: dict[str, Any] = field(default_factory=dict)  # {gauge: metric} (/-/reload) or {api: [paths]}
     login: dict[str, str] = field(default_factory=dict)  # admin API login {user: option, password: secret}
     version: dict[str, str] = field(default_factory=dict)  # {path, json}: where its version is, else *_build_info

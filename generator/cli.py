@@ -25,6 +25,15 @@ state = {"debug": False}
 T = TypeVar("T")
 
 SpecArg = Annotated[Path, typer.Argument(help="The stack spec (YAML).", show_default=False)]
+EnvOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--env",
+        "-e",
+        help="The spec's environment to use (a key of its `environments:`); default: the base spec.",
+        show_default=False,
+    ),
+]
 RuntimeOpt = Annotated[
     str,
     typer.Option("--runtime", "-r", help="auto (compose where a Docker engine answers, else local), compose or local."),
@@ -84,9 +93,10 @@ def check(
     live: Annotated[
         str | None, typer.Option("--live", help="Also run every dashboard query against this Prometheus URL.")
     ] = None,
+    env: EnvOpt = None,
 ) -> None:
     """Validate the spec, render it in memory and prove the result with promtool, amtool and our checks."""
-    report = guarded(lambda: pipeline.check_spec(spec, live=live))
+    report = guarded(lambda: pipeline.check_spec(spec, live=live, env=env))
     for line in problem_lines([p for p in report.problems if p.severity == "warning"]):
         say(line)
     for name in report.passed:
@@ -107,13 +117,14 @@ def generate(
         Path, typer.Option("--out", "-o", help="Output directory (our files replaced atomically, yours kept).")
     ] = Path("out"),
     runtime: Annotated[str, typer.Option("--runtime", "-r", help="compose or local: paths and addresses.")] = "compose",
+    env: EnvOpt = None,
 ) -> None:
     """Render the spec into a config tree (atomically; identical specs give identical bytes)."""
     if runtime not in ("compose", "local"):
         say("error: --runtime must be compose or local")
         raise typer.Exit(2)
     here = _cwd()
-    rendered = guarded(lambda: pipeline.generate(spec, out, runtime))
+    rendered = guarded(lambda: pipeline.generate(spec, out, runtime, env=env))
     total = len(rendered.tree.files) + len(rendered.tree.secrets)
     echo(f"wrote {total} files to {out}")
     if here and not _cwd():  # the shell's folder was replaced by the new one of the same name
@@ -128,9 +139,9 @@ def _cwd() -> str | None:
 
 
 @app.command("test")
-def test_cmd(spec: SpecArg) -> None:
+def test_cmd(spec: SpecArg, env: EnvOpt = None) -> None:
     """Run the rule unit tests and the route tests of the spec."""
-    report = guarded(lambda: pipeline.check_spec(spec, only=["rules/test", "routes/test"]))
+    report = guarded(lambda: pipeline.check_spec(spec, only=["rules/test", "routes/test"], env=env))
     for name in report.passed:
         echo(f"ok  {name}")
     # how many ran: a test run that proves nothing (no tests rendered) should not look like one that did
@@ -155,11 +166,12 @@ def up(
     runtime: RuntimeOpt = "auto",
     project: ProjectOpt = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for health and scrape targets.")] = 180,
+    env: EnvOpt = None,
 ) -> None:
     """Check and deploy the stack, or apply only what changed (live reload, no restart); wait until healthy."""
     from generator import runtimes
 
-    outcome = guarded(lambda: runtimes.up(spec, runtimes.Options(runtime, project, timeout, out=say)))
+    outcome = guarded(lambda: runtimes.up(spec, runtimes.Options(runtime, project, timeout, out=say, env=env)))
     for line in runtimes.summary(outcome):
         echo(line)
 
@@ -170,11 +182,12 @@ def down(
     runtime: RuntimeOpt = "auto",
     project: ProjectOpt = None,
     volumes: Annotated[bool, typer.Option("--volumes", help="Also delete the data (metrics, silences).")] = False,
+    env: EnvOpt = None,
 ) -> None:
     """Stop and remove the stack. Its data is kept unless --volumes."""
     from generator import runtimes
 
-    echo(guarded(lambda: runtimes.down(spec, runtimes.Options(runtime, project, out=say), volumes)))
+    echo(guarded(lambda: runtimes.down(spec, runtimes.Options(runtime, project, out=say, env=env), volumes)))
 
 
 @app.command()
@@ -182,13 +195,14 @@ def status(
     spec: SpecArg,
     project: ProjectOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    env: EnvOpt = None,
 ) -> None:
     """Each component (state, health, version, uptime), scrape targets, firing alerts."""
     import json
 
     from generator import runtimes
 
-    report = guarded(lambda: runtimes.status(spec, runtimes.Options(project=project, out=say)))
+    report = guarded(lambda: runtimes.status(spec, runtimes.Options(project=project, out=say, env=env)))
     if as_json:
         echo(json.dumps(report, indent=2, sort_keys=True))
     else:
@@ -197,11 +211,30 @@ def status(
 
 
 @app.command()
-def diff(spec: SpecArg, runtime: RuntimeOpt = "auto", project: ProjectOpt = None) -> None:
-    """What `up` would change: per component, then file by file (secret files are named, never shown)."""
+def diff(
+    spec: SpecArg,
+    runtime: RuntimeOpt = "auto",
+    project: ProjectOpt = None,
+    env: EnvOpt = None,
+    against: Annotated[
+        str | None,
+        typer.Option(
+            "--against",
+            help="Compare the rendered configs of --env with those of this environment instead of the running stack.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """What `up` would change: per component, then file by file (secret files are named, never shown); with
+    --against, how two environments of the spec differ, file by file."""
+    if against is not None:
+        lines = guarded(lambda: pipeline.compare(spec, env, against))
+        for line in lines or [f"no differences between {env or 'the base'} and {against}"]:
+            echo(line)
+        return
     from generator import runtimes
 
-    difference = guarded(lambda: runtimes.diff(spec, runtimes.Options(runtime, project, out=say)))
+    difference = guarded(lambda: runtimes.diff(spec, runtimes.Options(runtime, project, out=say, env=env)))
     for line in runtimes.diff_lines(difference):
         echo(line)
 

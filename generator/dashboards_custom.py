@@ -71,7 +71,7 @@ def _targets(panel: CustomPanel) -> list[Any]:
     if panel.metric is None:
         found = [g.q(q.expr, q.legend, table=table) for q in panel.queries]
     else:
-        sel = dashboard_metrics.selector(panel.service)
+        sel = dashboard_metrics.selector(panel.service, dashboard_metrics.matchers(panel.match))
         if heatmap and panel.metric.type == "histogram":  # the buckets themselves, drawn as they are
             found = [g.q(g.rate(f"{panel.metric.name}_bucket", sel, "le"), "{{le}}")]
         else:

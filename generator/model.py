@@ -100,13 +100,24 @@ class HttpMetrics:
 
 
 @dataclass(frozen=True)
+class ProbeSLI:
+    """What an SLO measured by a probe counts: the probe's results, 1 (success) or 0 (failure) each."""
+
+    probe: str  # the probe's name (`exporters.<x>.probes[].name`)
+    job: str  # the probe's scrape job
+    metric: str  # the probe's success metric (catalog `scrape.probes.success`), e.g. probe_success
+    interval: Duration  # how often the probe runs: its results per window
+
+
+@dataclass(frozen=True)
 class SLO:
     name: str
-    kind: str  # availability | latency
+    kind: str  # availability | latency (both from request counters) | probe (availability from a probe)
     objective: Decimal  # percent, e.g. Decimal("99.9")
     period: Duration  # e.g. 30d
     threshold: Duration | None  # latency only, as written (300ms)
     description: str
+    probe: ProbeSLI | None = None  # kind probe only
 
     @property
     def threshold_seconds(self) -> Decimal | None:
@@ -268,6 +279,7 @@ class CustomPanel:
     queries: tuple[PanelQuery, ...] = ()
     metric: DeclaredMetric | None = None  # a declared metric: its queries by type, on its service
     service: str = ""  # the service declaring `metric`
+    match: tuple[tuple[str, str], ...] = ()  # (label, value): narrows `metric`'s series; a $variable matches =~
     decimals: int | None = None
     thresholds: tuple[tuple[str, float | None], ...] = ()  # (color, from value); the base step has None
     min: float | None = None
@@ -338,6 +350,9 @@ class Stack:
     dashboards: Dashboards
     demo: Demo
     source: str  # the spec's file
+    # the compose project and state dir it deploys as, unless told otherwise: its name, or for an
+    # environment of the spec that is not the base's own (`--env staging`), "<name>-<environment>"
+    project: str
 
     def component(self, name: str) -> Component | None:
         return self.components.get(name)

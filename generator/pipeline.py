@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -24,18 +25,22 @@ class Rendered:
     target: Target
 
 
-def render_spec(spec: Path, runtime: str = "compose", root: Path | None = None) -> Rendered:
-    """Render for `runtime`; the local rendering suits the binaries on this host (their versions matter)."""
-    stack = load_stack(spec)
+def render_spec(spec: Path, runtime: str = "compose", root: Path | None = None, env: str | None = None) -> Rendered:
+    """Render for `runtime`; the local rendering suits the binaries on this host (their versions matter).
+    `env`: the spec's environment (`--env`), else its base."""
+    stack = load_stack(spec, env)
     versions = binaries.versions(stack) if runtime == "local" else {}
     target = Target(runtime=runtime, root=str((root or Path("out")).absolute()), versions=versions)
     return Rendered(stack, render(stack, target), target)
 
 
-def generate(spec: Path, out: Path, runtime: str = "compose", placeholders: bool = False) -> Rendered:
-    """Render `spec` and write it to `out` atomically. Secrets are resolved now unless placeholders."""
+def generate(
+    spec: Path, out: Path, runtime: str = "compose", placeholders: bool = False, env: str | None = None
+) -> Rendered:
+    """Render `spec` (its environment `env`) and write it to `out` atomically. Secrets are resolved now
+    unless placeholders."""
     out = output.resolve(out)  # first: the paths rendered and renamed name no `..` or symlink
-    rendered = render_spec(spec, runtime, out)
+    rendered = render_spec(spec, runtime, out, env)
     secrets = Secrets(spec.absolute().parent, placeholders=placeholders)
     write_tree(
         rendered.tree, out, secrets, salt=rendered.stack.name, manifest_text=manifest(rendered.tree, spec.name, runtime)
@@ -91,6 +96,29 @@ def check_stack(
         return check(stack, render(stack, target), target, compose=compose, live=live, only=only)
 
 
-def check_spec(spec: Path, live: str | None = None, only: Sequence[str] | None = None) -> checks.Report:
-    """`promstack check` and `promstack test`: validate `spec`, then `check_stack`."""
-    return check_stack(load_stack(spec), live=live, only=only)
+def check_spec(
+    spec: Path, live: str | None = None, only: Sequence[str] | None = None, env: str | None = None
+) -> checks.Report:
+    """`promstack check` and `promstack test`: validate `spec` (every environment), then `check_stack` on
+    its environment `env` (else its base)."""
+    return check_stack(load_stack(spec, env), live=live, only=only)
+
+
+def compare(spec: Path, env: str | None, against: str | None) -> list[str]:
+    """How the rendered trees of two environments of `spec` differ, file by file: a unified diff per file
+    both have (`against` the old side, `env` the new), a line per file only one has; [] when they are the
+    same. Rendered for compose (no host lookups); secrets stay references, never values."""
+    new_name, old_name = env or "base", against or "base"
+    ours, theirs = (render_spec(spec, "compose", env=e).tree.files for e in (env, against))
+    lines: list[str] = []
+    for path in sorted(ours.keys() | theirs.keys()):
+        old, new = theirs.get(path), ours.get(path)
+        if old == new:
+            continue
+        if old is None or new is None:
+            lines.append(f"only in {new_name if old is None else old_name}: {path}")
+            continue
+        lines += difflib.unified_diff(
+            old.splitlines(), new.splitlines(), f"{old_name}/{path}", f"{new_name}/{path}", lineterm=""
+        )
+    return lines

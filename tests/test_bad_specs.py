@@ -318,8 +318,28 @@ CASES: list[tuple[str, str | bytes | None, list[str]]] = [
         "slo-without-http",
         HEAD + "services: [{name: api, targets: ['api:80'], slos: [{name: a, objective: 99}]}]\n",
         [
-            "3:52: $.services[0].slos[0]: an SLO needs the service's http metrics: add http: {requests: "
-            "..., duration: ...}"
+            "3:52: $.services[0].slos[0]: an SLO needs the service's http metrics (add http: {requests: ..., "
+            "duration: ...}) or a probe that measures it (probe: <name of a blackbox probe>)"
+        ],
+    ),
+    (
+        "slo-probe-unknown",
+        HEAD + "exporters: {blackbox: {probes: [{name: web, targets: ['http://a/']}]}}\n"
+        "services: [{name: api, targets: ['api:80'], slos: [{name: a, objective: 99, probe: wbe}]}]\n",
+        ["4:84: $.services[0].slos[0].probe: no probe is named 'wbe' (probes: web)"],
+    ),
+    (
+        "slo-probe-without-probes",
+        HEAD + "services: [{name: api, targets: ['api:80'], slos: [{name: a, objective: 99, probe: web}]}]\n",
+        ["3:84: $.services[0].slos[0].probe: no probe is named 'web' (probes: none: add exporters.blackbox.probes)"],
+    ),
+    (
+        "slo-probe-with-threshold",
+        HEAD + "exporters: {blackbox: {probes: [{name: web, targets: ['http://a/']}]}}\n"
+        "services: [{name: api, targets: ['api:80'], slos: [{name: a, objective: 99, probe: web, threshold: 1s}]}]\n",
+        [
+            "4:100: $.services[0].slos[0].threshold: an SLO measured by a probe counts failed probes; a latency "
+            "threshold needs requests"
         ],
     ),
     # --- safety and wiring -----------------------------------------------------------------

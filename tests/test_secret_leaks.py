@@ -296,7 +296,9 @@ def test_cli_edge_cleans_errors_and_tracebacks(
     value = f"S3cr3t-{uuid.uuid4().hex}"
     spec = write_spec()
 
-    def failing(spec: Path, out: Path, runtime: str = "compose", placeholders: bool = False) -> None:
+    def failing(
+        spec: Path, out: Path, runtime: str = "compose", placeholders: bool = False, env: str | None = None
+    ) -> None:
         url = Secrets(spec.parent, environ={"HOOK_URL": f"https://hooks.test/{value}"}).value(SecretRef(env="HOOK_URL"))
         raise DeployError(f"the receiver refused {url}: {json.dumps({'url': url})}")
 

@@ -41,7 +41,7 @@ def up(spec: Path, options: Options) -> Outcome:
     """Render, check, deploy or apply the difference live, wait until healthy; raise on any failure."""
     began = time.monotonic()
     out = options.out
-    stack = load_stack(spec)
+    stack = load_stack(spec, options.env)
     project = project_name(stack, options)
     state = State.of(project)
     with locked(state, on_wait=out), state.staging_removed():

@@ -23,7 +23,7 @@ from generator.write import Secrets, materialize
 
 def status(spec: Path, options: Options) -> dict[str, Any]:
     """Each component (state, health, version, uptime), scrape targets, firing alerts."""
-    stack = load_stack(spec)
+    stack = load_stack(spec, options.env)
     project = project_name(stack, options)
     state = State.of(project)
     state.check()  # a folder at the state path that is not ours is refused, not read
@@ -94,7 +94,7 @@ class Difference:
 
 def diff(spec: Path, options: Options) -> Difference:
     """What `up` would change: per component, and file by file (secret files named, never shown)."""
-    stack = load_stack(spec)
+    stack = load_stack(spec, options.env)
     project = project_name(stack, options)
     state = State.of(project)
     state.check()

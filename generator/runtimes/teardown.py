@@ -16,7 +16,7 @@ from generator.write import Secrets
 
 def down(spec: Path, options: Options, volumes: bool = False) -> str:
     """Stop and remove the stack; its data stays unless `volumes`."""
-    stack = load_stack(spec)
+    stack = load_stack(spec, options.env)
     project = project_name(stack, options)
     state = State.of(project)
     secrets = Secrets(spec.absolute().parent)

@@ -191,6 +191,8 @@ def _message(error: jsonschema.ValidationError, path: str, sub: dict[str, Any], 
         if sub["pattern"] == "^/":
             return f"{_show(value)} must start with '/'"
         return f"{_show(value)} must match {sub['pattern']}"
+    if kind == "not" and sub.get("x-message"):
+        return str(sub["x-message"])
     if kind == "oneOf" and path == "$.alerts.packs":
         return "must be 'default', 'none' or a list of rule pack names"
     return "invalid secret reference" if in_secret else error.message
