@@ -327,8 +327,9 @@ def _layout(rows: Sequence[Row]) -> list[Any]:
     return panels
 
 
-def finish(board: Board, live: Mapping[str, str]) -> dict[str, Any]:
-    """The JSON model of `board`; `live` maps the uids being rendered to their titles (links elsewhere drop)."""
+def finish(board: Board, live: Mapping[str, str], stores: Sequence[str] = ()) -> dict[str, Any]:
+    """The JSON model of `board`; `live` maps the uids being rendered to their titles (links elsewhere drop);
+    `stores`: the long-term datasources the stack has, which a `$datasource` variable offers."""
     dash = gl.Dashboard(
         title=board.title,
         uid=board.uid,
@@ -336,7 +337,9 @@ def finish(board: Board, live: Mapping[str, str]) -> dict[str, Any]:
         templating=gl.Templating(list=list(board.variables)),
     )
     data = json.loads(json.dumps(dash.to_json_data(), cls=DashboardEncoder))
-    return dashboard_json.finish(data, board.description, board.tags, board.links, live)
+    return dashboard_json.switchable(
+        dashboard_json.finish(data, board.description, board.tags, board.links, live), stores
+    )
 
 
 # --- loading and building ---------------------------------------------------------------------------
@@ -386,8 +389,9 @@ def rendered(stack: Stack) -> dict[str, str]:
 
 def build(stack: Stack, served: Mapping[str, str]) -> list[Dashboard]:
     """Every dashboard of `stack`, sorted by uid; `served` is `rendered(stack)`, which links point at."""
+    stores = [store.datasource for name, store in catalog.stores().items() if stack.has(name)]
     built = [
-        Dashboard(view, b.uid, b.title, b.folder or stack.dashboards.folder, finish(b, served))
+        Dashboard(view, b.uid, b.title, b.folder or stack.dashboards.folder, finish(b, served, stores))
         for view, b in _boards(stack)
     ]
     return sorted(built, key=lambda d: d.uid)

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from generator.model_storage import Relabel as Relabel
+from generator.model_storage import RemoteWrite as RemoteWrite
+from generator.model_storage import Storage as Storage
 from generator.units import Duration, Size
 
 
@@ -349,6 +352,7 @@ class Stack:
     notifications: Notifications
     dashboards: Dashboards
     demo: Demo
+    storage: Storage
     source: str  # the spec's file
     # the compose project and state dir it deploys as, unless told otherwise: its name, or for an
     # environment of the spec that is not the base's own (`--env staging`), "<name>-<environment>"
@@ -359,6 +363,16 @@ class Stack:
 
     def has(self, name: str) -> bool:
         return name in self.components
+
+    def scrape_intervals(self) -> list[Duration]:
+        """Every scrape interval of the stack: the global one, each component's, probe's and service's."""
+        components = self.components.values()
+        return [
+            self.scrape_interval,
+            *(c.interval for c in components),
+            *(p.interval for c in components for p in c.probes),
+            *(s.interval for s in self.services),
+        ]
 
     def running(self) -> dict[str, tuple[Component, Instance]]:
         """Every copy of every component promstack runs, by its name (processes, services), in order."""

@@ -9,6 +9,7 @@ What runs comes from the catalog (`compose/<name>.yaml`): `command` and `environ
 templates that see `stack`, `component`, `options` (the component's spec options), `compose`/`local`
 (the runtime), `instance` (the name of the copy being run: `prometheus`, `prometheus-2`, ...), `replica`
 (its number, from 1), `url` (where people reach that copy), `listen` (the address to bind), `own_port`,
+`shortest_interval` (the stack's shortest scrape interval, a Duration),
 `tls`, `basic_auth`, `data_dir`, and the functions `data()` (its data directory), `config(file)` and
 `secret(file)` (where it reads its rendered and secret files) and `user_flag(flag)` (the spec's `args`
 set it). What renders empty is left out. Copies that gossip (catalog `replicas.peers`) get their mesh
@@ -137,6 +138,7 @@ def _context(stack: Stack, name: str, target: Target, data_dir: str | None, inde
         "local": not compose,
         "listen": listen(component, target, index),
         "own_port": component.container_port if compose else instance.port,
+        "shortest_interval": min(stack.scrape_intervals(), key=lambda d: d.ms),
         "tls": uses_tls(component),
         "basic_auth": component.auth is not None and component.auth.basic is not None,
         "data_dir": data_dir,

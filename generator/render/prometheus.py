@@ -17,8 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from generator import catalog, conventions
-from generator.model import Component, Service, Stack
-from generator.render import SecretFile, Target, Tree, dump_yaml
+from generator.model import Component, RemoteWrite, Service, Stack
+from generator.render import SecretFile, Target, Tree, dump_yaml, storage
 from generator.render.args import protected, scheme, server_name, uses_tls
 from generator.units import Duration
 
@@ -188,6 +188,7 @@ def config(stack: Stack, target: Target, index: int = 1) -> dict[str, Any]:
         },
         "rule_files": [RULE_FILES],
         "alerting": alerting(stack, target, replica is not None),
+        **({"remote_write": written} if (written := remote_write(stack, target)) else {}),
         "scrape_configs": jobs,
     }
 
@@ -207,6 +208,43 @@ def alerting(stack: Stack, target: Target, replicated: bool) -> dict[str, Any]:
         }
     ]
     return section
+
+
+def _written(target: Target, spec: RemoteWrite) -> dict[str, Any]:
+    """The remote_write entry of a `storage.remote_write[]` target."""
+    entry: dict[str, Any] = {"name": spec.name, "url": spec.url}
+    if spec.timeout is not None:
+        entry["remote_timeout"] = spec.timeout
+    if spec.headers:
+        entry["headers"] = dict(spec.headers)
+    if spec.basic is not None:
+        path = target.secret_path("prometheus", storage.password_file(spec))
+        entry["basic_auth"] = {"username": spec.basic.username, "password_file": path}
+    if spec.bearer is not None:
+        entry["authorization"] = {
+            "type": "Bearer",
+            "credentials_file": target.secret_path("prometheus", storage.token_file(spec)),
+        }
+    if spec.write_relabel:
+        entry["write_relabel_configs"] = [storage.relabel(rule) for rule in spec.write_relabel]
+    if spec.queue:
+        entry["queue_config"] = dict(spec.queue)
+    return entry
+
+
+def _store(stack: Stack, target: Target, name: str, store: catalog.Store) -> dict[str, Any]:
+    """The remote_write entry of a store the stack runs, with the credentials and trust Prometheus also
+    scrapes it with (remote_write has no `scheme`: the URL says it)."""
+    component = stack.components[name]
+    client = {k: v for k, v in client_settings(component, target).items() if k != "scheme"}
+    url = f"{scheme(component)}://{target.address(stack, name)}{store.write}"
+    return {"name": name, "url": url, **client}
+
+
+def remote_write(stack: Stack, target: Target) -> list[dict[str, Any]]:
+    """The remote_write section of every Prometheus copy: the stores the stack runs, then the spec's targets."""
+    stores = [_store(stack, target, name, how) for name, how in catalog.stores().items() if name in stack.components]
+    return [*stores, *(_written(target, spec) for spec in stack.storage.remote_write)]
 
 
 def render(stack: Stack, target: Target) -> Tree:

@@ -25,6 +25,7 @@ from generator.errors import DeployError
 from generator.model import Stack
 from generator.render import Target, Tree
 from generator.runtimes import health
+from generator.runtimes import verify as verifying
 from generator.runtimes.files import FileChange, compare, folders, install
 from generator.runtimes.state import ALL_PENDING, State
 from generator.write import Secrets, manifest, materialize
@@ -232,12 +233,14 @@ def make_plan(
     return plan
 
 
-Verified = health.Verified
+Verified = verifying.Verified
 
 
 def verify(backend: Backend, run: list[str], skipped: dict[str, str], timeout: float) -> Verified:
     endpoints = {name: health.Endpoint.named(backend.stack, name, backend.secrets) for name in run}
-    return health.verify(backend.stack, endpoints, backend.state.tree, skipped, timeout, backend.out, backend.gave_up)
+    return verifying.verify(
+        backend.stack, endpoints, backend.state.tree, skipped, timeout, backend.out, backend.gave_up
+    )
 
 
 def _problem(exc: BaseException, backend: Backend, seen: dict[str, set[str]] | None = None) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from generator.errors import SecretError
 from generator.render import Tree, render
-from generator.runtimes import apply, files, health
+from generator.runtimes import apply, files, health, verify
 from generator.runtimes.apply import Plan
 from generator.runtimes.choose import backend, choose, runnable
 from generator.runtimes.options import Options, project_name
@@ -72,14 +72,14 @@ def status(spec: Path, options: Options) -> dict[str, Any]:
     copies = [e for n, e in endpoints.items() if e.entry == "prometheus" and n in answering]
     prometheus = copies[0] if copies else endpoints.get("prometheus")
     if prometheus is not None:
-        report["targets"] = [t.as_dict() for t in health.targets(prometheus) or []]
+        report["targets"] = [t.as_dict() for t in verify.targets(prometheus) or []]
         report["alerts"] = [
             {
                 "alertname": a.get("labels", {}).get("alertname", ""),
                 "labels": a.get("labels", {}),
                 "active_at": a.get("activeAt", ""),
             }
-            for a in health.firing(prometheus)
+            for a in verify.firing(prometheus)
         ]
     return report
 

@@ -30,6 +30,8 @@ from generator.model import (
 from generator.spec.build_dashboards import dashboards as build_dashboards
 from generator.spec.build_kinds import kind_rule
 from generator.spec.build_services import services as build_services
+from generator.spec.build_storage import storage as build_storage
+from generator.spec.items import optional_components
 from generator.spec.loader import Document
 from generator.units import Duration, Size, compose_memory
 
@@ -127,12 +129,19 @@ def _catalog_component(name: str, spec: dict[str, Any], data: dict[str, Any], sc
     secrets = {key: _secret(spec[key]) for key in part.secrets if spec.get(key)}
     if secrets:
         extra["secrets"] = secrets
-    options: dict[str, Any] = {key: spec.get(key, default) for key, default in part.options.items()}
+    options: dict[str, Any] = {key: _option(part, key, spec.get(key, default)) for key, default in part.options.items()}
     if part.args:
         options["args"] = tuple(spec.get("args", ()))
     if options:
         extra["options"] = options
     return _component(name, spec, data, interval, **extra)
+
+
+def _option(part: catalog.SpecPart, key: str, value: Any) -> Any:
+    """An option's value as the model holds it: a duration (`$ref: duration` in its catalog schema) parsed."""
+    if isinstance(value, str) and (part.properties.get(key) or {}).get("$ref") == "#/$defs/duration":
+        return Duration(value)
+    return value
 
 
 def _components(data: dict[str, Any], scrape: Duration, error_ratio: float) -> dict[str, Component]:
@@ -143,8 +152,8 @@ def _components(data: dict[str, Any], scrape: Duration, error_ratio: float) -> d
         if catalog.entry(name).spec.can_disable and spec.get("enabled", True) is False:
             continue
         found[name] = _catalog_component(name, spec, data, scrape)
-    for key, spec in (data.get("exporters") or {}).items():
-        found[conventions.EXPORTERS[key]] = _catalog_component(conventions.EXPORTERS[key], spec or {}, data, scrape)
+    for name, _, spec in optional_components(data):
+        found[name] = _catalog_component(name, spec or {}, data, scrape)
     receivers = (data.get("notifications") or {}).get("receivers") or []
     if any("dingtalk" in r for r in receivers):
         found["dingtalk"] = _component("dingtalk", {}, data, scrape)
@@ -313,6 +322,7 @@ def build(doc: Document, env: str | None = None) -> Stack:
             demo.get("image", ""),
             float(error_ratio),
         ),
+        storage=build_storage(data.get("storage")),
         source=doc.file,
         project=f"{data['name']}-{env}" if env else data["name"],
     )

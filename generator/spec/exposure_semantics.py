@@ -8,7 +8,7 @@ from typing import Any
 
 from generator import catalog, conventions
 from generator.errors import Problem
-from generator.spec.items import mapping, named
+from generator.spec.items import mapping, named, optional_components
 from generator.spec.loader import Document
 
 
@@ -17,10 +17,9 @@ def _components(data: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]
     for key, value in components.items():
         if isinstance(value, dict):
             yield key, f"$.components.{key}", value
-    exporters = mapping(data, "exporters")
-    for key, value in exporters.items():
+    for name, path, value in optional_components(data):
         if isinstance(value, dict):
-            yield conventions.EXPORTERS.get(key, key), f"$.exporters.{key}", value
+            yield name, path, value
 
 
 def exposure_problems(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
