@@ -19,6 +19,7 @@ from generator import pipeline
 from generator.model import Stack
 from generator.render import Target, render
 from generator.render.args import command, environment
+from generator.spec import load_stack
 from generator.write import Secrets, write_tree
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -174,3 +175,15 @@ def test_check_passes_with_every_long_term_target(write_spec: Any) -> None:
     )
     report = pipeline.check_spec(spec)
     assert {"prometheus/config", "rules/test", "dashboards/lint"} <= set(report.passed), report
+
+
+def test_the_readme_examples_are_valid_specs(write_spec: Any) -> None:
+    """The High availability and Long-term storage blocks of README.md, as a user would paste them."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## High availability and long-term storage", 1)[1].split("\n## ", 1)[0]
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", section, re.S)]
+    assert [list(b) for b in blocks] == [["components"], ["storage"]]
+    stack = load_stack(write_spec(**blocks[0], **blocks[1]))
+    assert stack.components["alertmanager"].replicas == 3
+    assert [w.name for w in stack.storage.remote_write] == ["mimir", "thanos"]
+    assert stack.storage.remote_write[1].headers == {"THANOS-TENANT": "team-a"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from generator import conventions
+from generator import catalog, conventions
 from generator.model import Stack
 from generator.render import args
 from generator.write import Secrets
@@ -15,6 +15,7 @@ from generator.write import Secrets
 def urls(stack: Stack, skipped: dict[str, str]) -> list[tuple[str, str]]:
     """The UIs, every copy of a replicated one (`Prometheus 2`, ...) where it has its own URL."""
     titles = {"grafana": "Grafana", "prometheus": "Prometheus", "alertmanager": "Alertmanager"}
+    titles |= {name: store.datasource for name, store in catalog.stores().items()}  # VictoriaMetrics' own UI
     found: list[tuple[str, str]] = []
     for name, title in titles.items():
         component = stack.component(name)
