@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+from generator.model_dashboards import CustomDashboard as CustomDashboard
+from generator.model_dashboards import CustomPanel as CustomPanel
+from generator.model_dashboards import CustomRow as CustomRow
+from generator.model_dashboards import CustomVariable as CustomVariable
+from generator.model_dashboards import Dashboards as Dashboards
+from generator.model_dashboards import PanelQuery as PanelQuery
 from generator.model_storage import Relabel as Relabel
 from generator.model_storage import RemoteWrite as RemoteWrite
 from generator.model_storage import Storage as Storage
@@ -139,6 +145,15 @@ class DeclaredMetric:
 
 
 @dataclass(frozen=True)
+class KubernetesService:
+    """The Kubernetes Service in front of a service's pods (`services[].kubernetes`)."""
+
+    service: str
+    namespace: str  # the stack's namespace unless the spec names another
+    port: str | int  # the Service port's name, or the number the pods listen on
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     targets: tuple[str, ...]
@@ -150,6 +165,7 @@ class Service:
     slos: tuple[SLO, ...] = ()
     component: str | None = None  # a component of the stack (the demo): targets come from the runtime
     metrics: tuple[DeclaredMetric, ...] = ()
+    kubernetes: KubernetesService | None = None  # scraped there on Kubernetes, instead of at `targets`
 
 
 @dataclass(frozen=True)
@@ -204,6 +220,7 @@ class Alerts:
     overrides: Mapping[str, Override] = field(default_factory=dict)
     rules: tuple[AlertRule, ...] = ()
     recording: tuple[RecordingRule, ...] = ()
+    runbook_base_url: str = ""  # runbook_url = this + the alert name ("": the Runbooks dashboard)
 
 
 @dataclass(frozen=True)
@@ -265,75 +282,18 @@ class Notifications:
 
 
 @dataclass(frozen=True)
-class PanelQuery:
-    expr: str
-    legend: str = ""
-
-
-@dataclass(frozen=True)
-class CustomPanel:
-    """A panel of a custom dashboard (`dashboards.custom[].rows[].panels[]`); sizes in grid units."""
-
-    title: str
-    type: str  # timeseries | stat | gauge | bargauge | table | heatmap | text
-    width: int
-    height: int
-    unit: str  # a Grafana unit id
-    queries: tuple[PanelQuery, ...] = ()
-    metric: DeclaredMetric | None = None  # a declared metric: its queries by type, on its service
-    service: str = ""  # the service declaring `metric`
-    match: tuple[tuple[str, str], ...] = ()  # (label, value): narrows `metric`'s series; a $variable matches =~
-    decimals: int | None = None
-    thresholds: tuple[tuple[str, float | None], ...] = ()  # (color, from value); the base step has None
-    min: float | None = None
-    max: float | None = None
-    description: str = ""
-    links: tuple[tuple[str, str], ...] = ()  # (title, url)
-    text: str = ""  # Markdown, for a text panel
-
-
-@dataclass(frozen=True)
-class CustomVariable:
-    """$name: the values of `label` on `metric`'s series, or the fixed `values`."""
-
-    name: str
-    title: str
-    metric: str | None = None
-    label: str | None = None
-    values: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class CustomRow:
-    title: str
-    panels: tuple[CustomPanel, ...]
-
-
-@dataclass(frozen=True)
-class CustomDashboard:
-    uid: str
-    title: str
-    folder: str  # the Grafana folder title
-    description: str
-    rows: tuple[CustomRow, ...]
-    tags: tuple[str, ...] = ()
-    variables: tuple[CustomVariable, ...] = ()
-
-
-@dataclass(frozen=True)
-class Dashboards:
-    enabled: bool
-    folder: str
-    exclude: tuple[str, ...] = ()
-    custom: tuple[CustomDashboard, ...] = ()
-
-
-@dataclass(frozen=True)
 class Demo:
     enabled: bool
     port: int
     image: str
     error_ratio: float
+
+
+@dataclass(frozen=True)
+class Kubernetes:
+    """Settings of the Kubernetes rendering (`kubernetes:`)."""
+
+    namespace: str
 
 
 @dataclass(frozen=True)
@@ -354,6 +314,7 @@ class Stack:
     demo: Demo
     storage: Storage
     source: str  # the spec's file
+    kubernetes: Kubernetes
     # the compose project and state dir it deploys as, unless told otherwise: its name, or for an
     # environment of the spec that is not the base's own (`--env staging`), "<name>-<environment>"
     project: str
@@ -381,3 +342,13 @@ class Stack:
     def instance(self, name: str) -> tuple[Component, Instance]:
         """The component and copy a process or service `name` is (prometheus-2: prometheus, its 2nd copy)."""
         return self.running()[name]
+
+    def without(self, names: Iterable[str]) -> Stack:
+        """This stack less components `names` and their rule packs (named after them); their dashboards go
+        with them, as a dashboard is rendered only for a component the stack has."""
+        gone = set(names)
+        if not gone:
+            return self
+        components = {n: c for n, c in self.components.items() if n not in gone}
+        alerts = replace(self.alerts, packs=tuple(p for p in self.alerts.packs if p not in gone))
+        return replace(self, components=components, alerts=alerts)

@@ -119,7 +119,8 @@ def error_ratio(service: Service, slo: SLO, window: str) -> str:
     return f"(sum(rate({counted}[{window}])) or vector(0)) / sum(rate({total}[{window}]))"
 
 
-def budget_left(service: Service, slo: SLO) -> str:
-    """Share of the SLO's error budget left over its period. The recording rules stop at the longest
-    alert window (3d), so the period's ratio is computed here, with the rules' own expression."""
-    return f"1 - ({error_ratio(service, slo, slo.period)}) / {budget(slo)}"
+def budget_left(service: Service, slo: SLO, window: str | None = None) -> str:
+    """Share of the SLO's error budget left over its period (or `window`: a report's span). The recording
+    rules stop at the longest alert window (3d), so the period's ratio is computed here, with the rules'
+    own expression."""
+    return f"1 - ({error_ratio(service, slo, window or str(slo.period))}) / {budget(slo)}"

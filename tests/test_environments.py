@@ -171,7 +171,7 @@ def test_every_command_takes_env(example: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["generate", str(example), "--env", "staging", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert "env: staging" in (out / "prometheus" / "prometheus.yml").read_text()
-    for command in ("check", "test", "generate", "up", "down", "status", "diff"):
+    for command in ("check", "test", "generate", "up", "down", "status", "diff", "backup", "restore", "report"):
         help_text = CliRunner().invoke(app, [command, "--help"]).stdout
         assert "--env" in help_text, command
     wrong = CliRunner().invoke(app, ["generate", str(example), "--env", "qa", "-o", str(out)])

@@ -149,6 +149,13 @@ def _string_fields() -> Iterator[tuple[str, str]]:
 
 
 STRING_FIELDS = sorted(_string_fields())
+# fields validated as URLs (opsgenie and wechat api_url): the forgeries go into the path of a valid one
+URL_FIELDS = {
+    (kind, field)
+    for kind, sub in spec_schema.schema()["$defs"]["receiver"]["properties"].items()
+    for field, spec in sub.get("properties", {}).items()
+    if spec.get("format") == "url"
+}
 # what a placeholder or the old marker looked like, and string.Template's own syntax
 FORGERIES = [
     "${secret0}",
@@ -174,6 +181,8 @@ def test_no_spec_string_pulls_a_secret_in(
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     forged = " ".join(FORGERIES)
+    if (kind, field) in URL_FIELDS:
+        forged = "https://forged.example/" + "/".join(FORGERIES) + "/"
     receivers = []
     for other, (settings, secret) in KINDS.items():
         if other == "msteams":

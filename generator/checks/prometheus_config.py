@@ -17,6 +17,7 @@ from generator.checks import CheckContext, CheckProblem, errors, run_tool, tool
 from generator.render.args import WEB_CONFIG
 from generator.render.prometheus import config_file
 
+RUNTIMES = ("compose", "local")  # a Kubernetes tree has neither prometheus.yml nor compose.yaml
 NAME = "prometheus/config"
 
 

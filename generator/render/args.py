@@ -6,14 +6,15 @@ entrypoint stays), the local runtime prepends the binary it found on PATH. Paths
 go into `Tree.env` (see `render`) and secret files into `Tree.secrets`.
 
 What runs comes from the catalog (`compose/<name>.yaml`): `command` and `environment` are Jinja2
-templates that see `stack`, `component`, `options` (the component's spec options), `compose`/`local`
-(the runtime), `instance` (the name of the copy being run: `prometheus`, `prometheus-2`, ...), `replica`
-(its number, from 1), `url` (where people reach that copy), `listen` (the address to bind), `own_port`,
-`shortest_interval` (the stack's shortest scrape interval, a Duration),
-`tls`, `basic_auth`, `data_dir`, and the functions `data()` (its data directory), `config(file)` and
-`secret(file)` (where it reads its rendered and secret files) and `user_flag(flag)` (the spec's `args`
-set it). What renders empty is left out. Copies that gossip (catalog `replicas.peers`) get their mesh
-flags here too: the address each listens on, and one flag per other copy.
+templates that see `stack`, `component`, `options` (the component's spec options), `compose`, `kubernetes`
+and `local` (the runtime), `container` (compose or kubernetes: it runs in a container), `instance` (the
+name of the copy being run: `prometheus`, `prometheus-2`, ...), `replica` (its number, from 1), `url`
+(where people reach that copy), `listen` (the address to bind), `own_port`, `shortest_interval` (the
+stack's shortest scrape interval, a Duration), `tls`, `basic_auth`, `data_dir`, and the functions
+`data()` (its data directory), `config(file)` and `secret(file)` (where it reads its rendered and secret
+files) and `user_flag(flag)` (the spec's `args` set it). What renders empty is left out. Copies that
+gossip (catalog `replicas.peers`) get their mesh flags here too: the address each listens on, and one
+flag per other copy.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ WEB_PASSWORD = "web-password"
 MY_CNF = "my.cnf"
 ADMIN_PASSWORD = "admin_password"  # Grafana's: the spec key and the secret file's name
 DEMO_SCRIPT = "app.py"
-DINGTALK_CONFIG = "config.yml"
+DINGTALK_SCRIPT = "adapter.py"
+DINGTALK_CONFIG = "config.json"
 BLACKBOX_CONFIG = "blackbox.yml"
 BASIC_AUTH_PASSWORD = "auth.basic.password"  # a catalog `secret_env` source besides the spec's secret keys
 
@@ -61,7 +63,7 @@ def _user_flag(component: Component, flag: str) -> bool:
 
 def listen(component: Component, target: Target, index: int = 1) -> str:
     """The address copy `index` of a component binds: every interface inside its container, loopback locally."""
-    if target.runtime == "compose":
+    if target.container:
         return f":{component.container_port}"
     return f"127.0.0.1:{component.instances[index - 1].port}"
 
@@ -77,7 +79,7 @@ def peers(component: Component, target: Target, index: int = 1) -> list[str]:
         return [f"{how.peers.listen}="]
 
     def where(instance: Instance, bind: bool) -> str:
-        if target.runtime == "compose":
+        if target.container:
             return f"{'0.0.0.0' if bind else instance.name}:{how.peers.port}"  # type: ignore[union-attr]
         return f"127.0.0.1:{instance.peer_port}"
 
@@ -107,7 +109,7 @@ def server_name(component: Component) -> str:
 
 
 def _data(name: str, target: Target, data_dir: str | None) -> str:
-    if target.runtime == "compose":
+    if target.container:
         path = catalog.entry(name).data
         assert path is not None, f"catalog entry {name} has no data directory"
         return path
@@ -126,7 +128,6 @@ def _context(stack: Stack, name: str, target: Target, data_dir: str | None, inde
     """What a catalog template sees: the stack, the component and its options, which copy, where things are."""
     component = stack.components[name]
     instance = component.instances[index - 1]
-    compose = target.runtime == "compose"
     return {
         "stack": stack,
         "component": component,
@@ -134,10 +135,12 @@ def _context(stack: Stack, name: str, target: Target, data_dir: str | None, inde
         "replica": instance.index,
         "url": instance.url,
         "options": component.options,
-        "compose": compose,
-        "local": not compose,
+        "compose": target.runtime == "compose",
+        "kubernetes": target.runtime == "kubernetes",
+        "container": target.container,
+        "local": not target.container,
         "listen": listen(component, target, index),
-        "own_port": component.container_port if compose else instance.port,
+        "own_port": component.container_port if target.container else instance.port,
         "shortest_interval": min(stack.scrape_intervals(), key=lambda d: d.ms),
         "tls": uses_tls(component),
         "basic_auth": component.auth is not None and component.auth.basic is not None,

@@ -24,7 +24,7 @@ from generator import conventions
 from generator.errors import DeployError
 from generator.model import Stack
 from generator.render import Target, Tree
-from generator.runtimes import health
+from generator.runtimes import health, monitored
 from generator.runtimes import verify as verifying
 from generator.runtimes.files import FileChange, compare, folders, install
 from generator.runtimes.state import ALL_PENDING, State
@@ -237,10 +237,23 @@ Verified = verifying.Verified
 
 
 def verify(backend: Backend, run: list[str], skipped: dict[str, str], timeout: float) -> Verified:
+    """Healthy, scraped, alerting (runtimes/verify.py); then a target whose exporter cannot reach what it
+    watches is down too, with the reason (a warning: the team's Redis being down is no failure of the
+    deployment)."""
     endpoints = {name: health.Endpoint.named(backend.stack, name, backend.secrets) for name in run}
-    return verifying.verify(
-        backend.stack, endpoints, backend.state.tree, skipped, timeout, backend.out, backend.gave_up
-    )
+    stack = backend.stack
+    out, gave_up = backend.out, backend.gave_up
+    verified = verifying.verify(stack, endpoints, backend.state.tree, skipped, timeout, out, gave_up)
+    if "prometheus" in endpoints:
+        down = monitored.backends_down(endpoints["prometheus"], stack)
+        judged = monitored.judged(verified.targets, down)
+        verified.warnings += [
+            f"target {t.job} {t.instance} is down: {t.error}"
+            for t, before in zip(judged, verified.targets, strict=True)
+            if t.health != before.health
+        ]
+        verified.targets = judged
+    return verified
 
 
 def _problem(exc: BaseException, backend: Backend, seen: dict[str, set[str]] | None = None) -> str:

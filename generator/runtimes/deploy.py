@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator import pipeline
+from generator.errors import DeployError
 from generator.model import Stack
 from generator.render import render
 from generator.runtimes import access, apply
@@ -46,6 +47,11 @@ def up(spec: Path, options: Options) -> Outcome:
     state = State.of(project)
     with locked(state, on_wait=out), state.staging_removed():
         record = state.load()
+        if state.restore_journal.exists():
+            raise DeployError(
+                f"a `promstack restore` was stopped while it wrote the data volumes ({state.restore_journal}); "
+                "run the restore again, or `promstack down --volumes` to start without that data"
+            )
         runtime = choose(options.runtime, record)
         if runtime == "compose" and options.runtime == "auto" and record is None:
             runtime = compose_or_local(stack, out)
@@ -55,7 +61,7 @@ def up(spec: Path, options: Options) -> Outcome:
         out(f"promstack up: stack {stack.name!r} as project {project!r} on the {runtime} runtime")
         stack, skipped = runnable(runner, stack)
         for why in skipped.values():
-            out(f"  skipped: {why}")
+            out(f"  {pipeline.left_out_line(why)}")
         for note in runner.notes():
             out(f"  note: {note}")
         tree = render(stack, runner.target())

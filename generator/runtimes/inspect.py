@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from generator import catalog
 from generator.errors import SecretError
 from generator.render import Tree, render
-from generator.runtimes import apply, files, health, verify
+from generator.runtimes import apply, files, health, monitored, verify
 from generator.runtimes.apply import Plan
 from generator.runtimes.choose import backend, choose, runnable
 from generator.runtimes.options import Options, project_name
@@ -37,6 +38,8 @@ def status(spec: Path, options: Options) -> dict[str, Any]:
         "targets": [],
         "alerts": [],
         "state_dir": str(state.root),
+        "health": "not deployed",
+        "problems": [],
     }
     if record is None:
         return report
@@ -66,13 +69,19 @@ def status(spec: Path, options: Options) -> dict[str, Any]:
         )
         entry["version"] = health.version(endpoint) if answer and answer.ok else ""
         entry["uptime_seconds"] = round(now - proc.started) if proc and proc.up and proc.started else None
+        if answer and answer.ok and catalog.entry(component.name).reload.get("gauge"):
+            failed = monitored.failed_reload(endpoint)
+            entry["config_reload"] = "failed" if failed else "ok"
+            if failed:
+                entry["reason"] = failed
         report["components"][name] = entry
     # targets and alerts as the first Prometheus copy that answers sees them (its copies scrape the same)
     answering = [n for n, e in report["components"].items() if e.get("health") == "healthy"]
     copies = [e for n, e in endpoints.items() if e.entry == "prometheus" and n in answering]
     prometheus = copies[0] if copies else endpoints.get("prometheus")
     if prometheus is not None:
-        report["targets"] = [t.as_dict() for t in verify.targets(prometheus) or []]
+        found = verify.targets(prometheus) or []
+        report["targets"] = [t.as_dict() for t in monitored.judged(found, monitored.backends_down(prometheus, stack))]
         report["alerts"] = [
             {
                 "alertname": a.get("labels", {}).get("alertname", ""),
@@ -81,7 +90,28 @@ def status(spec: Path, options: Options) -> dict[str, Any]:
             }
             for a in verify.firing(prometheus)
         ]
+    report["problems"] = _problems(report)
+    report["health"] = "degraded" if report["problems"] else "healthy"
     return report
+
+
+def _problems(report: dict[str, Any]) -> list[str]:
+    """Every reason the stack does not monitor all it should, one sentence each (a component that does not
+    run or answer, a config it refused, a target down, what an exporter watches not answering it)."""
+    found = []
+    for name, entry in report["components"].items():
+        if entry["state"] == "skipped":
+            continue
+        if entry["health"] != "healthy":
+            health = f" and {entry['health']}" if entry["health"] != "-" else ""
+            found.append(f"{name} is {entry['state']}{health}")
+        elif entry.get("config_reload") == "failed":
+            found.append(f"{name}: {entry['reason']}")
+    for target in report["targets"]:
+        if target["health"] != "up":
+            why = target["error"] or ("not scraped yet" if target["health"] == "unknown" else target["health"])
+            found.append(f"target {target['job']} {target['instance']} is {target['health']}: {why}")
+    return found
 
 
 @dataclass

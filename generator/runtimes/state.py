@@ -23,6 +23,10 @@ Layout of `<state>/` (default `~/.local/state/promstack/<project>/`, or `$PROMST
                  tree is touched, removed once verified or rolled back; an `up` that was killed or
                  interrupted leaves it, and the next `up` reloads or restarts those components even when
                  the live tree already equals the spec (the processes may still run the old files)
+    restore/     `promstack restore` only: the archive extracted and checked, before it is moved into place;
+                 removed when the restore ends, however it ends
+    restore.json compose only: the volumes a restore is writing; left only by a restore that was killed,
+                 and then `up` refuses to start on them (see runtimes/data_compose.py)
     .promstack-state  the marker, written when promstack creates the folder: the proof that it is ours
                  (a folder there without it is refused by every command, see `ownership`)
 """
@@ -124,6 +128,14 @@ class State:
     @property
     def pending_file(self) -> Path:
         return self.root / "pending.json"
+
+    @property
+    def restore_dir(self) -> Path:
+        return self.root / "restore"
+
+    @property
+    def restore_journal(self) -> Path:
+        return self.root / "restore.json"
 
     @property
     def socket_file(self) -> Path:
@@ -274,6 +286,7 @@ class State:
             shutil.rmtree(self.data, ignore_errors=True)
             shutil.rmtree(self.generated, ignore_errors=True)
             shutil.rmtree(self.logs, ignore_errors=True)  # component logs may quote secrets they were given
+            self.restore_journal.unlink(missing_ok=True)  # the volumes it names are gone with the others
         if self.socket != self.socket_file:
             with contextlib.suppress(OSError):
                 self.socket.parent.unlink()  # the short link to run/

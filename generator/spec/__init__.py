@@ -24,31 +24,34 @@ __all__ = [
 ]
 
 
-def load_stack(path: Path, env: str | None = None) -> Stack:
-    """The Stack of `path`, or of its environment `env` (`--env`): every environment is validated."""
-    return validated(load_file(path), env)
+def load_stack(path: Path, env: str | None = None, runtime: str = "compose") -> Stack:
+    """The Stack of `path`, or of its environment `env` (`--env`): every environment is validated, for
+    `runtime` (compose and local accept the same specs; kubernetes also services that only name their
+    Kubernetes Service, and components that run only there)."""
+    return validated(load_file(path), env, runtime)
 
 
-def stack_from_text(text: str, file: str = "stack.yaml", env: str | None = None) -> Stack:
-    return validated(load_text(text, file), env)
+def stack_from_text(text: str, file: str = "stack.yaml", env: str | None = None, runtime: str = "compose") -> Stack:
+    return validated(load_text(text, file), env, runtime)
 
 
-def validated(doc: Document, env: str | None = None) -> Stack:
+def validated(doc: Document, env: str | None = None, runtime: str = "compose") -> Stack:
     """Validate the base spec and each of its environments merged (every problem at once, each where it
-    was written), then build the one `env` names."""
-    problems = _problems(doc)
+    was written) for `runtime`, then build the one `env` names."""
+    problems = _problems(doc, runtime)
     for name in environments.names(doc):
         merged = environments.merge(doc, name)
-        problems |= {_in(p, name) for p in {merged.located(p) for p in _problems(merged.doc)} - problems}
+        found = {merged.located(p) for p in _problems(merged.doc, runtime)}
+        problems |= {_in(p, name) for p in found - problems}
     if problems:
         raise SpecError(sorted(problems))
     selected = environments.select(doc, env)
     return build(selected.doc, selected.env)
 
 
-def _problems(doc: Document) -> set[Problem]:
+def _problems(doc: Document, runtime: str) -> set[Problem]:
     try:
-        validate(doc)
+        validate(doc, runtime)
     except SpecError as exc:
         return set(exc.problems)
     return set()

@@ -27,6 +27,7 @@ from generator.model import (
     Stack,
     TimeInterval,
 )
+from generator.spec import build_kubernetes
 from generator.spec.build_dashboards import dashboards as build_dashboards
 from generator.spec.build_kinds import kind_rule
 from generator.spec.build_services import services as build_services
@@ -101,7 +102,8 @@ def _component(name: str, spec: dict[str, Any], stack: dict[str, Any], interval:
         memory=compose_memory(Size(spec["memory"])) if "memory" in spec else entry.memory,
         auth=_auth(spec.get("auth")),
         interval=interval,
-        runs=entry.image is not None,
+        # a component that runs only on Kubernetes, given `targets`, is scraped where it runs instead
+        runs=entry.image is not None and not (entry.kubernetes.only and spec.get("targets")),
         url=str(spec.get("url") or f"http://localhost:{port}"),
         instances=_instances(entry, spec, port),
         **extra,
@@ -155,8 +157,9 @@ def _components(data: dict[str, Any], scrape: Duration, error_ratio: float) -> d
     for name, _, spec in optional_components(data):
         found[name] = _catalog_component(name, spec or {}, data, scrape)
     receivers = (data.get("notifications") or {}).get("receivers") or []
-    if any("dingtalk" in r for r in receivers):
-        found["dingtalk"] = _component("dingtalk", {}, data, scrape)
+    for kind, name in catalog.adapters().items():
+        if any(kind in r for r in receivers):
+            found[name] = _catalog_component(name, core.get(name) or {}, data, scrape)
     demo = data.get("demo") or {}
     if demo.get("enabled"):
         found["demo"] = _component("demo", demo, data, scrape, options={"error_ratio": error_ratio})
@@ -212,7 +215,8 @@ def _alerts(doc: Document, data: dict[str, Any], components: dict[str, Component
         RecordingRule(r["record"], r["expr"], dict(r.get("labels", {})), _where(doc, f"$.alerts.recording[{i}]"))
         for i, r in enumerate(data.get("recording") or [])
     )
-    return Alerts(packs=names, overrides=overrides, rules=rules, recording=recording)
+    base = str(data.get("runbook_base_url", ""))
+    return Alerts(packs=names, overrides=overrides, rules=rules, recording=recording, runbook_base_url=base)
 
 
 def _matchers(route: dict[str, Any]) -> tuple[str, ...]:
@@ -301,7 +305,7 @@ def build(doc: Document, env: str | None = None) -> Stack:
     labels = {conventions.LABEL_STACK: data["name"], conventions.LABEL_ENV: environment}
     labels.update(data.get("external_labels", {}))
     retention = data.get("retention") or {}
-    services = build_services(data, scrape_interval, components)
+    services = build_services(data, scrape_interval, components, build_kubernetes.kubernetes(data, env).namespace)
     return Stack(
         name=data["name"],
         environment=environment,
@@ -324,5 +328,6 @@ def build(doc: Document, env: str | None = None) -> Stack:
         ),
         storage=build_storage(data.get("storage")),
         source=doc.file,
+        kubernetes=build_kubernetes.kubernetes(data, env),
         project=f"{data['name']}-{env}" if env else data["name"],
     )

@@ -9,6 +9,7 @@ from typing import Any
 
 from generator import catalog, conventions
 from generator.model import SLO, Component, DeclaredMetric, HttpMetrics, ProbeSLI, Service
+from generator.spec import build_kubernetes
 from generator.units import Duration
 
 
@@ -42,11 +43,13 @@ def _probe_slis(components: Mapping[str, Component]) -> dict[str, ProbeSLI]:
     return found
 
 
-def _service(spec: dict[str, Any], default_interval: Duration, probes: Mapping[str, ProbeSLI]) -> Service:
+def _service(
+    spec: dict[str, Any], default_interval: Duration, probes: Mapping[str, ProbeSLI], namespace: str
+) -> Service:
     http = spec.get("http")
     return Service(
         name=spec["name"],
-        targets=tuple(spec["targets"]),
+        targets=tuple(spec.get("targets", ())),
         metrics_path=spec.get("metrics_path", "/metrics"),
         scheme=spec.get("scheme", "http"),
         interval=_duration(spec.get("interval")) or default_interval,
@@ -61,6 +64,7 @@ def _service(spec: dict[str, Any], default_interval: Duration, probes: Mapping[s
         else None,
         slos=tuple(_slo(s, probes) for s in spec.get("slos", ())),
         metrics=_declared(spec.get("metrics", ())),
+        kubernetes=build_kubernetes.service(spec.get("kubernetes"), namespace),
     )
 
 
@@ -71,9 +75,12 @@ def _declared(metrics: Any) -> tuple[DeclaredMetric, ...]:
     )
 
 
-def services(data: dict[str, Any], interval: Duration, components: Mapping[str, Component]) -> tuple[Service, ...]:
+def services(
+    data: dict[str, Any], interval: Duration, components: Mapping[str, Component], namespace: str
+) -> tuple[Service, ...]:
+    """`namespace`: the stack's Kubernetes namespace, where a service's Service is unless it names another."""
     probes = _probe_slis(components)
-    services = [_service(s, interval, probes) for s in data.get("services", ())]
+    services = [_service(s, interval, probes, namespace) for s in data.get("services", ())]
     demo = data.get("demo") or {}
     if demo.get("enabled"):
         # the demo is scraped like a team service, so its RED panels, SLO rules and alerts are real

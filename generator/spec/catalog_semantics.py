@@ -1,5 +1,6 @@
 """Semantic checks that need the catalog: dashboard names, receiver kinds the chosen Alertmanager supports,
-and the bounds a component's own duration keys set (`x-min`, `x-step` in its catalog `spec.properties`)."""
+receiver adapters set up only where a receiver uses them, and the bounds a component's own duration keys
+set (`x-min`, `x-step` in its catalog `spec.properties`)."""
 
 from __future__ import annotations
 
@@ -57,6 +58,20 @@ def _bounds(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
                 yield doc.problem(f"{path}.{key}", f"{name} takes {key} in whole {step} steps, not {given}")
 
 
+def _adapter_problems(doc: Document, data: dict[str, Any], receivers: list[Any]) -> Iterator[Problem]:
+    """A receiver's adapter (catalog `spec.receiver`) is set up under `components` only where it runs."""
+    components = data.get("components")
+    if not isinstance(components, dict):
+        return
+    for kind, name in catalog.adapters().items():
+        if name in components and not any(isinstance(r, dict) and kind in r for r in receivers):
+            yield doc.problem(
+                f"$.components.{name}",
+                f"no receiver uses {kind}, so there is no {name} adapter to set up; remove it or add a "
+                f"receiver with {kind}: {{...}}",
+            )
+
+
 def catalog_problems(doc: Document) -> Iterator[Problem]:
     data = doc.data if isinstance(doc.data, dict) else {}
     yield from _bounds(doc, data)
@@ -71,6 +86,7 @@ def catalog_problems(doc: Document) -> Iterator[Problem]:
                 yield doc.problem(f"$.dashboards.exclude[{index}]", f"unknown dashboard '{name}'; {hint}")
     notifications = data.get("notifications")
     receivers = notifications.get("receivers") if isinstance(notifications, dict) else None
+    yield from _adapter_problems(doc, data, receivers if isinstance(receivers, list) else [])
     if not isinstance(receivers, list):
         return
     version = _alertmanager_version(data)
