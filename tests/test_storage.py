@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+from test_kubernetes import kubernetes, one
 from test_render_prometheus import COMPOSE, build
 
 from generator import dashboard_json, pipeline
@@ -189,3 +190,45 @@ def test_the_readme_examples_are_valid_specs(write_spec: Any) -> None:
     assert stack.components["alertmanager"].replicas == 3
     assert [w.name for w in stack.storage.remote_write] == ["mimir", "thanos"]
     assert stack.storage.remote_write[1].headers == {"THANOS-TENANT": "team-a"}
+
+
+def test_kubernetes_takes_the_copies_and_the_remote_write_targets_from_the_model(write_spec: Any) -> None:
+    """On Kubernetes the operator runs the copies (`replicas`, Prometheus' replica label, which it drops
+    from alerts) and writes where prometheus.yml does: the VictoriaMetrics workload at its Service, the
+    spec's targets with the same headers, queue and relabelling, credentials as keys of the stack's
+    Secret; the operator wants a username from a Secret too, so they get one of their own."""
+    spec = write_spec(
+        components={"prometheus": {"replicas": 2}, "alertmanager": {"replicas": 3}},
+        storage={"victoriametrics": {}, "remote_write": [MIMIR, THANOS]},
+    )
+    _, tree = kubernetes(spec)
+    prom = one(tree, "Prometheus", "t")["spec"]
+    assert prom["replicas"] == 2 and prom["replicaExternalLabelName"] == "replica"
+    assert one(tree, "Alertmanager", "t")["spec"]["replicas"] == 3
+    assert prom["remoteWrite"] == [
+        {"name": "victoriametrics", "url": "http://victoriametrics.t.svc:8428/api/v1/write"},
+        {
+            "name": "mimir",
+            "url": "https://mimir.example.com/api/v1/push",
+            "headers": {"X-Scope-OrgID": "team-a"},
+            "basicAuth": {
+                "username": {"name": "t-remote-write-usernames", "key": "mimir-username"},
+                "password": {"name": "t-secrets", "key": "MIMIR_PASSWORD"},
+            },
+            "writeRelabelConfigs": [{"action": "drop", "sourceLabels": ["__name__"], "regex": "go_.*"}],
+            "queueConfig": {"capacity": 20000, "maxShards": 30, "batchSendDeadline": "10s"},
+        },
+        {
+            "name": "thanos",
+            "url": "http://thanos-receive.example.com:19291/api/v1/receive",
+            "remoteTimeout": "30s",
+            "headers": {"THANOS-TENANT": "team-a"},
+            "authorization": {"type": "Bearer", "credentials": {"name": "t-secrets", "key": "THANOS_TOKEN"}},
+        },
+    ]
+    assert one(tree, "Secret", "t-remote-write-usernames")["stringData"] == {"mimir-username": "promstack"}
+    assert one(tree, "Deployment", "victoriametrics")["spec"]["replicas"] == 1
+    notes = tree.files["kubernetes/README.md"]
+    assert "MIMIR_PASSWORD" in notes and "THANOS_TOKEN" in notes  # the keys to create
+    single = one(kubernetes(write_spec({"name": "u"}, name="single.yaml"))[1], "Prometheus", "u")["spec"]
+    assert single["replicas"] == 1 and single["replicaExternalLabelName"] == "" and "remoteWrite" not in single
