@@ -33,13 +33,14 @@ def folder(name: str) -> Path:
 class SpecPart:
     """What the spec may say about a component (`spec:` in its catalog file).
 
-    `section` "components" (always there, e.g. prometheus) or "exporters" (there when the spec names
-    it under `key`); `properties`/`required`: JSON Schema of its own keys beside the common ones
-    (image, version, port, ...); `options`: keys copied into `Component.options` with their defaults
-    (None: required); `secrets`: keys holding secret references; `can_disable`: `enabled: false` removes
-    it; `args`: the spec may add command-line flags; `example`: a valid value of its spec section;
-    `receiver`: the notification kind it serves (a section "components" entry that runs only when a
-    receiver of that kind exists, e.g. the dingtalk adapter).
+    `section` "components" (always there, e.g. prometheus), or one of OPTIONAL_SECTIONS: "exporters"
+    or "storage" (there when the spec names it under `key`, e.g. `storage.victoriametrics`);
+    `properties`/`required`: JSON Schema of its own keys beside the common ones (image, version, port,
+    ...); `options`: keys copied into `Component.options` with their defaults (None: required);
+    `secrets`: keys holding secret references; `can_disable`: `enabled: false` removes it; `args`: the
+    spec may add command-line flags; `example`: a valid value of its spec section; `receiver`: the
+    notification kind it serves (a section "components" entry that runs only when a receiver of that kind
+    exists, e.g. the dingtalk adapter).
     """
 
     section: str | None = None
@@ -85,6 +86,69 @@ class KubernetesPart:
     secrets: str | None = None
     rbac: tuple[dict[str, Any], ...] = ()
     only: bool = False
+
+
+@dataclass(frozen=True)
+class Peers:
+    """How copies of a component find each other (`replicas.peers`): a gossip mesh on a port of its own.
+
+    `port`: the gossip port inside its container; on the host (local runtime) each copy gossips on its
+    HTTP port + `port` - the catalog `port` (Alertmanager: 9093 and 9094, then 9193 and 9194, ...).
+    `listen`: the flag naming the address a copy gossips on, given empty with one copy (clustering off);
+    `peer`: the flag given once for every other copy.
+    """
+
+    port: int
+    listen: str
+    peer: str
+
+
+@dataclass(frozen=True)
+class Replication:
+    """How a component runs as several copies (`replicas:` in its catalog file; the spec's `replicas`).
+
+    Copy n (from 1) is a process or service of its own named `<name>-<n>` (the first keeps the plain
+    name, so going from one copy to several keeps its data), with its own data and host port
+    `port + (n-1) * port_step`; `max`: the most copies the spec may ask for.
+    """
+
+    max: int
+    port_step: int
+    peers: Peers | None = None
+
+    def port(self, base: int, index: int) -> int:
+        """The host port of copy `index` (1, 2, ...) when the first listens on `base`."""
+        return base + (index - 1) * self.port_step
+
+    def peer_port(self, base: int, index: int, entry_port: int) -> int | None:
+        """The host port copy `index` gossips on (local runtime); None without a mesh."""
+        if self.peers is None:
+            return None
+        return self.port(base, index) + self.peers.port - entry_port
+
+
+@dataclass(frozen=True)
+class Store:
+    """A long-term store promstack runs (`store:` in its catalog file): every Prometheus copy remote-writes
+    to `write` (a path); Grafana gets a datasource named `datasource` with uid `uid`, which dashboards
+    can switch to; `relabel`: the file (in its config folder) of relabelling rules it applies to what it
+    receives, where promstack drops the `replica` label of Prometheus copies so that the store's own
+    deduplication keeps one series."""
+
+    write: str
+    datasource: str
+    uid: str
+    relabel: str
+
+
+def stores() -> dict[str, Store]:
+    """Component -> how it stores, for every long-term store of the catalog."""
+    return {name: e.store for name, e in entries().items() if e.store is not None}
+
+
+def replica_name(name: str, index: int) -> str:
+    """Copy `index` of component `name`: its process, compose service, data folder or volume, `replica` label."""
+    return name if index == 1 else f"{name}-{index}"
 
 
 @dataclass(frozen=True)
@@ -138,6 +202,8 @@ class Entry:
     kubernetes: KubernetesPart = field(default_factory=KubernetesPart)
     # arguments that make the binary print its version, for components whose configs depend on it
     version_args: tuple[str, ...] = ()
+    replication: Replication | None = None  # None: it always runs as one copy
+    store: Store | None = None  # a long-term store every Prometheus copy writes to (spec section storage)
     # the whole file, including what only tests read: `live: {spec, backend: {path, body}, metric, value}`
     # runs it on the local runtime against a fake backend (tests/test_catalog_live.py)
     raw: dict[str, Any] = field(default_factory=dict)
@@ -149,6 +215,17 @@ class Entry:
     @property
     def supports_auth(self) -> bool:
         return self.auth != "none"
+
+
+def _replication(data: dict[str, Any] | None) -> Replication | None:
+    if not data:
+        return None
+    peers = data.get("peers")
+    return Replication(
+        max=int(data["max"]),
+        port_step=int(data["port_step"]),
+        peers=Peers(int(peers["port"]), str(peers["listen"]), str(peers["peer"])) if peers else None,
+    )
 
 
 def _kubernetes(name: str, data: dict[str, Any]) -> KubernetesPart:
@@ -200,6 +277,8 @@ def _entry(data: dict[str, Any]) -> Entry:
         package=local.get("package"),
         optional=bool(local.get("optional", False)),
         version_args=tuple(local.get("version", ())),
+        replication=_replication(data.get("replicas")),
+        store=Store(**data["store"]) if data.get("store") else None,
         command=tuple(str(arg) for arg in data.get("command", ())),
         environment={str(k): str(v) for k, v in (data.get("environment") or {}).items()},
         secret_env=dict(data.get("secret_env") or {}),
@@ -257,14 +336,29 @@ def adapters() -> dict[str, str]:
     return {e.spec.receiver: name for name, e in entries().items() if e.spec.receiver}
 
 
+# spec sections whose components are in the stack when the spec names them (`exporters.node: {}`)
+OPTIONAL_SECTIONS = ("exporters", "storage")
+
+
+def section(which: str) -> dict[str, str]:
+    """Spec key under section `which` (`exporters:`, `storage:`) -> component name."""
+    return {e.spec.key or name: name for name, e in entries().items() if e.spec.section == which}
+
+
 def exporters() -> dict[str, str]:
     """Spec key under `exporters:` -> component name."""
-    return {e.spec.key or name: name for name, e in entries().items() if e.spec.section == "exporters"}
+    return section("exporters")
 
 
-def examples() -> dict[str, Any]:
-    """`exporters:` of a spec that has every exporter, each as its catalog example shows."""
-    return {key: entries()[name].spec.example or {} for key, name in exporters().items()}
+def examples(which: str = "exporters") -> dict[str, Any]:
+    """Section `which` (`exporters:`, `storage:`) of a spec that has every component of it, each as its
+    catalog example shows."""
+    return {key: entries()[name].spec.example or {} for key, name in section(which).items()}
+
+
+def every_optional() -> dict[str, Any]:
+    """The sections of a spec that has every optional component (`exporters:`, `storage:`), by example."""
+    return {which: examples(which) for which in OPTIONAL_SECTIONS}
 
 
 def dashboard_uids() -> dict[str, str]:

@@ -10,6 +10,8 @@ from generator.units import Duration
 
 # spec key under `exporters:` -> catalog/component name (compose service, job, rule pack, dashboard)
 EXPORTERS: dict[str, str] = catalog.exporters()
+# every section whose components are there when the spec names them -> {spec key: component name}
+OPTIONAL: dict[str, dict[str, str]] = {section: catalog.section(section) for section in catalog.OPTIONAL_SECTIONS}
 CORE = catalog.core()
 # the order components appear in every artifact (deterministic output)
 ORDER = tuple(catalog.entries())
@@ -20,12 +22,14 @@ LABEL_ENV = "env"
 LABEL_SEVERITY = "severity"
 LABEL_SLO = "slo"
 LABEL_SERVICE = "service"
+LABEL_REPLICA = "replica"  # external label of each Prometheus copy (`replicas`): its name; dropped from alerts
 LABEL_TIER = "tier"  # SLO burn-rate tier: page-fast, page-slow, ticket-fast, ticket-slow
 SEVERITIES = ("critical", "warning", "info")
 
 # Grafana
 DATASOURCE_PROMETHEUS_UID = "promstack-prometheus"
 DATASOURCE_ALERTMANAGER_UID = "promstack-alertmanager"
+DASHBOARD_DATASOURCE_VARIABLE = "datasource"  # dashboards' choice between Prometheus and the long-term store
 DASHBOARD_UID_PREFIX = "promstack-"
 
 # output tree (DESIGN.md "Output contract")
@@ -56,6 +60,7 @@ DEFAULT_HTTP_ERRORS = 'code=~"5.."'
 DEFAULT_LATENCY_QUANTILE = Decimal("0.99")  # ServiceHighLatency: the 99th percentile
 DEFAULT_DASHBOARDS_FOLDER = "promstack"  # the Grafana folder of every dashboard (and custom ones by default)
 DEFAULT_DEMO_ERROR_RATIO = 0.02  # generator/demo_app.py, standalone, repeats it (tests/test_model_types.py)
+DEFAULT_RELABEL_ACTION = "replace"  # Prometheus' own default action of a relabelling rule
 # one notification per alert and job (all its failing instances together), SLO alerts apart per service
 DEFAULT_GROUP_BY = ("alertname", "job", "service")
 DEFAULT_GROUP_WAIT = Duration("10s")

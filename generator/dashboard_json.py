@@ -4,7 +4,9 @@ Grafana 13 file provisioning reads only the classic model (docs/compat.md §5). 
 emits an older one (schemaVersion 12, nulls, `rows`, `span`, legends without `showLegend`, a
 pinned maxDataPoints, legacy target keys), so `finish` rewrites its output: current schemaVersion,
 keys whitelisted per object, nulls dropped, ids in order (unless a panel has its own), every panel and
-query on the provisioned Prometheus datasource uid. The readers below (`queries`, `substitute`, `is_quiet`) serve the
+query on the provisioned Prometheus datasource uid, or, where the stack runs a long-term store, on a
+`$datasource` variable that offers Prometheus and the store (`switchable`). The readers below (`queries`,
+`substitute`, `is_quiet`) serve the
 `dashboards/lint` and `dashboards/live` checks, which work on the rendered JSON, not on our objects.
 """
 
@@ -182,6 +184,45 @@ def finish(
         "templating": {"list": [_variable(v) for v in data["templating"]["list"]]},
         "annotations": {"list": [dict(a) for a in ANNOTATIONS]},
     }
+
+
+def switchable(data: dict[str, Any], stores: Sequence[str]) -> dict[str, Any]:
+    """`data` with every query on a `$datasource` variable (first in the templating list) that offers the
+    Prometheus datasource, its default, and the long-term stores named `stores`: the same panels over
+    Prometheus' retention or the store's. Nothing changes without a store, nor on a dashboard that
+    queries nothing (text only, like the runbooks)."""
+    if not stores or not any(True for _ in queries(data)):
+        return data
+    variable = conventions.DASHBOARD_DATASOURCE_VARIABLE
+    chosen = {"type": "prometheus", "uid": f"${{{variable}}}"}
+
+    def swap(value: Any) -> Any:
+        if value == PROMETHEUS:
+            return dict(chosen)
+        if isinstance(value, dict):
+            return {k: swap(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [swap(v) for v in value]
+        return value
+
+    names = "|".join(re.escape(name) for name in ("Prometheus", *stores))
+    choice = {
+        "type": "datasource",
+        "name": variable,
+        "label": "Data source",
+        "description": "Prometheus (recent data, its own retention) or a long-term store (longer history)",
+        "query": "prometheus",
+        "regex": f"/^({names})$/",
+        "current": {"text": "Prometheus", "value": conventions.DATASOURCE_PROMETHEUS_UID},
+        "hide": 0,
+        "refresh": 1,
+        "includeAll": False,
+        "multi": False,
+        "options": [],
+    }
+    out: dict[str, Any] = swap(data)
+    out["templating"] = {"list": [choice, *out["templating"]["list"]]}
+    return out
 
 
 # --- reading a rendered dashboard (the lint and live checks) -----------------------------------------

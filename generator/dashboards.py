@@ -29,6 +29,9 @@ from grafanalib import core as gl  # type: ignore[import-untyped]
 from grafanalib._gen import DashboardEncoder  # type: ignore[import-untyped]
 
 from generator import catalog, conventions, dashboard_json, rules_catalog
+from generator.dashboard_queries import quantile as quantile
+from generator.dashboard_queries import rate as rate
+from generator.dashboard_queries import ratio as ratio
 from generator.model import Stack
 
 SUFFIX = ".dashboard.py"
@@ -298,21 +301,6 @@ def percent_alert(stack: Stack, alert: str) -> Steps:
     return alert_steps(stack, alert, lambda t: t / 100)
 
 
-def rate(metric: str, matchers: str, by: str = "") -> str:
-    grouping = f" by ({by})" if by else ""
-    return f"sum{grouping} (rate({metric}{{{matchers}}}[$__rate_interval]))"
-
-
-def ratio(metric: str, matchers: str, bad: str, by: str = "") -> str:
-    """Share of `metric`'s rate matching `bad` too; 0 rather than no data before the first bad event."""
-    total = rate(metric, matchers, by)
-    return f"({rate(metric, f'{matchers},{bad}', by)} or {total} * 0) / {total}"
-
-
-def quantile(q: float, histogram: str, matchers: str, by: str = "") -> str:
-    return f"histogram_quantile({q}, {rate(histogram + '_bucket', matchers, ', '.join(filter(None, ['le', by])))})"
-
-
 # --- layout ------------------------------------------------------------------
 def _layout(rows: Sequence[Row]) -> list[Any]:
     """Place rows full-width, their panels left to right, wrapping at 24 columns."""
@@ -331,8 +319,9 @@ def _layout(rows: Sequence[Row]) -> list[Any]:
     return panels
 
 
-def finish(board: Board, live: Mapping[str, str]) -> dict[str, Any]:
-    """The JSON model of `board`; `live` maps the uids being rendered to their titles (links elsewhere drop)."""
+def finish(board: Board, live: Mapping[str, str], stores: Sequence[str] = ()) -> dict[str, Any]:
+    """The JSON model of `board`; `live` maps the uids being rendered to their titles (links elsewhere drop);
+    `stores`: the long-term datasources the stack has, which a `$datasource` variable offers."""
     dash = gl.Dashboard(
         title=board.title,
         uid=board.uid,
@@ -340,7 +329,9 @@ def finish(board: Board, live: Mapping[str, str]) -> dict[str, Any]:
         templating=gl.Templating(list=list(board.variables)),
     )
     data = json.loads(json.dumps(dash.to_json_data(), cls=DashboardEncoder))
-    return dashboard_json.finish(data, board.description, board.tags, board.links, live)
+    return dashboard_json.switchable(
+        dashboard_json.finish(data, board.description, board.tags, board.links, live), stores
+    )
 
 
 # --- loading and building ---------------------------------------------------------------------------
@@ -390,8 +381,9 @@ def rendered(stack: Stack) -> dict[str, str]:
 
 def build(stack: Stack, served: Mapping[str, str]) -> list[Dashboard]:
     """Every dashboard of `stack`, sorted by uid; `served` is `rendered(stack)`, which links point at."""
+    stores = [store.datasource for name, store in catalog.stores().items() if stack.has(name)]
     built = [
-        Dashboard(view, b.uid, b.title, b.folder or stack.dashboards.folder, finish(b, served))
+        Dashboard(view, b.uid, b.title, b.folder or stack.dashboards.folder, finish(b, served, stores))
         for view, b in _boards(stack)
     ]
     return sorted(built, key=lambda d: d.uid)

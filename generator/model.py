@@ -7,6 +7,15 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+from generator.model_dashboards import CustomDashboard as CustomDashboard
+from generator.model_dashboards import CustomPanel as CustomPanel
+from generator.model_dashboards import CustomRow as CustomRow
+from generator.model_dashboards import CustomVariable as CustomVariable
+from generator.model_dashboards import Dashboards as Dashboards
+from generator.model_dashboards import PanelQuery as PanelQuery
+from generator.model_storage import Relabel as Relabel
+from generator.model_storage import RemoteWrite as RemoteWrite
+from generator.model_storage import Storage as Storage
 from generator.units import Duration, Size
 
 
@@ -54,6 +63,18 @@ class Probe:
 
 
 @dataclass(frozen=True)
+class Instance:
+    """One running copy of a component (its `replicas`): a process or compose service of its own, with its
+    own host port, data and URL. The first copy has the component's name, port and URL."""
+
+    name: str  # prometheus, prometheus-2, ... (catalog.replica_name): process, service, volume, `replica` label
+    index: int  # 1, 2, ...
+    port: int  # host port: published (compose) or listened on (local)
+    url: str
+    peer_port: int | None = None  # host port it gossips on with the other copies (local runtime), if it does
+
+
+@dataclass(frozen=True)
 class Component:
     """A part of the stack: a process/container we run, or (runs=False) a target we only scrape."""
 
@@ -71,6 +92,12 @@ class Component:
     secrets: Mapping[str, SecretRef] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
     url: str = ""  # where people reach it (links in alerts, notifications, `up` output)
+    instances: tuple[Instance, ...] = ()  # its copies (build makes at least one)
+
+    @property
+    def replicas(self) -> int:
+        """How many copies run (`components.<name>.replicas`, 1 unless the spec asks for more)."""
+        return len(self.instances) or 1
 
 
 @dataclass(frozen=True)
@@ -255,70 +282,6 @@ class Notifications:
 
 
 @dataclass(frozen=True)
-class PanelQuery:
-    expr: str
-    legend: str = ""
-
-
-@dataclass(frozen=True)
-class CustomPanel:
-    """A panel of a custom dashboard (`dashboards.custom[].rows[].panels[]`); sizes in grid units."""
-
-    title: str
-    type: str  # timeseries | stat | gauge | bargauge | table | heatmap | text
-    width: int
-    height: int
-    unit: str  # a Grafana unit id
-    queries: tuple[PanelQuery, ...] = ()
-    metric: DeclaredMetric | None = None  # a declared metric: its queries by type, on its service
-    service: str = ""  # the service declaring `metric`
-    match: tuple[tuple[str, str], ...] = ()  # (label, value): narrows `metric`'s series; a $variable matches =~
-    decimals: int | None = None
-    thresholds: tuple[tuple[str, float | None], ...] = ()  # (color, from value); the base step has None
-    min: float | None = None
-    max: float | None = None
-    description: str = ""
-    links: tuple[tuple[str, str], ...] = ()  # (title, url)
-    text: str = ""  # Markdown, for a text panel
-
-
-@dataclass(frozen=True)
-class CustomVariable:
-    """$name: the values of `label` on `metric`'s series, or the fixed `values`."""
-
-    name: str
-    title: str
-    metric: str | None = None
-    label: str | None = None
-    values: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class CustomRow:
-    title: str
-    panels: tuple[CustomPanel, ...]
-
-
-@dataclass(frozen=True)
-class CustomDashboard:
-    uid: str
-    title: str
-    folder: str  # the Grafana folder title
-    description: str
-    rows: tuple[CustomRow, ...]
-    tags: tuple[str, ...] = ()
-    variables: tuple[CustomVariable, ...] = ()
-
-
-@dataclass(frozen=True)
-class Dashboards:
-    enabled: bool
-    folder: str
-    exclude: tuple[str, ...] = ()
-    custom: tuple[CustomDashboard, ...] = ()
-
-
-@dataclass(frozen=True)
 class Demo:
     enabled: bool
     port: int
@@ -349,6 +312,7 @@ class Stack:
     notifications: Notifications
     dashboards: Dashboards
     demo: Demo
+    storage: Storage
     source: str  # the spec's file
     kubernetes: Kubernetes
     # the compose project and state dir it deploys as, unless told otherwise: its name, or for an
@@ -360,6 +324,24 @@ class Stack:
 
     def has(self, name: str) -> bool:
         return name in self.components
+
+    def scrape_intervals(self) -> list[Duration]:
+        """Every scrape interval of the stack: the global one, each component's, probe's and service's."""
+        components = self.components.values()
+        return [
+            self.scrape_interval,
+            *(c.interval for c in components),
+            *(p.interval for c in components for p in c.probes),
+            *(s.interval for s in self.services),
+        ]
+
+    def running(self) -> dict[str, tuple[Component, Instance]]:
+        """Every copy of every component promstack runs, by its name (processes, services), in order."""
+        return {i.name: (c, i) for c in self.components.values() if c.runs for i in c.instances}
+
+    def instance(self, name: str) -> tuple[Component, Instance]:
+        """The component and copy a process or service `name` is (prometheus-2: prometheus, its 2nd copy)."""
+        return self.running()[name]
 
     def without(self, names: Iterable[str]) -> Stack:
         """This stack less components `names` and their rule packs (named after them); their dashboards go

@@ -20,6 +20,7 @@ HEAD = "version: 1\nname: t\n"
 # a receiver block to put routes, tests and the like under
 NOTIFY = HEAD + "notifications:\n  receivers: [{name: team, webhook: {url: {env: HOOK}}}]\n  default_receiver: team\n"
 SECRET = "hunter2-Sup3rS3cret-value"  # must never be printed back
+RW = HEAD + "storage:\n  remote_write:\n"  # remote_write targets follow, each "    - {...}\n"
 
 CASES: list[tuple[str, str | bytes | None, list[str]]] = [
     # --- the file itself -------------------------------------------------------------------
@@ -512,6 +513,180 @@ CASES: list[tuple[str, str | bytes | None, list[str]]] = [
         [
             "5:38: $.notifications.receivers[0].msteams: msteams needs Alertmanager 0.28 or newer, but this stack "
             "runs 0.25; use the pinned version or another receiver kind"
+        ],
+    ),
+    # --- high availability and long-term storage -------------------------------------------
+    (
+        "replicas-too-many",
+        HEAD + "components: {prometheus: {replicas: 9}}\n",
+        ["3:37: $.components.prometheus.replicas: 9 must be at most 5"],
+    ),
+    (
+        "replicas-zero",
+        HEAD + "components: {alertmanager: {replicas: 0}}\n",
+        ["3:39: $.components.alertmanager.replicas: 0 must be at least 1"],
+    ),
+    (
+        "replicas-of-grafana",
+        HEAD + "components: {grafana: {replicas: 2}}\n",
+        [
+            "3:24: $.components.grafana.replicas: unknown key 'replicas'; expected one of: admin_password, "
+            "admin_user, auth, enabled, expose, image, memory, port, url, version"
+        ],
+    ),
+    (
+        "replica-port-clash",
+        HEAD + "components: {prometheus: {replicas: 2}}\nexporters: {pushgateway: {port: 9190}}\n",
+        ["4:33: $.exporters.pushgateway.port: port 9190 is already used by prometheus-2; choose another"],
+    ),
+    (
+        "gossip-port-clash",
+        HEAD + "components: {alertmanager: {port: 9000, replicas: 2}}\nexporters: {node: {port: 9101}}\n",
+        ["4:26: $.exporters.node.port: port 9101 is already used by alertmanager-2 (gossip); choose another"],
+    ),
+    (
+        "replica-label-taken",
+        HEAD + "external_labels: {replica: a}\ncomponents: {prometheus: {replicas: 2}}\n",
+        [
+            "3:19: $.external_labels.replica: with 2 Prometheus replicas, promstack sets 'replica' to each copy's "
+            "name (it tells them apart, and is dropped from alerts); choose another label name"
+        ],
+    ),
+    (
+        "vm-retention-short",
+        HEAD + "storage: {victoriametrics: {retention: 12h}}\n",
+        ["3:40: $.storage.victoriametrics.retention: retention 12h is too short for victoriametrics: at least 1d"],
+    ),
+    (
+        "vm-retention-not-hours",
+        HEAD + "storage: {victoriametrics: {retention: 1d30m}}\n",
+        ["3:40: $.storage.victoriametrics.retention: victoriametrics takes retention in whole 1h steps, not 1d30m"],
+    ),
+    (
+        "vm-dedup-zero",
+        HEAD + "storage: {victoriametrics: {dedup_interval: 0s}}\n",
+        [
+            "3:45: $.storage.victoriametrics.dedup_interval: dedup_interval 0s is too short for victoriametrics: at "
+            "least 1ms"
+        ],
+    ),
+    (
+        "vm-unknown",
+        HEAD + "storage: {victoriametrics: {retention_period: 1y}}\n",
+        ["3:29: $.storage.victoriametrics.retention_period: unknown key 'retention_period'; did you mean 'retention'?"],
+    ),
+    (
+        "storage-unknown",
+        HEAD + "storage: {thanos: {}}\n",
+        ["3:11: $.storage.thanos: unknown key 'thanos'; expected one of: remote_write, victoriametrics"],
+    ),
+    ("rw-no-url", RW + "    - {name: mimir}\n", ["5:7: $.storage.remote_write[0]: missing required key 'url'"]),
+    (
+        "rw-url-creds",
+        RW + "    - {name: mimir, url: 'https://u:p@mimir.example.com/api/v1/push'}\n",
+        [
+            "5:26: $.storage.remote_write[0].url: credentials do not belong in the URL, which prometheus.yml holds "
+            "as it is: give them as auth: {basic: {username, password: {env: ...}}} or auth: {bearer: {env: ...}}"
+        ],
+    ),
+    (
+        "rw-bad-url",
+        RW + "    - {name: mimir, url: mimir:8080}\n",
+        ["5:26: $.storage.remote_write[0].url: 'mimir:8080' is not a valid URL (http:// or https://)"],
+    ),
+    (
+        "rw-dup-name",
+        RW + "    - {name: a, url: 'http://a:1/w'}\n    - {name: a, url: 'http://b:1/w'}\n",
+        ["6:14: $.storage.remote_write[1].name: duplicate remote_write name 'a' (also $.storage.remote_write[0])"],
+    ),
+    (
+        "rw-store-name",
+        HEAD + "storage:\n  victoriametrics: {}\n  remote_write: [{name: victoriametrics, url: 'http://a:1/w'}]\n",
+        [
+            "5:25: $.storage.remote_write[0].name: 'victoriametrics' is the remote_write name of the VictoriaMetrics "
+            "the stack runs (storage.victoriametrics); choose another"
+        ],
+    ),
+    (
+        "rw-auth-header",
+        RW + "    - {name: a, url: 'http://a:1/w', headers: {Authorization: Bearer x}}\n",
+        [
+            "5:48: $.storage.remote_write[0].headers.Authorization: credentials go in auth ({basic: ...} or {bearer: "
+            "{env: ...}}), read from a file: a header value would sit in prometheus.yml"
+        ],
+    ),
+    (
+        "rw-reserved-header",
+        RW + "    - {name: a, url: 'http://a:1/w', headers: {content-type: text/plain}}\n",
+        [
+            "5:48: $.storage.remote_write[0].headers.content-type: Prometheus sets content-type itself and refuses "
+            "to send another"
+        ],
+    ),
+    (
+        "rw-bad-header",
+        RW + "    - {name: a, url: 'http://a:1/w', headers: {'X Tenant': a}}\n",
+        [
+            "5:48: $.storage.remote_write[0].headers['X Tenant']: 'X Tenant' is not a valid HTTP header name (e.g. "
+            "X-Scope-OrgID) as a key"
+        ],
+    ),
+    (
+        "rw-two-auths",
+        RW
+        + "    - {name: a, url: 'http://a:1/w', auth: {bearer: {env: T}, basic: {username: u, password: {env: P}}}}\n",
+        [
+            "5:44: $.storage.remote_write[0].auth: auth is either basic: {username, password} or bearer: {env: ...}, "
+            "one of them"
+        ],
+    ),
+    (
+        "rw-literal-token",
+        RW + "    - {name: a, url: 'http://a:1/w', auth: {bearer: " + SECRET + "}}\n",
+        [
+            "5:53: $.storage.remote_write[0].auth.bearer: a secret must be a reference like {env: NAME} or {file: "
+            "PATH}, never the value itself"
+        ],
+    ),
+    (
+        "rw-relabel-needs",
+        RW
+        + "    - name: a\n"
+        + "      url: 'http://a:1/w'\n"
+        + "      write_relabel:\n"
+        + "        - {action: labeldrop}\n"
+        + "        - {source_labels: [job], regex: api}\n"
+        + "        - {action: labelkeep, regex: 'job|env', source_labels: [job]}\n"
+        + "        - {action: drop, source_labels: [__name__], regex: 'go_(.*'}\n"
+        + "        - {action: keep, source_labels: [job], modulus: 2}\n",
+        [
+            "8:11: $.storage.remote_write[0].write_relabel[0]: a labeldrop rule needs regex",
+            "9:11: $.storage.remote_write[0].write_relabel[1]: a replace rule needs target_label",
+            "10:64: $.storage.remote_write[0].write_relabel[2].source_labels: a labelkeep rule takes only regex (it "
+            "matches label names)",
+            "11:60: $.storage.remote_write[0].write_relabel[3].regex: 'go_(.*' is not a regular expression: missing "
+            "), unterminated subpattern at position 3",
+            "12:57: $.storage.remote_write[0].write_relabel[4].modulus: modulus belongs to hashmod rules, not keep",
+        ],
+    ),
+    (
+        "rw-relabel-action",
+        RW + "    - name: a\n      url: 'http://a:1/w'\n      write_relabel: [{action: delete, regex: x}]\n",
+        [
+            "7:32: $.storage.remote_write[0].write_relabel[0].action: 'delete' is not one of: replace, keep, drop, "
+            "labelmap, labeldrop, labelkeep, lowercase, uppercase, hashmod"
+        ],
+    ),
+    (
+        "rw-queue",
+        RW
+        + "    - name: a\n"
+        + "      url: 'http://a:1/w'\n"
+        + "      queue: {min_shards: 10, max_shards: 2, capacity: 0, min_backoff: 5s, max_backoff: 1s}\n",
+        [
+            "7:27: $.storage.remote_write[0].queue.min_shards: min_shards 10 is more than max_shards 2",
+            "7:56: $.storage.remote_write[0].queue.capacity: 0 must be at least 1",
+            "7:72: $.storage.remote_write[0].queue.min_backoff: min_backoff 5s is more than max_backoff 1s",
         ],
     ),
     # --- runbooks -------------------------------------------------------------------------------

@@ -71,9 +71,9 @@ def test_every_catalog_template_renders_for_the_large_example(runtime: str) -> N
 
 
 def test_a_stack_with_every_exporter_passes_every_check(write_spec: Callable[..., Path]) -> None:
-    """Every catalog exporter, as its example shows, through the real tools: promtool (config, rules and
-    the pack's tests), amtool, rule lint, dashboard lint and the compose check."""
-    spec = write_spec(exporters=catalog.examples())
+    """Every catalog exporter and long-term store, as its example shows, through the real tools: promtool
+    (config, rules and the pack's tests), amtool, rule lint, dashboard lint and the compose check."""
+    spec = write_spec(**catalog.every_optional())
     passed = pipeline.check_spec(spec).passed
     assert {"prometheus/config", "rules/test", "rules/lint", "dashboards/lint"} <= set(passed), passed
 

@@ -72,16 +72,18 @@ def deployments(tmp_path: Path) -> Iterator[Callable[..., Deployment]]:
     yield from deployment_factory(tmp_path)
 
 
+# every notification at once to the test's webhook, and never repeated while a test runs
+NOTIFY_FAST = {
+    "receivers": [{"name": "team", "webhook": {"url": {"env": "HOOK_URL"}}}],
+    "default_receiver": "team",
+    "group_wait": "1s",
+    "group_interval": "1s",
+    "repeat_interval": "1h",
+}
 ALERTING = {
     # TargetDown comes from the default `stack` pack as it is (for: 0s); Watchdog would only add noise
     "alerts": {"overrides": {"Watchdog": {"enabled": False}}},
-    "notifications": {
-        "receivers": [{"name": "team", "webhook": {"url": {"env": "HOOK_URL"}}}],
-        "default_receiver": "team",
-        "group_wait": "1s",
-        "group_interval": "1s",
-        "repeat_interval": "1h",
-    },
+    "notifications": NOTIFY_FAST,
 }
 
 
@@ -103,7 +105,7 @@ def test_exporter_down_fires_and_resolves(
     try:
         stack = deployments(write_spec(spec), runtime, ports, HOOK_URL=hook.url)
         stack.up()
-        stop, start = _exporter_switch(stack)
+        stop, start = switch(stack, "pushgateway")
 
         stop()
         pushgateway = {"job": "pushgateway"}
@@ -129,15 +131,15 @@ def test_exporter_down_fires_and_resolves(
         hook.close()
 
 
-def _exporter_switch(stack: Deployment) -> tuple[Callable[[], None], Callable[[], None]]:
-    """How to stop and start the Pushgateway behind promstack's back, on the stack's runtime."""
+def switch(stack: Deployment, name: str) -> tuple[Callable[[], None], Callable[[], None]]:
+    """How to stop and start process or service `name` behind promstack's back, on the stack's runtime."""
     if stack.runtime == "local":
         supervisorctl = str(Path(sys.executable).with_name("supervisorctl"))
         conf = str(stack.root / "run" / "supervisord.conf")
 
         def ctl(action: str) -> None:
             done = subprocess.run(
-                [supervisorctl, "-c", conf, action, "pushgateway"],
+                [supervisorctl, "-c", conf, action, name],
                 capture_output=True,
                 text=True,
                 check=False,
@@ -146,5 +148,5 @@ def _exporter_switch(stack: Deployment) -> tuple[Callable[[], None], Callable[[]
             assert done.returncode == 0, done.stdout + done.stderr
 
         return (lambda: ctl("stop")), (lambda: ctl("start"))
-    container = containers(stack.project)["pushgateway"]
+    container = containers(stack.project)[name]
     return (lambda: container.stop(timeout=5)), container.start

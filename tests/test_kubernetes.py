@@ -293,10 +293,11 @@ def test_prometheus_and_alertmanager_carry_the_spec() -> None:
     assert (spec["retention"], spec["retentionSize"]) == ("90d", "100GB")
     assert spec["storage"]["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"] == "125Gi"
     assert spec["externalLabels"] == {"stack": "platform", "env": "staging", "region": "eu-west-1", "cluster": "blue"}
-    # no operator labels on alerts: they route as on compose and local
-    assert spec["prometheusExternalLabelName"] == spec["replicaExternalLabelName"] == ""
+    # no operator labels on alerts: they route as on compose and local; the large example's HA pair labels
+    # what it sends `replica` (the operator drops it from alerts, as promstack does elsewhere)
+    assert spec["prometheusExternalLabelName"] == "" and spec["replicaExternalLabelName"] == "replica"
     assert (spec["scrapeInterval"], spec["scrapeTimeout"], spec["evaluationInterval"]) == ("30s", "10s", "30s")
-    assert spec["resources"]["limits"]["memory"] == "2Gi" and spec["replicas"] == 1
+    assert spec["resources"]["limits"]["memory"] == "2Gi" and spec["replicas"] == 2
     assert spec["additionalArgs"] == [{"name": "query.max-samples", "value": "20000000"}]
     selector = {"matchLabels": {names.LABEL_STACK: "platform"}}
     assert all(spec[k] == selector for k in ("serviceMonitorSelector", "probeSelector", "scrapeConfigSelector"))
@@ -306,6 +307,7 @@ def test_prometheus_and_alertmanager_carry_the_spec() -> None:
     ]
     manager = one(tree, "Alertmanager", "platform")["spec"]
     assert manager["configSecret"] == "alertmanager-platform" and manager["secrets"] == ["platform-secrets"]
+    assert manager["replicas"] == 3
     config = one(tree, "Secret", "alertmanager-platform")["stringData"]
     assert set(config) == {"alertmanager.yaml", "templates-promstack.tmpl"}
     parsed = yaml.safe_load(config["alertmanager.yaml"])
@@ -400,6 +402,7 @@ def test_exporters_run_in_the_cluster_from_their_catalog_entries() -> None:
     assert {s["uid"]: (s["url"], s["isDefault"]) for s in sources["datasources"]} == {
         "promstack-prometheus": ("http://prometheus.platform.svc:9090", False),
         "promstack-alertmanager": ("http://alertmanager.platform.svc:9093", False),
+        "promstack-victoriametrics": ("http://victoriametrics.platform.svc:8428", False),  # its long-term store
     }
 
 

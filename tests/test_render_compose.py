@@ -211,8 +211,8 @@ def test_command_lines_per_runtime() -> None:
         "--web.listen-address=127.0.0.1:9093",
         "--web.external-url=http://localhost:9093",
         "--web.route-prefix=/",
-        "--cluster.listen-address=",
         "--data.maintenance-interval=10s",
+        "--cluster.listen-address=",  # one copy: no gossip
     ]
     assert command(stack, "node-exporter", local) == ["--web.listen-address=127.0.0.1:9100", "--no-collector.systemd"]
     assert "--path.rootfs=/rootfs" in command(stack, "node-exporter", COMPOSE)
@@ -230,6 +230,42 @@ def test_command_lines_per_runtime() -> None:
     env = environment(stack, "grafana", local, data_dir="/var/gf")
     assert env["GF_PATHS_PROVISIONING"] == "/srv/t/grafana/provisioning" and env["GF_PATHS_DATA"] == "/var/gf"
     assert env["GF_SERVER_HTTP_ADDR"] == "127.0.0.1" and env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+
+
+def test_replicas_are_services_of_their_own_with_a_gossip_mesh() -> None:
+    """Each copy: a service named after it, its own port and volume, the component's one config folder;
+    Alertmanager copies gossip on the compose network, each naming every other copy (locally: loopback)."""
+    stack = build(components={"prometheus": {"replicas": 2}, "alertmanager": {"replicas": 3, "port": 19093}})
+    data = yaml.safe_load(render(stack, COMPOSE).files["compose.yaml"])
+    found = data["services"]
+    assert [n for n in found if n.startswith(("prometheus", "alertmanager"))] == [
+        "prometheus",
+        "prometheus-2",
+        "alertmanager",
+        "alertmanager-2",
+        "alertmanager-3",
+    ]
+    assert found["prometheus-2"]["ports"] == ["127.0.0.1:9190:9090"]
+    assert found["alertmanager-3"]["ports"] == ["127.0.0.1:19293:9093"]
+    assert "prometheus-2-data:/prometheus" in found["prometheus-2"]["volumes"]
+    assert "./prometheus:/etc/prometheus:ro" in found["prometheus-2"]["volumes"]
+    assert {"prometheus-data", "prometheus-2-data", "alertmanager-3-data"} <= set(data["volumes"])
+    assert "--config.file=/etc/prometheus/prometheus-2.yml" in found["prometheus-2"]["command"]
+    assert found["prometheus-2"]["labels"]["promstack.component"] == "prometheus"
+    assert found["prometheus-2"]["labels"]["promstack.replica"] == "2"
+    assert found["alertmanager-2"]["command"][-3:] == [
+        "--cluster.listen-address=0.0.0.0:9094",
+        "--cluster.peer=alertmanager:9094",
+        "--cluster.peer=alertmanager-3:9094",
+    ]
+    assert "--web.external-url=http://localhost:19193" in found["alertmanager-2"]["command"]
+    local = Target("local", "/srv/t")
+    assert command(stack, "alertmanager", local, data_dir="/d", index=3)[-3:] == [
+        "--cluster.listen-address=127.0.0.1:19294",
+        "--cluster.peer=127.0.0.1:19094",
+        "--cluster.peer=127.0.0.1:19194",
+    ]
+    assert "--web.listen-address=127.0.0.1:19293" in command(stack, "alertmanager", local, data_dir="/d", index=3)
 
 
 def test_the_admin_api_only_where_prometheus_is_on_loopback_alone() -> None:

@@ -231,6 +231,36 @@ def test_promtool_rejects_what_the_check_would_catch(tmp_path: Path) -> None:
     assert "bogus_key" in failures[0] and failures[0].endswith(".")
 
 
+def test_replicas_label_what_they_send_and_drop_it_from_alerts(tmp_path: Path) -> None:
+    """Prometheus copies differ only in their `replica` external label; their alerts drop it (Alertmanager
+    then merges the copies' alerts into one), and they send to every Alertmanager copy."""
+    single = config(build())
+    assert "replica" not in single["global"]["external_labels"] and "alert_relabel_configs" not in single["alerting"]
+    stack = build(components={"prometheus": {"replicas": 2}, "alertmanager": {"replicas": 3}})
+    files = render(stack, COMPOSE).files
+    first, second = (yaml.safe_load(files[f"prometheus/{n}.yml"]) for n in ("prometheus", "prometheus-2"))
+    assert first["global"]["external_labels"] == {"stack": "t", "env": "production", "replica": "prometheus"}
+    assert second["global"]["external_labels"]["replica"] == "prometheus-2"
+    second["global"]["external_labels"]["replica"] = "prometheus"
+    assert first == second
+    assert first["alerting"]["alert_relabel_configs"] == [{"action": "labeldrop", "regex": "replica"}]
+    targets = ["alertmanager:9093", "alertmanager-2:9093", "alertmanager-3:9093"]
+    assert first["alerting"]["alertmanagers"][0]["static_configs"] == [{"targets": targets}]
+    scraped = {job["job_name"]: job["static_configs"][0]["targets"] for job in first["scrape_configs"]}
+    assert scraped["prometheus"] == ["prometheus:9090", "prometheus-2:9090"] and scraped["alertmanager"] == targets
+    if shutil.which("promtool") is None:
+        return
+    # the check runs promtool on every copy's config, and names the one it rejects
+    target = Target("local", str(tmp_path))
+    tree = render(stack, target)
+    write_tree(tree, tmp_path, Secrets(tmp_path, placeholders=True), salt="t")
+    ctx = CheckContext(stack, tree, tmp_path, target)
+    assert prometheus_config.run(ctx) == []
+    (tmp_path / "prometheus/prometheus-2.yml").write_text("global:\n  bogus_key: 1\n")
+    failures = [p.message for p in prometheus_config.run(ctx)]
+    assert len(failures) == 1 and failures[0].startswith("promtool check config rejected prometheus/prometheus-2.yml")
+
+
 @pytest.fixture
 def prometheus_process(tmp_path: Path, port: Callable[[], int]) -> Iterator[tuple[str, Path]]:
     """A real Prometheus (Debian 2.42) started from the local rendering with `command()`."""

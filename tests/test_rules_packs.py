@@ -24,7 +24,8 @@ from generator.units import duration_ms
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = [ROOT / "stack" / "stack.yaml", *sorted((ROOT / "stack" / "examples").glob("*.yaml"))]
 needs_promtool = pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian: prometheus) missing")
-ALL_EXPORTERS: dict[str, Any] = catalog.examples()  # every exporter, as its catalog example shows
+# every exporter and long-term store, as its catalog example shows: {"exporters": ..., "storage": ...}
+EVERY_OPTIONAL: dict[str, Any] = catalog.every_optional()
 
 
 # the local runtime renders every pack alert (compose leaves out the ones a container cannot measure)
@@ -53,7 +54,8 @@ def _promtool_test(tests: Path, name: str) -> subprocess.CompletedProcess[str]:
 
 def test_every_bundled_component_has_a_pack_and_the_special_packs_exist() -> None:
     packs = rules_catalog.packs()
-    assert set(conventions.EXPORTERS.values()) | {"prometheus", "alertmanager", "stack", "service"} == set(packs)
+    optional = {name for names in conventions.OPTIONAL.values() for name in names.values()}
+    assert optional | {"prometheus", "alertmanager", "stack", "service"} == set(packs)
     assert set(rules_catalog.component_packs()) == set(packs) - {"stack", "service"}
 
 
@@ -197,7 +199,7 @@ def test_every_pack_alert_keeps_true_tests_under_any_for(
     rendered promtool tests still pass, and they test the overridden rules."""
     spec = write_spec(
         evaluation_interval=every,
-        exporters=ALL_EXPORTERS,
+        **EVERY_OPTIONAL,
         services=[{"name": "api", "targets": ["api:80"], "http": {"requests": "req_total", "duration": "req_seconds"}}],
         alerts={"overrides": _every_alert_overridden(for_)},
     )
@@ -291,7 +293,7 @@ def test_a_scrape_interval_too_long_for_the_pack_windows_is_a_spec_problem(write
 def test_every_pack_test_fails_when_its_alert_never_fires(write_spec: Callable[..., Path], tmp_path: Path) -> None:
     """Replace every alert's expression by one that never fires: each alert's firing tests must fail."""
     spec = write_spec(
-        exporters=ALL_EXPORTERS,
+        **EVERY_OPTIONAL,
         services=[{"name": "api", "targets": ["api:80"], "http": {"requests": "req_total", "duration": "req_seconds"}}],
     )
     prometheus = _write_prometheus(spec, tmp_path)

@@ -24,7 +24,7 @@ LOCAL = Target("local", "/srv/out")
 RUNBOOKS_JSON = f"{conventions.GRAFANA_DASHBOARDS_DIR}/promstack/{runbooks.UID}.json"
 # every component, every pack, a service with http metrics and SLOs: every built-in alert is rendered
 EVERYTHING: dict[str, Any] = {
-    "exporters": catalog.examples(),
+    **catalog.every_optional(),  # every exporter and long-term store
     "services": SMALL[1]["services"],  # http metrics and SLOs
     "alerts": {
         "rules": [

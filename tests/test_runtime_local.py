@@ -82,11 +82,11 @@ def rule_names(prometheus: str) -> set[str]:
     return {r["name"] for g in data.get("data", {}).get("groups", []) for r in g["rules"]}
 
 
-def add_silence(alertmanager: str) -> str:
-    """A silence (Alertmanager state that must survive every `up` and `down`); returns its id."""
+def add_silence(alertmanager: str, alertname: str = "Survives") -> str:
+    """A silence of `alertname` (Alertmanager state that must survive every `up` and `down`); returns its id."""
     now = datetime.now(UTC)
     body = {
-        "matchers": [{"name": "alertname", "value": "Survives", "isRegex": False}],
+        "matchers": [{"name": "alertname", "value": alertname, "isRegex": False}],
         "startsAt": now.isoformat(),
         "endsAt": (now + timedelta(hours=1)).isoformat(),
         "createdBy": "promstack tests",

@@ -22,8 +22,8 @@ from test_runtime_local import Deployment, base_spec, deployment_factory, free_p
 
 from generator import catalog
 from generator.runtimes import monitored
-from generator.runtimes.health import TargetInfo
 from generator.runtimes.report import status_lines
+from generator.runtimes.verify import TargetInfo
 
 REASON = "redis_up is 0: the exporter answers, but cannot reach Redis"
 

@@ -1,7 +1,8 @@
 """Check `dashboards/lint`: the rendered dashboards can work, proven offline.
 
 - uids are valid (`[A-Za-z0-9_-]`, at most 40 characters) and unique; titles are unique per folder;
-- every panel and query names a datasource uid that the provisioning file declares;
+- every panel and query names a datasource uid that the provisioning file declares (or a datasource
+  variable whose default is one);
 - every query parses: Grafana variables are substituted, then all queries go to one
   `promtool check rules` call as recording rules, and its errors are mapped back to dashboard and panel;
 - every metric a query reads is produced by something in the stack (metrics_inventory): a panel that
@@ -91,8 +92,19 @@ def _where(path: str, board: dict[str, Any], panel: dict[str, Any] | None = None
     return f'{place}, panel "{panel.get("title", "")}"' if panel is not None else place
 
 
+def _chosen(board: dict[str, Any], known: set[str]) -> dict[str, str]:
+    """`${name}` -> the datasource uid a datasource variable of `board` chooses by default, where known."""
+    found = {}
+    for var in board.get("templating", {}).get("list", ()):
+        current = str((var.get("current") or {}).get("value", ""))
+        if var.get("type") == "datasource" and current in known:
+            found[f"${{{var.get('name', '')}}}"] = current
+    return found
+
+
 def _datasources(boards: dict[str, dict[str, Any]], known: set[str]) -> Iterator[str]:
     for path, board in boards.items():
+        switch = _chosen(board, known)  # a panel on `$datasource` reads the variable's default datasource
         for panel in board.get("panels", ()):
             for inner in (panel, *panel.get("panels", ())):
                 if inner.get("type") == "row":
@@ -101,7 +113,7 @@ def _datasources(boards: dict[str, dict[str, Any]], known: set[str]) -> Iterator
                 refs += [(f"query {t.get('refId', '?')}", t.get("datasource")) for t in inner.get("targets", ())]
                 for what, ref in refs:
                     uid = ref.get("uid") if isinstance(ref, dict) else None
-                    if uid not in known:
+                    if switch.get(str(uid), uid) not in known:
                         yield (
                             f"{_where(path, board, inner)}: {what} uses datasource {uid!r}, which is not "
                             f"provisioned (known: {', '.join(sorted(known)) or 'none'})."

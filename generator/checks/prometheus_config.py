@@ -1,5 +1,5 @@
-"""Check `prometheus/config`: promtool accepts prometheus.yml (and the rule files it names) and every
-exporter-toolkit web.config.file of the rendering.
+"""Check `prometheus/config`: promtool accepts prometheus.yml (and the rule files it names), the config
+of every other Prometheus copy (`replicas`), and every exporter-toolkit web.config.file of the rendering.
 
 Runs on the local rendering, whose absolute paths promtool can open. Certificates there are placeholders,
 so a web config is checked without its `tls_server_config` (promtool would try to load the key pair).
@@ -15,6 +15,7 @@ import yaml
 from generator import conventions
 from generator.checks import CheckContext, CheckProblem, errors, run_tool, tool
 from generator.render.args import WEB_CONFIG
+from generator.render.prometheus import config_file
 
 RUNTIMES = ("compose", "local")  # a Kubernetes tree has neither prometheus.yml nor compose.yaml
 NAME = "prometheus/config"
@@ -28,15 +29,13 @@ def _message(output: str) -> str:
 def _failures(ctx: CheckContext) -> list[str]:
     promtool = tool("promtool")
     failures: list[str] = []
-    config = ctx.root / conventions.PROMETHEUS_CONFIG
-    if not config.is_file():
+    if not (ctx.root / conventions.PROMETHEUS_CONFIG).is_file():
         return [f"{conventions.PROMETHEUS_CONFIG} was not rendered, so Prometheus has no configuration."]
-    result = run_tool([promtool, "check", "config", str(config)], cwd=ctx.root)
-    if result.returncode != 0:
-        failures.append(
-            f"promtool check config rejected {conventions.PROMETHEUS_CONFIG}: "
-            f"{_message(result.stderr + result.stdout)}."
-        )
+    for instance in ctx.stack.components["prometheus"].instances:
+        config = config_file(instance.name)
+        result = run_tool([promtool, "check", "config", str(ctx.root / config)], cwd=ctx.root)
+        if result.returncode != 0:
+            failures.append(f"promtool check config rejected {config}: {_message(result.stderr + result.stdout)}.")
     for path in sorted(ctx.root.glob(f"{conventions.SECRETS_DIR}/*/{WEB_CONFIG}")):
         rel = path.relative_to(ctx.root)
         data = yaml.safe_load(path.read_text()) or {}

@@ -46,15 +46,24 @@ class Target:
         """Whether components run in containers (compose, kubernetes) rather than as host processes."""
         return self.runtime != "local"
 
-    def address(self, stack: Stack, name: str) -> str:
-        """host:port at which Prometheus (and peers) reach component `name`: its compose service, its
-        Kubernetes Service (by its cluster name: Grafana runs in another namespace), or loopback."""
+    def address(self, stack: Stack, name: str, index: int = 1) -> str:
+        """host:port at which Prometheus (and peers) reach copy `index` of component `name`: its compose
+        service, its Kubernetes Service (by its cluster name: Grafana runs in another namespace; one for
+        every copy), or loopback."""
         component = stack.components[name]
+        instance = component.instances[index - 1]
         if self.runtime == "kubernetes":
             return f"{name}.{stack.kubernetes.namespace}.svc:{component.container_port}"
         if self.runtime == "compose":
-            return f"{name}:{component.container_port}"
-        return f"127.0.0.1:{component.port}"
+            return f"{instance.name}:{component.container_port}"
+        return f"127.0.0.1:{instance.port}"
+
+    def addresses(self, stack: Stack, name: str) -> list[str]:
+        """host:port of every copy of component `name` (`replicas`), the first first; on Kubernetes the one
+        Service in front of them all."""
+        if self.runtime == "kubernetes":
+            return [self.address(stack, name)]
+        return [self.address(stack, name, i.index) for i in stack.components[name].instances]
 
     def config_path(self, name: str, rel: str) -> str:
         """Path at which component `name` sees rendered file `<name>/<rel>`; on Kubernetes every file of a

@@ -7,10 +7,14 @@ go into `Tree.env` (see `render`) and secret files into `Tree.secrets`.
 
 What runs comes from the catalog (`compose/<name>.yaml`): `command` and `environment` are Jinja2
 templates that see `stack`, `component`, `options` (the component's spec options), `compose`, `kubernetes`
-and `local` (the runtime), `container` (compose or kubernetes: it runs in a container), `listen` (the
-address to bind), `own_port`, `tls`, `basic_auth`, `data_dir`, and the
-functions `data()` (its data directory), `config(file)` and `secret(file)` (where it reads its rendered
-and secret files) and `user_flag(flag)` (the spec's `args` set it). What renders empty is left out.
+and `local` (the runtime), `container` (compose or kubernetes: it runs in a container), `instance` (the
+name of the copy being run: `prometheus`, `prometheus-2`, ...), `replica` (its number, from 1), `url`
+(where people reach that copy), `listen` (the address to bind), `own_port`, `shortest_interval` (the
+stack's shortest scrape interval, a Duration), `tls`, `basic_auth`, `data_dir`, and the functions
+`data()` (its data directory), `config(file)` and `secret(file)` (where it reads its rendered and secret
+files) and `user_flag(flag)` (the spec's `args` set it). What renders empty is left out. Copies that
+gossip (catalog `replicas.peers`) get their mesh flags here too: the address each listens on, and one
+flag per other copy.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from urllib.parse import urlsplit
 import jinja2
 
 from generator import catalog, conventions
-from generator.model import Component, SecretRef, Stack
+from generator.model import Component, Instance, SecretRef, Stack
 from generator.render import SecretFile, Target, Tree, dump_yaml
 
 WEB_CONFIG = "web-config.yml"
@@ -57,11 +61,31 @@ def _user_flag(component: Component, flag: str) -> bool:
     return any(str(arg).split("=", 1)[0] == flag for arg in component.options.get("args", ()))
 
 
-def listen(component: Component, target: Target) -> str:
-    """The address a component's HTTP server binds: every interface inside its container, loopback locally."""
+def listen(component: Component, target: Target, index: int = 1) -> str:
+    """The address copy `index` of a component binds: every interface inside its container, loopback locally."""
     if target.container:
         return f":{component.container_port}"
-    return f"127.0.0.1:{component.port}"
+    return f"127.0.0.1:{component.instances[index - 1].port}"
+
+
+def peers(component: Component, target: Target, index: int = 1) -> list[str]:
+    """The gossip flags of copy `index` (catalog `replicas.peers`): where it listens and every other copy;
+    with one copy its listen flag empty, which turns the mesh off. Inside containers each copy gossips
+    on the catalog's port at its service name, on the host on its own loopback port."""
+    how = catalog.entry(component.name).replication
+    if how is None or how.peers is None:
+        return []
+    if component.replicas == 1:
+        return [f"{how.peers.listen}="]
+
+    def where(instance: Instance, bind: bool) -> str:
+        if target.container:
+            return f"{'0.0.0.0' if bind else instance.name}:{how.peers.port}"  # type: ignore[union-attr]
+        return f"127.0.0.1:{instance.peer_port}"
+
+    own = component.instances[index - 1]
+    others = [f"{how.peers.peer}={where(i, False)}" for i in component.instances if i.index != index]
+    return [f"{how.peers.listen}={where(own, True)}", *others]
 
 
 def uses_tls(component: Component) -> bool:
@@ -100,19 +124,24 @@ def _web_config_flag(component: Component, target: Target) -> list[str]:
     return [f"--web.config.file={target.secret_path(component.name, WEB_CONFIG)}"]
 
 
-def _context(stack: Stack, name: str, target: Target, data_dir: str | None) -> dict[str, Any]:
-    """What a catalog template sees: the stack, the component and its options, where things are."""
+def _context(stack: Stack, name: str, target: Target, data_dir: str | None, index: int) -> dict[str, Any]:
+    """What a catalog template sees: the stack, the component and its options, which copy, where things are."""
     component = stack.components[name]
+    instance = component.instances[index - 1]
     return {
         "stack": stack,
         "component": component,
+        "instance": instance.name,
+        "replica": instance.index,
+        "url": instance.url,
         "options": component.options,
         "compose": target.runtime == "compose",
         "kubernetes": target.runtime == "kubernetes",
         "container": target.container,
         "local": not target.container,
-        "listen": listen(component, target),
-        "own_port": component.container_port if target.container else component.port,
+        "listen": listen(component, target, index),
+        "own_port": component.container_port if target.container else instance.port,
+        "shortest_interval": min(stack.scrape_intervals(), key=lambda d: d.ms),
         "tls": uses_tls(component),
         "basic_auth": component.auth is not None and component.auth.basic is not None,
         "data_dir": data_dir,
@@ -132,19 +161,20 @@ def fill(template: str, context: dict[str, Any]) -> str:
     return _template(template).render(context)
 
 
-def command(stack: Stack, name: str, target: Target, data_dir: str | None = None) -> list[str]:
-    """Flags (without the binary) that run component `name` on `target`: its catalog `command`, then
-    the web.config flag where it checks credentials that way, then the spec's own `args`.
-    `data_dir` is required locally for components that keep data (prometheus, alertmanager, ...)."""
+def command(stack: Stack, name: str, target: Target, data_dir: str | None = None, index: int = 1) -> list[str]:
+    """Flags (without the binary) that run copy `index` of component `name` on `target`: its catalog
+    `command`, its gossip flags, the web.config flag where it checks credentials that way, then the
+    spec's own `args`. `data_dir` (that copy's) is required locally for components that keep data."""
     component = stack.components[name]
-    context = _context(stack, name, target, data_dir)
+    context = _context(stack, name, target, data_dir, index)
     flags = [flag for flag in (fill(t, context) for t in catalog.entry(name).command) if flag]
-    return [*flags, *_web_config_flag(component, target), *component.options.get("args", ())]
+    mesh = peers(component, target, index)
+    return [*flags, *mesh, *_web_config_flag(component, target), *component.options.get("args", ())]
 
 
-def environment(stack: Stack, name: str, target: Target, data_dir: str | None = None) -> dict[str, str]:
-    """Non-secret environment of component `name`; secret variables are declared in `Tree.env`."""
-    context = _context(stack, name, target, data_dir)
+def environment(stack: Stack, name: str, target: Target, data_dir: str | None = None, index: int = 1) -> dict[str, str]:
+    """Non-secret environment of copy `index` of component `name`; secret variables are in `Tree.env`."""
+    context = _context(stack, name, target, data_dir, index)
     filled = {var: fill(t, context) for var, t in catalog.entry(name).environment.items()}
     return {var: value for var, value in filled.items() if value}
 

@@ -1,4 +1,6 @@
-"""Renderer: compose.yaml (and .env) — one hardened service per running component of the stack.
+"""Renderer: compose.yaml (and .env) — one hardened service per running component of the stack, and per
+copy of a component that runs several (`replicas`: `prometheus`, `prometheus-2`, ... each with its own
+port and data volume, all reading the component's one config folder).
 
 Accepted by docker-compose 1.29 and docker compose v2. 1.29 rejects the top-level `name:` key, so
 the project name is set by `.env` (COMPOSE_PROJECT_NAME, read by both clients from the project
@@ -15,7 +17,7 @@ import hashlib
 from typing import Any
 
 from generator import catalog, conventions
-from generator.model import Component, Stack
+from generator.model import Component, Instance, Stack
 from generator.render import Target, Tree, dump_yaml, header
 from generator.render import args as cmdline
 
@@ -25,6 +27,7 @@ ENV_FILE = ".env"
 LABEL_STACK = "promstack.stack"
 LABEL_COMPONENT = "promstack.component"
 LABEL_CONFIG_HASH = "promstack.config-hash"
+LABEL_REPLICA = "promstack.replica"  # which copy of its component a service is, where it has several
 
 
 def secret_variable(component: str, var: str) -> str:
@@ -81,12 +84,17 @@ def _healthcheck(component: Component, health: str) -> dict[str, Any]:
     return {"test": test, "interval": "10s", "timeout": "5s", "retries": 6, "start_period": "20s"}
 
 
-def _volumes(stack: Stack, component: Component, tree: Tree, target: Target) -> list[str]:
+def volume(instance: str) -> str:
+    """The named volume that keeps the data of a copy (`prometheus-data`, `prometheus-2-data`, ...)."""
+    return f"{instance}-data"
+
+
+def _volumes(stack: Stack, component: Component, instance: Instance, tree: Tree, target: Target) -> list[str]:
     name = component.name
     entry = catalog.entry(name)
     volumes: list[str] = []
     if entry.data:
-        volumes.append(f"{name}-data:{entry.data}")
+        volumes.append(f"{volume(instance.name)}:{entry.data}")
     files, secrets = _owned(tree, f"{name}/")
     if entry.config_folders:  # only these subfolders: the image keeps its own files beside them
         for folder in entry.config_folders:
@@ -101,17 +109,18 @@ def _volumes(stack: Stack, component: Component, tree: Tree, target: Target) -> 
     return volumes
 
 
-def service(stack: Stack, component: Component, tree: Tree, target: Target) -> dict[str, Any]:
-    """The compose service of one running component; `tree` is the full rendering (for mounts, hash)."""
+def service(stack: Stack, component: Component, instance: Instance, tree: Tree, target: Target) -> dict[str, Any]:
+    """The compose service of one copy of a running component; `tree` is the full rendering (mounts, hash)."""
     name = component.name
     entry = catalog.entry(name)
     svc: dict[str, Any] = {"image": component.image}
     if "entrypoint" in entry.compose:
         svc["entrypoint"] = entry.compose["entrypoint"]
-    command = cmdline.command(stack, name, target)
+    command = cmdline.command(stack, name, target, index=instance.index)
     if command:
         svc["command"] = [escape(arg) for arg in command]
-    environment = {key: escape(value) for key, value in cmdline.environment(stack, name, target).items()}
+    made = cmdline.environment(stack, name, target, index=instance.index)
+    environment = {key: escape(value) for key, value in made.items()}
     for var in sorted(tree.env.get(name, {})):
         environment[var] = f"${{{secret_variable(name, var)}}}"
     if environment:
@@ -119,8 +128,8 @@ def service(stack: Stack, component: Component, tree: Tree, target: Target) -> d
     if entry.user:
         svc["user"] = entry.user
     host = "" if component.expose else "127.0.0.1:"
-    svc["ports"] = [f"{host}{component.port}:{component.container_port}"]
-    volumes = _volumes(stack, component, tree, target)
+    svc["ports"] = [f"{host}{instance.port}:{component.container_port}"]
+    volumes = _volumes(stack, component, instance, tree, target)
     if volumes:
         svc["volumes"] = volumes
     if entry.read_only:
@@ -137,15 +146,17 @@ def service(stack: Stack, component: Component, tree: Tree, target: Target) -> d
         svc["healthcheck"] = _healthcheck(component, entry.health)
     svc["restart"] = "unless-stopped"
     svc["labels"] = {LABEL_STACK: stack.name, LABEL_COMPONENT: name, LABEL_CONFIG_HASH: config_hash(tree, name)}
+    if entry.replication is not None:  # on the first copy too: adding copies leaves its definition as it was
+        svc["labels"][LABEL_REPLICA] = str(instance.index)
     svc["networks"] = [NETWORK]
     return svc
 
 
 def compose(stack: Stack, tree: Tree, target: Target) -> dict[str, Any]:
     """compose.yaml as data; `tree` is the rendering of every other renderer."""
-    running = [c for c in stack.components.values() if c.runs]
-    volumes: dict[str, Any] = {f"{c.name}-data": {} for c in running if catalog.entry(c.name).data}
-    data: dict[str, Any] = {"services": {c.name: service(stack, c, tree, target) for c in running}}
+    running = stack.running()
+    volumes: dict[str, Any] = {volume(n): {} for n, (c, _) in running.items() if catalog.entry(c.name).data}
+    data: dict[str, Any] = {"services": {n: service(stack, c, i, tree, target) for n, (c, i) in running.items()}}
     if volumes:
         data["volumes"] = volumes
     data["networks"] = {NETWORK: {}}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from generator import conventions, dashboards
+from generator import catalog, conventions, dashboards
 from generator.model import Component, Stack
 from generator.render import SecretFile, Target, Tree, dump_yaml, served
 from generator.render.args import ADMIN_PASSWORD, login_password, server_name
@@ -105,8 +105,24 @@ def datasources(stack: Stack, target: Target, tree: Tree) -> dict[str, Any]:
         isDefault=False,
         jsonData={"implementation": "prometheus", "handleGrafanaManagedAlerts": False},
     )
+    # the long-term stores the stack runs, which dashboards can switch to (their $datasource variable)
+    stores = [
+        _datasource(
+            stack,
+            target,
+            tree,
+            stack.components[name],
+            name=store.datasource,
+            type="prometheus",
+            uid=store.uid,
+            isDefault=False,
+            jsonData={"httpMethod": "POST", "timeInterval": stack.scrape_interval, "prometheusType": "Prometheus"},
+        )
+        for name, store in catalog.stores().items()
+        if stack.has(name)
+    ]
     # prune: a datasource removed from this file is removed from Grafana too (Grafana 11.1+)
-    return {"apiVersion": 1, "prune": True, "datasources": [prometheus, alertmanager]}
+    return {"apiVersion": 1, "prune": True, "datasources": [prometheus, alertmanager, *stores]}
 
 
 def provider(stack: Stack, target: Target, folders: list[str]) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from generator import catalog, conventions
 from generator.errors import PromstackError
 from generator.kubernetes import names
 from generator.model import SecretRef, Stack
-from generator.render import Target, Tree, dump_yaml, header
+from generator.render import Target, Tree, dump_yaml, header, kubernetes_storage
 from generator.render.kubernetes_grafana import grafana_resources
 from generator.render.kubernetes_operator import alertmanager_resources, prometheus, prometheus_rule
 from generator.render.kubernetes_scrape import component_resources, service_resources
@@ -143,6 +143,8 @@ def secret_keys(stack: Stack, first: Tree) -> dict[str, SecretKey]:
     smtp = stack.notifications.smtp
     if smtp is not None and smtp.password is not None:
         add(smtp.password, "SMTP password")
+    for ref, what in kubernetes_storage.secret_refs(stack):
+        add(ref, what)
     for name in runs_in_cluster(stack):
         for var, ref in sorted(first.env.get(name, {}).items()):
             add(ref, f"{name}, ${var}")

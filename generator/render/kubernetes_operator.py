@@ -5,9 +5,12 @@
   the spec's extra flags; it selects the stack's monitors, probes, scrape configs and rules by the
   `promstack.dev/stack` label, and sends to the Alertmanager Service. The operator's own external labels
   (`prometheus`, `prometheus_replica`) are turned off, so alerts carry the labels they carry on compose and
-  local (HA replicas will name theirs: `replicaExternalLabelName`, and `replicas`).
-* `Alertmanager` with `configSecret`: the Secret holds alertmanager.yml exactly as the alertmanager renderer
-  made it for this target (routes, inhibitions, receivers, time intervals) and the notification templates.
+  local; with `replicas` above 1 each pod labels what it sends `replica: <pod name>` (`replicaExternalLabelName`,
+  which the operator drops from alerts, as promstack does elsewhere). Its `remoteWrite` comes from
+  render/kubernetes_storage.py.
+* `Alertmanager` (its `replicas`, which the operator clusters) with `configSecret`: the Secret holds
+  alertmanager.yml exactly as the alertmanager renderer made it for this target (routes, inhibitions,
+  receivers, time intervals) and the notification templates.
   An AlertmanagerConfig resource would not keep that tree: the operator adds a namespace matcher to its
   routes and inhibitions and renames its receivers `<namespace>/<name>/<receiver>`. Receiver secrets are
   files under the stack's Secret, which the operator mounts (`spec.secrets`): references, never values.
@@ -23,7 +26,7 @@ from generator import catalog, conventions
 from generator.errors import PromstackError
 from generator.kubernetes import names
 from generator.model import Component, Stack
-from generator.render import Target, Tree, alertmanager, notify_templates
+from generator.render import Target, Tree, alertmanager, kubernetes_storage, notify_templates
 from generator.render.prometheus import external_labels, global_timeout
 from generator.units import kubernetes_quantity, volume_size
 
@@ -78,7 +81,7 @@ def prometheus(stack: Stack, target: Target) -> list[dict[str, Any]]:
     selector = names.selector(stack)
     spec: dict[str, Any] = {
         **_image(component),
-        "replicas": 1,
+        "replicas": component.replicas,
         "serviceAccountName": component.name,
         "externalUrl": component.url,
         "routePrefix": "/",
@@ -87,7 +90,7 @@ def prometheus(stack: Stack, target: Target) -> list[dict[str, Any]]:
         "evaluationInterval": stack.evaluation_interval,
         "externalLabels": external_labels(stack),
         "prometheusExternalLabelName": "",
-        "replicaExternalLabelName": "",
+        "replicaExternalLabelName": conventions.LABEL_REPLICA if component.replicas > 1 else "",
         "retention": stack.retention_time,
     }
     if stack.retention_size:
@@ -112,11 +115,15 @@ def prometheus(stack: Stack, target: Target) -> list[dict[str, Any]]:
             }
         ]
     }
+    written = kubernetes_storage.remote_write(stack, target)
+    if written:
+        spec["remoteWrite"] = written
     args = _args(component)
     if args:
         spec["additionalArgs"] = args
     resource = names.resource(names.OPERATOR_API, "Prometheus", names.dns(stack.name), stack, component.name, spec)
-    return [resource, service(stack, component, _operated(stack, component), WEB_PORT)]
+    served = service(stack, component, _operated(stack, component), WEB_PORT)
+    return [*kubernetes_storage.resources(stack, component.name), resource, served]
 
 
 def alertmanager_config(stack: Stack, target: Target, tree: Tree) -> dict[str, str]:
@@ -155,7 +162,7 @@ def alertmanager_resources(stack: Stack, target: Target, tree: Tree) -> list[dic
     )
     spec: dict[str, Any] = {
         **_image(component),
-        "replicas": 1,
+        "replicas": component.replicas,
         "externalUrl": component.url,
         "routePrefix": "/",
         "configSecret": config_secret_name(stack),

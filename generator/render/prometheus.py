@@ -2,7 +2,14 @@
 
 Only keys both Prometheus 2.42 (Debian, strict YAML) and 3.x accept are rendered (docs/compat.md §3a).
 Jobs come in a fixed order: prometheus, alertmanager, grafana, the exporters in catalog order, then
-the team's services. Every job labels its series with `host`, the scraped (or probed) target's host.
+the team's services. Every job labels its series with `host`, the scraped (or probed) target's host;
+a component that runs several copies (`replicas`) is one job with a target per copy.
+
+With `components.prometheus.replicas` above 1, copy n reads `prometheus/<its name>.yml` (the first
+keeps prometheus.yml): the same file but for the external label `replica: <its name>`, which tells the
+copies apart in what they send. Their alerts drop it again (`alert_relabel_configs`): Alertmanager
+merges alerts with the same labels, so the copies' alerts become one, and every copy sends to every
+Alertmanager.
 """
 
 from __future__ import annotations
@@ -10,8 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from generator import catalog, conventions
-from generator.model import Component, Service, Stack
-from generator.render import SecretFile, Target, Tree, dump_yaml
+from generator.model import Component, RemoteWrite, Service, Stack
+from generator.render import SecretFile, Target, Tree, dump_yaml, storage
 from generator.render.args import protected, scheme, server_name, uses_tls
 from generator.units import Duration
 
@@ -66,11 +73,20 @@ def timing(stack: Stack, interval: Duration) -> dict[str, Duration]:
     return timing
 
 
-def external_labels(stack: Stack) -> dict[str, str]:
+def external_labels(stack: Stack, replica: str | None = None) -> dict[str, str]:
     """The labels as written, `$` doubled: Prometheus expands $VAR and ${VAR} in their values and reads
     $$ as one $, always from 3.0 on and on 2.x with the expand-external-labels feature, which
-    args.command turns on so that every version loads exactly the spec's values (docs/compat.md §8a)."""
-    return {name: value.replace("$", "$$") for name, value in stack.external_labels.items()}
+    args.command turns on so that every version loads exactly the spec's values (docs/compat.md §8a).
+    `replica`: the copy's name, where several copies run (conventions.LABEL_REPLICA)."""
+    labels = {name: value.replace("$", "$$") for name, value in stack.external_labels.items()}
+    if replica is not None:
+        labels[conventions.LABEL_REPLICA] = replica
+    return labels
+
+
+def config_file(instance: str) -> str:
+    """The config of Prometheus copy `instance`: prometheus/prometheus.yml for the first."""
+    return f"prometheus/{instance}.yml"
 
 
 def global_timeout(stack: Stack) -> Duration:
@@ -122,7 +138,7 @@ def component_jobs(stack: Stack, component: Component, target: Target) -> list[d
                 **client,
             )
         ]
-    jobs = [_job(stack, name, component.interval, [target.address(stack, name)], **path, **client, **honor)]
+    jobs = [_job(stack, name, component.interval, target.addresses(stack, name), **path, **client, **honor)]
     probes = scrape.get("probes") or {}
     for probe in component.probes:
         jobs.append(
@@ -152,9 +168,10 @@ def service_job(stack: Stack, service: Service, target: Target) -> dict[str, Any
     return _job(stack, service.name, service.interval, targets, labels, **extra)
 
 
-def config(stack: Stack, target: Target) -> dict[str, Any]:
-    """prometheus.yml as data."""
-    alertmanager = stack.components["alertmanager"]
+def config(stack: Stack, target: Target, index: int = 1) -> dict[str, Any]:
+    """prometheus.yml of copy `index` as data."""
+    prometheus = stack.components["prometheus"]
+    replica = prometheus.instances[index - 1].name if prometheus.replicas > 1 else None
     as_service = {s.component for s in stack.services if s.component}
     jobs: list[dict[str, Any]] = []
     for name, component in stack.components.items():
@@ -166,24 +183,74 @@ def config(stack: Stack, target: Target) -> dict[str, Any]:
             "scrape_interval": stack.scrape_interval,
             "scrape_timeout": global_timeout(stack),
             "evaluation_interval": stack.evaluation_interval,
-            "external_labels": external_labels(stack),
+            "external_labels": external_labels(stack, replica),
         },
         "rule_files": list(RULE_FILES),
-        "alerting": {
-            "alertmanagers": [
-                {
-                    "api_version": "v2",  # the only version 3.x accepts; 2.42 has it too
-                    "static_configs": [{"targets": [target.address(stack, "alertmanager")]}],
-                    **client_settings(alertmanager, target),
-                }
-            ]
-        },
+        "alerting": alerting(stack, target, replica is not None),
+        **({"remote_write": written} if (written := remote_write(stack, target)) else {}),
         "scrape_configs": jobs,
     }
 
 
+def alerting(stack: Stack, target: Target, replicated: bool) -> dict[str, Any]:
+    """Every Alertmanager copy gets every alert (their mesh sends each notification once); copies of
+    Prometheus drop their `replica` label from alerts, so that theirs are one alert to Alertmanager."""
+    alertmanager = stack.components["alertmanager"]
+    section: dict[str, Any] = {}
+    if replicated:
+        section["alert_relabel_configs"] = [{"action": "labeldrop", "regex": conventions.LABEL_REPLICA}]
+    section["alertmanagers"] = [
+        {
+            "api_version": "v2",  # the only version 3.x accepts; 2.42 has it too
+            "static_configs": [{"targets": target.addresses(stack, "alertmanager")}],
+            **client_settings(alertmanager, target),
+        }
+    ]
+    return section
+
+
+def _written(target: Target, spec: RemoteWrite) -> dict[str, Any]:
+    """The remote_write entry of a `storage.remote_write[]` target."""
+    entry: dict[str, Any] = {"name": spec.name, "url": spec.url}
+    if spec.timeout is not None:
+        entry["remote_timeout"] = spec.timeout
+    if spec.headers:
+        entry["headers"] = dict(spec.headers)
+    if spec.basic is not None:
+        path = target.secret_path("prometheus", storage.password_file(spec))
+        entry["basic_auth"] = {"username": spec.basic.username, "password_file": path}
+    if spec.bearer is not None:
+        entry["authorization"] = {
+            "type": "Bearer",
+            "credentials_file": target.secret_path("prometheus", storage.token_file(spec)),
+        }
+    if spec.write_relabel:
+        entry["write_relabel_configs"] = [storage.relabel(rule) for rule in spec.write_relabel]
+    if spec.queue:
+        entry["queue_config"] = dict(spec.queue)
+    return entry
+
+
+def _store(stack: Stack, target: Target, name: str, store: catalog.Store) -> dict[str, Any]:
+    """The remote_write entry of a store the stack runs, with the credentials and trust Prometheus also
+    scrapes it with (remote_write has no `scheme`: the URL says it)."""
+    component = stack.components[name]
+    client = {k: v for k, v in client_settings(component, target).items() if k != "scheme"}
+    url = f"{scheme(component)}://{target.address(stack, name)}{store.write}"
+    return {"name": name, "url": url, **client}
+
+
+def remote_write(stack: Stack, target: Target) -> list[dict[str, Any]]:
+    """The remote_write section of every Prometheus copy: the stores the stack runs, then the spec's targets."""
+    stores = [_store(stack, target, name, how) for name, how in catalog.stores().items() if name in stack.components]
+    return [*stores, *(_written(target, spec) for spec in stack.storage.remote_write)]
+
+
 def render(stack: Stack, target: Target) -> Tree:
-    tree = Tree(files={conventions.PROMETHEUS_CONFIG: dump_yaml(config(stack, target), stack)})
+    tree = Tree()
+    for instance in stack.components["prometheus"].instances:
+        text = dump_yaml(config(stack, target, instance.index), stack)
+        tree.files[config_file(instance.name)] = text
     # the credentials Prometheus presents to protected components, and the certificates it trusts
     for name, component in stack.components.items():
         base = f"{conventions.SECRETS_DIR}/prometheus"

@@ -6,15 +6,25 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from generator import conventions
+from generator import catalog, conventions
 from generator.model import Stack
 from generator.render import args
 from generator.write import Secrets
 
 
 def urls(stack: Stack, skipped: dict[str, str]) -> list[tuple[str, str]]:
+    """The UIs, every copy of a replicated one (`Prometheus 2`, ...) where it has its own URL."""
     titles = {"grafana": "Grafana", "prometheus": "Prometheus", "alertmanager": "Alertmanager"}
-    return [(titles[n], stack.components[n].url) for n in titles if n in stack.components and n not in skipped]
+    titles |= {name: store.datasource for name, store in catalog.stores().items()}  # VictoriaMetrics' own UI
+    found: list[tuple[str, str]] = []
+    for name, title in titles.items():
+        component = stack.component(name)
+        if component is None or name in skipped:
+            continue
+        for instance in component.instances:
+            if instance.index == 1 or instance.url != component.url:
+                found.append((title if instance.index == 1 else f"{title} {instance.index}", instance.url))
+    return found
 
 
 def grafana_login(stack: Stack, secrets: Secrets) -> str | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import shutil
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -25,6 +25,7 @@ from generator.model import Stack
 from generator.pause import checkpoint
 from generator.render import Target, Tree
 from generator.runtimes import health, monitored
+from generator.runtimes import verify as verifying
 from generator.runtimes.files import FileChange, compare, folders, install
 from generator.runtimes.state import ALL, State
 from generator.write import Secrets, manifest, materialize
@@ -163,18 +164,37 @@ def stage(tree: Tree, state: State, secrets: Secrets, stack: Stack, runtime: str
     return staging
 
 
+def kinds(stack: Stack) -> dict[str, str]:
+    """The component each process or service is a copy of (`make_plan`'s `kinds`)."""
+    return {name: component.name for name, (component, _) in stack.running().items()}
+
+
+def decide(
+    backend: Backend, tree: Tree, staged: Path, env: dict[str, dict[str, str]], deployed: dict[str, str]
+) -> tuple[dict[str, str], Plan]:
+    """How every process or service of the tree `staged` would run (fingerprints), and the plan from the
+    live tree and `deployed` (the fingerprints as deployed) to it: what `up` applies and `diff` shows."""
+    stack, state = backend.stack, backend.state
+    fingerprints = backend.definitions(tree, staged, env, list(stack.running()))
+    changes = compare(staged, state.tree, folders(stack, tree.files.get(conventions.COMPOSE_FILE)))
+    plan = make_plan(changes, fingerprints, deployed, backend.processes(), state.pending(), kinds(stack))
+    return fingerprints, plan
+
+
 def make_plan(
     changes: list[FileChange],
     new: dict[str, str],
     old: dict[str, str],
     procs: dict[str, Proc],
     pending: dict[str, str] | None = None,
+    kinds: Mapping[str, str] | None = None,
 ) -> Plan:
-    """Decide per component. `new`/`old`: fingerprints of how each component runs, now and as deployed;
-    `pending`: components an interrupted `up` left unconfirmed, with what confirms each (State.pending):
-    reloaded or recreated even when their files and fingerprints did not change since (they are on disk
-    and in state.json, but maybe not what the process runs: a rollback that was cut short may have put
-    its old flags back)."""
+    """Decide per process or service (a component's copy). `new`/`old`: fingerprints of how each runs,
+    now and as deployed; `pending`: what an interrupted `up` left unconfirmed, with what confirms each
+    (State.pending): reloaded or recreated even when their files and fingerprints did not change since
+    (they are on disk and in state.json, but maybe not what the process runs: a rollback that was cut
+    short may have put its old flags back); `kinds`: the component each copy is of (a copy reads its
+    component's files), where that is not its own name."""
     plan = Plan(files=changes)
     pending = pending or {}
     unconfirmed = dict.fromkeys(new, pending[ALL]) if ALL in pending else pending
@@ -183,6 +203,7 @@ def make_plan(
         if change.component:
             touched.setdefault(change.component, []).append(change.path)
     for name, fingerprint in new.items():
+        kind = (kinds or {}).get(name, name)
         proc = procs.get(name)
         if proc is None or not proc.up:
             plan.create.append(name)
@@ -193,10 +214,10 @@ def make_plan(
         elif unconfirmed.get(name) == "recreate":
             plan.recreate.append(name)
             plan.reasons[name] = "an earlier `up` was interrupted before its restart was confirmed"
-        elif name in touched or name in unconfirmed:
-            files = ", ".join(touched.get(name, [])[:3]) + (" ..." if len(touched.get(name, [])) > 3 else "")
+        elif kind in touched or name in unconfirmed:
+            files = ", ".join(touched.get(kind, [])[:3]) + (" ..." if len(touched.get(kind, [])) > 3 else "")
             why = f"files changed: {files}" if files else "an earlier `up` was interrupted before it was confirmed"
-            if name in RELOADABLE:
+            if kind in RELOADABLE:
                 plan.reload.append(name)
                 plan.reasons[name] = why
             else:
@@ -209,15 +230,17 @@ def make_plan(
     return plan
 
 
-Verified = health.Verified
+Verified = verifying.Verified
 
 
 def verify(backend: Backend, run: list[str], skipped: dict[str, str], timeout: float) -> Verified:
-    """Healthy, scraped, alerting (health.verify); then a target whose exporter cannot reach what it watches
-    is down too, with the reason (a warning: the team's Redis being down is no failure of the deployment)."""
-    endpoints = {name: health.Endpoint.of(backend.stack.components[name], backend.secrets) for name in run}
+    """Healthy, scraped, alerting (runtimes/verify.py); then a target whose exporter cannot reach what it
+    watches is down too, with the reason (a warning: the team's Redis being down is no failure of the
+    deployment)."""
+    endpoints = {name: health.Endpoint.named(backend.stack, name, backend.secrets) for name in run}
     stack = backend.stack
-    verified = health.verify(stack, endpoints, backend.state.tree, skipped, timeout, backend.out, backend.gave_up)
+    out, gave_up = backend.out, backend.gave_up
+    verified = verifying.verify(stack, endpoints, backend.state.tree, skipped, timeout, out, gave_up)
     if "prometheus" in endpoints:
         down = monitored.backends_down(endpoints["prometheus"], stack)
         judged = monitored.judged(verified.targets, down)
@@ -233,7 +256,7 @@ def verify(backend: Backend, run: list[str], skipped: dict[str, str], timeout: f
 def _problem(exc: BaseException, backend: Backend, seen: dict[str, set[str]] | None = None) -> str:
     if isinstance(exc, health.Unhealthy):
         problem = f"{exc.component} is not healthy: {exc.reason}"
-        if "last log lines" not in exc.reason and exc.component in backend.stack.components:
+        if "last log lines" not in exc.reason and exc.component in backend.stack.running():
             lines = backend.logs(exc.component, 8)
             problem += "".join(["\n  its last log lines:", *(f"\n    {line}" for line in lines)]) if lines else ""
         return problem
@@ -286,7 +309,7 @@ def execute(
         for name in plan.reload:
             backend.out(f"  {name:<18} reloading its configuration")
             seen[name] = set(backend.logs(name, 40))
-            health.reload(health.Endpoint.of(backend.stack.components[name], backend.secrets), backend.signal)
+            health.reload(health.Endpoint.named(backend.stack, name, backend.secrets), backend.signal)
         checkpoint("reloaded", backend.out)
         verified = verify(backend, run, skipped, timeout)
         state.clear_pending()
@@ -339,5 +362,5 @@ def rollback(backend: Backend, plan: Plan, before: set[str], timeout: float = 90
         time.sleep(0.25)
     checkpoint("rolled-back", backend.out)
     for name in plan.reload:
-        health.reload(health.Endpoint.of(backend.stack.components[name], backend.secrets), backend.signal)
+        health.reload(health.Endpoint.named(backend.stack, name, backend.secrets), backend.signal)
         backend.out(f"  {name:<18} back on its previous configuration")

@@ -182,11 +182,8 @@ class ComposeBackend(Backend):
     def _ports_free(self) -> None:
         """Refuse host ports another container publishes, or another program listens on (docker-proxy
         included: without it, a published port has no listener at all); this project's own are fine."""
-        wanted = {
-            c.port: (name, "0.0.0.0" if c.expose else "127.0.0.1")
-            for name, c in self.stack.components.items()
-            if c.runs
-        }
+        running = self.stack.running().items()
+        wanted = {i.port: (name, "0.0.0.0" if c.expose else "127.0.0.1") for name, (c, i) in running}
         mine: set[int] = set()
         others: set[int] = set()
         problems = []
@@ -226,7 +223,7 @@ class ComposeBackend(Backend):
                 continue
             image = str(spec.get("image", ""))
             image_id = self._image_id(image) if image else ""
-            secret = json.dumps(env.get(name, {}), sort_keys=True)
+            secret = json.dumps(env.get(self.stack.instance(name)[0].name, {}), sort_keys=True)
             # the renderer's config-hash label changes with every config file; the engine decides itself
             # whether a file change needs a reload or a restart, so it is not part of how a service runs
             labels = {k: v for k, v in (spec.get("labels") or {}).items() if k != CONFIG_HASH_LABEL}

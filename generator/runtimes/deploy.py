@@ -8,13 +8,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generator import checks, conventions, pipeline
+from generator import checks, pipeline
 from generator.checks import compose_config
 from generator.checks.cache import CheckCache
 from generator.errors import DeployError
 from generator.model import Stack
 from generator.render import render
-from generator.runtimes import access, apply, deployed_secrets, files
+from generator.runtimes import access, apply, deployed_secrets
 from generator.runtimes.apply import Plan, Progress, Verified
 from generator.runtimes.choose import backend, choose, compose_or_local, runnable
 from generator.runtimes.lock import locked, seconds
@@ -88,12 +88,8 @@ def up(spec: Path, options: Options) -> Outcome:
         cache.path = state.check_cache
         cache.save()
         staging = apply.stage(tree, state, secrets, stack, runtime)
-        run = [name for name, c in stack.components.items() if c.runs]
-        fingerprints = runner.definitions(tree, staging, env, run)
-        changes = files.compare(staging, state.tree, files.folders(stack, tree.files.get(conventions.COMPOSE_FILE)))
-        plan = apply.make_plan(
-            changes, fingerprints, record.components if record else {}, runner.processes(), state.pending()
-        )
+        run = list(stack.running())
+        fingerprints, plan = apply.decide(runner, tree, staging, env, record.components if record else {})
         _tell_plan(plan, out)
         new = Record(runtime, project, str(spec.absolute()), fingerprints, skipped)
         verified = apply.execute(

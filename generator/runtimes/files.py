@@ -44,7 +44,8 @@ def _files(root: Path) -> dict[str, Path]:
 def folders(stack: Stack, compose_text: str | None) -> dict[str, str]:
     """Top-level tree folder -> the component reading it (by name, spec key, or compose bind mount)."""
     owners = {name: name for name in stack.components}
-    owners.update({key: name for key, name in conventions.EXPORTERS.items() if name in stack.components})
+    for keys in conventions.OPTIONAL.values():
+        owners.update({key: name for key, name in keys.items() if name in stack.components})
     services = (yaml.safe_load(compose_text) or {}).get("services", {}) if compose_text else {}
     for service, spec in services.items():
         for volume in (spec or {}).get("volumes", []) or []:

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator import catalog, conventions
+from generator import catalog
 from generator.errors import SecretError
 from generator.render import Tree, render
-from generator.runtimes import apply, deployed_secrets, files, health, monitored
+from generator.runtimes import apply, deployed_secrets, files, health, monitored, verify
 from generator.runtimes.apply import Plan
 from generator.runtimes.choose import backend, choose, runnable
 from generator.runtimes.options import Options, project_name
@@ -49,18 +49,18 @@ def status(spec: Path, options: Options) -> dict[str, Any]:
     procs = runner.processes()
     now = time.time()
     endpoints: dict[str, health.Endpoint] = {}
-    for name, component in stack.components.items():
-        if not component.runs:
-            continue
-        entry: dict[str, Any] = {"url": component.url}
-        if name in record.skipped:
-            entry.update(state="skipped", health="-", reason=record.skipped[name])
+    for name, (component, instance) in stack.running().items():
+        entry: dict[str, Any] = {"url": instance.url}
+        if component.replicas > 1:  # one entry per copy, each saying whose copy it is
+            entry.update(component=component.name, replica=instance.index)
+        if component.name in record.skipped:
+            entry.update(state="skipped", health="-", reason=record.skipped[component.name])
             report["components"][name] = entry
             continue
         try:
-            endpoint = health.Endpoint.of(component, secrets)
+            endpoint = health.Endpoint.of(component, secrets, instance.index)
         except SecretError:  # its credentials are not in this shell: ask without them
-            endpoint = health.Endpoint.of(component, Secrets(Path("."), placeholders=True))
+            endpoint = health.Endpoint.of(component, Secrets(Path("."), placeholders=True), instance.index)
         endpoints[name] = endpoint
         proc = procs.get(name)
         entry["state"] = proc.state if proc else "not running"
@@ -70,15 +70,18 @@ def status(spec: Path, options: Options) -> dict[str, Any]:
         )
         entry["version"] = health.version(endpoint) if answer and answer.ok else ""
         entry["uptime_seconds"] = round(now - proc.started) if proc and proc.up and proc.started else None
-        if answer and answer.ok and catalog.entry(name).reload.get("gauge"):
+        if answer and answer.ok and catalog.entry(component.name).reload.get("gauge"):
             failed = monitored.failed_reload(endpoint)
             entry["config_reload"] = "failed" if failed else "ok"
             if failed:
                 entry["reason"] = failed
         report["components"][name] = entry
-    prometheus = endpoints.get("prometheus")
+    # targets and alerts as the first Prometheus copy that answers sees them (its copies scrape the same)
+    answering = [n for n, e in report["components"].items() if e.get("health") == "healthy"]
+    copies = [e for n, e in endpoints.items() if e.entry == "prometheus" and n in answering]
+    prometheus = copies[0] if copies else endpoints.get("prometheus")
     if prometheus is not None:
-        found = health.targets(prometheus) or []
+        found = verify.targets(prometheus) or []
         report["targets"] = [t.as_dict() for t in monitored.judged(found, monitored.backends_down(prometheus, stack))]
         report["alerts"] = [
             {
@@ -86,7 +89,7 @@ def status(spec: Path, options: Options) -> dict[str, Any]:
                 "labels": a.get("labels", {}),
                 "active_at": a.get("activeAt", ""),
             }
-            for a in health.firing(prometheus)
+            for a in verify.firing(prometheus)
         ]
     report["problems"] = _problems(report)
     report["health"] = "degraded" if report["problems"] else "healthy"
@@ -136,12 +139,9 @@ def diff(spec: Path, options: Options) -> Difference:
     scratch = Path(tempfile.mkdtemp(prefix="promstack-diff-"))
     try:
         materialize(tree, scratch, secrets, salt=stack.name)
-        run = [name for name, c in stack.components.items() if c.runs]
-        fingerprints = runner.definitions(tree, scratch, apply.resolve_env(tree, secrets), run)
-        changes = files.compare(scratch, state.tree, files.folders(stack, tree.files.get(conventions.COMPOSE_FILE)))
-        plan = apply.make_plan(
-            changes, fingerprints, record.components if record else {}, runner.processes(), state.pending()
-        )
+        env = apply.resolve_env(tree, secrets)
+        _, plan = apply.decide(runner, tree, scratch, env, record.components if record else {})
+        changes = plan.files
         return Difference(runtime, record is not None, plan, files.unified(scratch, state.tree, changes))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

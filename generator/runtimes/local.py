@@ -54,7 +54,9 @@ class LocalBackend(Backend):
         return self.state.run / "env"
 
     def data_dir(self, name: str) -> str | None:
-        return str(self.state.data / name) if catalog.entry(name).data else None
+        """The data folder of process `name` (a component's copy: each has its own), if it keeps data."""
+        component, _ = self.stack.instance(name)
+        return str(self.state.data / name) if catalog.entry(component.name).data else None
 
     # -- preflight and definitions ------------------------------------------------------------------
     def binary(self, name: str) -> str | None:
@@ -87,8 +89,10 @@ class LocalBackend(Backend):
             raise DeployError(
                 "the local runtime runs every component from a binary on PATH:\n  " + "\n  ".join(missing)
             )
-        # every component listens on 127.0.0.1:<port>; this stack's own processes may hold theirs (a re-run)
-        wanted = {c.port: (name, "127.0.0.1") for name, c in self.stack.components.items() if c.runs}
+        # every copy listens on 127.0.0.1:<port> (and gossips on its peer port); this stack's own processes
+        # may hold theirs (a re-run)
+        wanted = {i.port: (name, "127.0.0.1") for name, (_, i) in self.stack.running().items()}
+        wanted |= {i.peer_port: (name, "127.0.0.1") for name, (_, i) in self.stack.running().items() if i.peer_port}
         mine = {(p.pid, p.start) for p in self._ours()}
         procs.refuse_taken(procs.taken(wanted, lambda p: (p.pid, p.start) in mine))
 
@@ -97,11 +101,14 @@ class LocalBackend(Backend):
         self.programs, self.envs = {}, {}
         prints = {}
         for name in run:
+            component, instance = self.stack.instance(name)
+            kind = component.name
             # preflight has refused missing binaries for `up`; `diff` shows the upstream name instead
-            binary = self.binary(name) or catalog.entry(name).binaries[0]
+            binary = self.binary(kind) or catalog.entry(kind).binaries[0]
             data = self.data_dir(name)
-            flags = args.command(self.stack, name, target, data_dir=data)
-            variables = {**args.environment(self.stack, name, target, data_dir=data), **env.get(name, {})}
+            flags = args.command(self.stack, kind, target, data_dir=data, index=instance.index)
+            made = args.environment(self.stack, kind, target, data_dir=data, index=instance.index)
+            variables = {**made, **env.get(kind, {})}
             env_text = "".join(f"{key}={shlex.quote(value)}\n" for key, value in sorted(variables.items()))
             env_file = self.env_dir / f"{name}.env"
             script = f"set -a; . {shlex.quote(str(env_file))}; set +a; exec {shlex.join([binary, *flags])}"

@@ -15,7 +15,8 @@ import urllib.parse
 from generator import catalog
 from generator.model import Stack
 from generator.runtimes import health
-from generator.runtimes.health import Endpoint, TargetInfo
+from generator.runtimes.health import Endpoint
+from generator.runtimes.verify import TargetInfo
 
 
 def backend_gauges(stack: Stack) -> dict[str, str]:
@@ -53,7 +54,7 @@ def judged(targets: list[TargetInfo], down: dict[tuple[str, str], str]) -> list[
 
 def failed_reload(endpoint: Endpoint) -> str | None:
     """Why the component runs an older config than its files (its reload gauge is 0), or None."""
-    gauge = catalog.entry(endpoint.component).reload.get("gauge")
+    gauge = catalog.entry(endpoint.entry).reload.get("gauge")
     if not gauge or health.metric(endpoint, str(gauge)) != 0:
         return None
     return f"its last config reload failed ({gauge} is 0): it still runs the config before; see its log"

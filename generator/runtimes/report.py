@@ -59,10 +59,11 @@ def summary(outcome: Outcome) -> list[str]:
     for why in outcome.skipped.values():
         lines.append(f"  {left_out_line(why)}")
     lines.append("")
+    width = max([13, *(len(what) for what, _ in outcome.urls)])  # "Alertmanager 2" with replicas
     for what, url in outcome.urls:
-        lines.append(f"  {what:<13} {url}")
+        lines.append(f"  {what:<{width}} {url}")
     if outcome.grafana_login:
-        lines.append(f"  {'Grafana login':<13} {outcome.grafana_login}")
+        lines.append(f"  {'Grafana login':<{width}} {outcome.grafana_login}")
     for title, url in outcome.dashboards:
         lines.append(f"    dashboard   {title}: {url}")
     return lines

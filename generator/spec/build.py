@@ -13,6 +13,7 @@ from generator.model import (
     BasicAuth,
     Component,
     Demo,
+    Instance,
     Notifications,
     Override,
     Probe,
@@ -30,6 +31,8 @@ from generator.spec import build_kubernetes
 from generator.spec.build_dashboards import dashboards as build_dashboards
 from generator.spec.build_kinds import kind_rule
 from generator.spec.build_services import services as build_services
+from generator.spec.build_storage import storage as build_storage
+from generator.spec.items import optional_components
 from generator.spec.loader import Document
 from generator.units import Duration, Size, compose_memory
 
@@ -65,14 +68,35 @@ def _image(entry: catalog.Entry, spec: dict[str, Any], registry: str | None) -> 
     return f"{base}:{spec.get('version', entry.tag)}"
 
 
+def _instances(entry: catalog.Entry, spec: dict[str, Any], port: int) -> tuple[Instance, ...]:
+    """Its copies (`replicas`), each on its own port (catalog `replicas.port_step`); a URL the spec gives
+    (a proxy in front of them all) is every copy's, else each is reached on its own port."""
+    count = int(spec.get("replicas", 1))
+    how = entry.replication
+    found = []
+    for index in range(1, count + 1):
+        own = how.port(port, index) if how else port
+        found.append(
+            Instance(
+                name=catalog.replica_name(entry.name, index),
+                index=index,
+                port=own,
+                url=str(spec.get("url") or f"http://localhost:{own}"),
+                peer_port=how.peer_port(port, index, entry.port) if how and count > 1 else None,
+            )
+        )
+    return tuple(found)
+
+
 def _component(name: str, spec: dict[str, Any], stack: dict[str, Any], interval: Duration, **extra: Any) -> Component:
     """`interval`: the component's scrape interval (the spec's, else the stack's)."""
     entry = catalog.entry(name)
     registry = (stack.get("images") or {}).get("registry")
+    port = int(spec.get("port", entry.port))
     return Component(
         name=name,
         image=_image(entry, spec, registry),
-        port=int(spec.get("port", entry.port)),
+        port=port,
         container_port=entry.port,
         expose=bool(spec.get("expose", False)),
         memory=compose_memory(Size(spec["memory"])) if "memory" in spec else entry.memory,
@@ -80,7 +104,8 @@ def _component(name: str, spec: dict[str, Any], stack: dict[str, Any], interval:
         interval=interval,
         # a component that runs only on Kubernetes, given `targets`, is scraped where it runs instead
         runs=entry.image is not None and not (entry.kubernetes.only and spec.get("targets")),
-        url=str(spec.get("url") or f"http://localhost:{int(spec.get('port', entry.port))}"),
+        url=str(spec.get("url") or f"http://localhost:{port}"),
+        instances=_instances(entry, spec, port),
         **extra,
     )
 
@@ -106,12 +131,19 @@ def _catalog_component(name: str, spec: dict[str, Any], data: dict[str, Any], sc
     secrets = {key: _secret(spec[key]) for key in part.secrets if spec.get(key)}
     if secrets:
         extra["secrets"] = secrets
-    options: dict[str, Any] = {key: spec.get(key, default) for key, default in part.options.items()}
+    options: dict[str, Any] = {key: _option(part, key, spec.get(key, default)) for key, default in part.options.items()}
     if part.args:
         options["args"] = tuple(spec.get("args", ()))
     if options:
         extra["options"] = options
     return _component(name, spec, data, interval, **extra)
+
+
+def _option(part: catalog.SpecPart, key: str, value: Any) -> Any:
+    """An option's value as the model holds it: a duration (`$ref: duration` in its catalog schema) parsed."""
+    if isinstance(value, str) and (part.properties.get(key) or {}).get("$ref") == "#/$defs/duration":
+        return Duration(value)
+    return value
 
 
 def _components(data: dict[str, Any], scrape: Duration, error_ratio: float) -> dict[str, Component]:
@@ -122,8 +154,8 @@ def _components(data: dict[str, Any], scrape: Duration, error_ratio: float) -> d
         if catalog.entry(name).spec.can_disable and spec.get("enabled", True) is False:
             continue
         found[name] = _catalog_component(name, spec, data, scrape)
-    for key, spec in (data.get("exporters") or {}).items():
-        found[conventions.EXPORTERS[key]] = _catalog_component(conventions.EXPORTERS[key], spec or {}, data, scrape)
+    for name, _, spec in optional_components(data):
+        found[name] = _catalog_component(name, spec or {}, data, scrape)
     receivers = (data.get("notifications") or {}).get("receivers") or []
     for kind, name in catalog.adapters().items():
         if any(kind in r for r in receivers):
@@ -294,6 +326,7 @@ def build(doc: Document, env: str | None = None) -> Stack:
             demo.get("image", ""),
             float(error_ratio),
         ),
+        storage=build_storage(data.get("storage")),
         source=doc.file,
         kubernetes=build_kubernetes.kubernetes(data, env),
         project=f"{data['name']}-{env}" if env else data["name"],

@@ -1,5 +1,6 @@
 """Semantic checks that need the catalog: dashboard names, receiver kinds the chosen Alertmanager supports,
-receiver adapters set up only where a receiver uses them."""
+receiver adapters set up only where a receiver uses them, and the bounds a component's own duration keys
+set (`x-min`, `x-step` in its catalog `spec.properties`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import Any
 
 from generator import catalog, conventions
 from generator.errors import Problem
+from generator.spec.items import optional_components
 from generator.spec.loader import Document
+from generator.units import duration_ms
 
 
 def dashboard_names() -> set[str]:
@@ -29,6 +32,32 @@ def _alertmanager_version(data: dict[str, Any]) -> tuple[int, int] | None:
     return catalog.tag_version(tag)
 
 
+def _named(data: dict[str, Any]) -> Iterator[tuple[str, str, Any]]:
+    components = data.get("components")
+    for name in conventions.CORE:
+        value = components.get(name) if isinstance(components, dict) else None
+        yield name, f"$.components.{name}", value
+    yield from optional_components(data)
+
+
+def _bounds(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    """Durations of a component's own keys within the bounds its catalog entry sets: `x-min` (at least)
+    and `x-step` (a whole number of it), e.g. VictoriaMetrics' retention: whole hours, at least a day."""
+    for name, path, value in _named(data):
+        if name not in catalog.entries() or not isinstance(value, dict):
+            continue
+        for key, schema in catalog.entry(name).spec.properties.items():
+            given = value.get(key)
+            length = duration_ms(given) if isinstance(given, str) else None
+            if length is None:
+                continue
+            least, step = schema.get("x-min"), schema.get("x-step")
+            if least and length < (duration_ms(least) or 0):
+                yield doc.problem(f"{path}.{key}", f"{key} {given} is too short for {name}: at least {least}")
+            elif step and length % (duration_ms(step) or 1):
+                yield doc.problem(f"{path}.{key}", f"{name} takes {key} in whole {step} steps, not {given}")
+
+
 def _adapter_problems(doc: Document, data: dict[str, Any], receivers: list[Any]) -> Iterator[Problem]:
     """A receiver's adapter (catalog `spec.receiver`) is set up under `components` only where it runs."""
     components = data.get("components")
@@ -45,6 +74,7 @@ def _adapter_problems(doc: Document, data: dict[str, Any], receivers: list[Any])
 
 def catalog_problems(doc: Document) -> Iterator[Problem]:
     data = doc.data if isinstance(doc.data, dict) else {}
+    yield from _bounds(doc, data)
     dashboards = data.get("dashboards")
     excluded = dashboards.get("exclude") if isinstance(dashboards, dict) else None
     if isinstance(excluded, list):

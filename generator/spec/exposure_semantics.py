@@ -8,7 +8,7 @@ from typing import Any
 
 from generator import catalog, conventions
 from generator.errors import Problem
-from generator.spec.items import mapping, named
+from generator.spec.items import mapping, named, optional_components
 from generator.spec.loader import Document
 
 
@@ -17,10 +17,9 @@ def _components(data: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]
     for key, value in components.items():
         if isinstance(value, dict):
             yield key, f"$.components.{key}", value
-    exporters = mapping(data, "exporters")
-    for key, value in exporters.items():
+    for name, path, value in optional_components(data):
         if isinstance(value, dict):
-            yield conventions.EXPORTERS.get(key, key), f"$.exporters.{key}", value
+            yield name, path, value
 
 
 def exposure_problems(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
@@ -67,13 +66,32 @@ def _listeners(data: dict[str, Any]) -> Iterator[tuple[str, str, int, bool]]:
         if any(kind in r for _, r in named(receivers)) and name not in {n for n, _, _ in running}:
             running.append((name, "$.notifications.receivers", {}))
     for name, path, value in running:
-        if catalog.entry(name).spec.can_disable and value.get("enabled") is False:
+        entry = catalog.entry(name)
+        if entry.spec.can_disable and value.get("enabled") is False:
             continue
         port = value.get("port")
         if isinstance(port, int) and not isinstance(port, bool):
             yield name, f"{path}.port", port, True
         else:
-            yield name, path, catalog.entry(name).port, False
+            port = entry.port
+            yield name, path, port, False
+        yield from _copies(entry, path, value, port)
+
+
+def _copies(entry: catalog.Entry, path: str, value: dict[str, Any], port: int) -> Iterator[tuple[str, str, int, bool]]:
+    """The ports of the other copies of a replicated component, and every copy's gossip port: a clash
+    there is reported at `replicas`, which made them."""
+    count = value.get("replicas")
+    how = entry.replication
+    if how is None or not isinstance(count, int) or isinstance(count, bool) or not 1 < count <= how.max:
+        return
+    for index in range(1, count + 1):
+        copy = catalog.replica_name(entry.name, index)
+        if index > 1:
+            yield copy, f"{path}.replicas", how.port(port, index), True
+        gossip = how.peer_port(port, index, entry.port)
+        if gossip is not None:
+            yield f"{copy} (gossip)", f"{path}.replicas", gossip, True
 
 
 def port_problems(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:

@@ -23,6 +23,7 @@ FORMATS: dict[str, tuple[re.Pattern[str] | None, str]] = {
     "metricname": (re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"), "metric name"),
     "url": (re.compile(r"^https?://[^\s/$.?#].[^\s]*$"), "URL (http:// or https://)"),
     "alertname": (re.compile(r"^[A-Z][A-Za-z0-9]*$"), "alert name (CamelCase, e.g. OrdersStalled)"),
+    "headername": (re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"), "HTTP header name (e.g. X-Scope-OrgID)"),
     "dnslabel": (
         re.compile(r"^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$"),
         "Kubernetes name (lower-case letters, digits and -, at most 63, starting and ending with a letter or digit)",

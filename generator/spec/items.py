@@ -6,8 +6,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from generator import conventions
 from generator.errors import Problem
 from generator.spec.loader import Document
+
+
+def mapping(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def optional_components(data: dict[str, Any]) -> Iterator[tuple[str, str, Any]]:
+    """(component, spec path, its value) of every optional component the spec names: each exporter
+    under `exporters:` (unknown keys too: the schema reports them) and each catalog store under
+    `storage:` (beside `remote_write`)."""
+    for section, names in conventions.OPTIONAL.items():
+        for key, value in mapping(data, section).items():
+            if key in names or section == "exporters":
+                yield names.get(key, key), f"$.{section}.{key}", value
 
 
 def named(items: Any) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -38,8 +54,3 @@ def strings(items: Any) -> Iterator[tuple[int, str]]:
         for index, item in enumerate(items):
             if isinstance(item, str):
                 yield index, item
-
-
-def mapping(data: dict[str, Any], key: str) -> dict[str, Any]:
-    value = data.get(key)
-    return value if isinstance(value, dict) else {}

@@ -1,13 +1,16 @@
 """Labels promstack sets itself must not be set by the spec too: a service's or probe's `labels` naming
 `job`, `instance`, `host` (or `service`/`probe`, which promstack writes) would replace them on every
 series and break the rules, routes and dashboards that read them; a declared metric label with the
-name of a target label would be renamed `exported_<name>` by Prometheus at scrape time."""
+name of a target label would be renamed `exported_<name>` by Prometheus at scrape time. With several
+Prometheus copies, `replica` is the external label that tells them apart: the spec's own
+`external_labels` may not name it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
+from generator import conventions
 from generator.errors import Problem
 from generator.spec.loader import Document
 
@@ -24,6 +27,14 @@ def _list(value: Any) -> list[Any]:
 
 def label_problems(doc: Document) -> Iterator[Problem]:
     data = _dict(doc.data)
+    replicas = _dict(_dict(data.get("components")).get("prometheus")).get("replicas")
+    if isinstance(replicas, int) and replicas > 1 and conventions.LABEL_REPLICA in _dict(data.get("external_labels")):
+        yield doc.problem(
+            f"$.external_labels.{conventions.LABEL_REPLICA}",
+            f"with {replicas} Prometheus replicas, promstack sets '{conventions.LABEL_REPLICA}' to each copy's "
+            "name (it tells them apart, and is dropped from alerts); choose another label name",
+            key=True,
+        )
     for i, service in enumerate(_list(data.get("services"))):
         service = _dict(service)
         base = f"$.services[{i}]"

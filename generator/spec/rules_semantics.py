@@ -19,6 +19,7 @@ from generator import conventions, rule_policy, rules_catalog, slo_math
 from generator.errors import Problem
 from generator.promql import ParseError, Selector, parse
 from generator.promql_analysis import rate_windows
+from generator.spec.items import optional_components
 from generator.spec.loader import Document
 from generator.units import duration_ms, format_duration
 
@@ -51,8 +52,7 @@ def active_packs(data: dict[str, Any]) -> list[str]:
     if packs == "none":
         return []
     if packs == "default":
-        exporters = _dict(data.get("exporters"))
-        names = [*conventions.CORE, *(conventions.EXPORTERS.get(k, k) for k in exporters)]
+        names = [*conventions.CORE, *(name for name, _, _ in optional_components(data))]
     else:
         names = [p for p in _list(packs) if isinstance(p, str)]
     return [n for n in names if n in rules_catalog.packs()]
@@ -217,14 +217,9 @@ def _interval(data: dict[str, Any], spec: dict[str, Any], key_path: str) -> tupl
 
 
 def _interval_problems(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
-    reverse = {v: k for k, v in conventions.EXPORTERS.items()}
+    named = {name: (_dict(value), path) for name, path, value in optional_components(data)}
     for pack in active_packs(data):
-        key = reverse.get(pack)
-        spec, path = (
-            (_dict(_dict(data.get("exporters")).get(key)), f"$.exporters.{key}")
-            if key
-            else (_dict(_dict(data.get("components")).get(pack)), f"$.components.{pack}")
-        )
+        spec, path = named.get(pack) or (_dict(_dict(data.get("components")).get(pack)), f"$.components.{pack}")
         found = _interval(data, spec, path)
         windows = [w for rule in rules_catalog.packs()[pack].rules() for _, w in _windows(rule.expr)]
         if found and windows:

@@ -23,10 +23,18 @@ def _component(entry: catalog.Entry, defs: dict[str, Any]) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     if entry.image is not None:  # it runs: where from, on which port, exposed or not, with what memory
         properties.update(copy.deepcopy(defs["run_properties"]["properties"]))
-    if entry.spec.section == "exporters":
+    if entry.spec.section in catalog.OPTIONAL_SECTIONS:
         properties["interval"] = {"$ref": "#/$defs/duration"}
     if entry.spec.args:
         properties["args"] = {"$ref": "#/$defs/component_args"}
+    if entry.replication is not None:
+        properties["replicas"] = {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": entry.replication.max,
+            "description": f"copies of {entry.name} to run (high availability); copy n listens on port + "
+            f"{entry.replication.port_step} * (n-1)",
+        }
     properties.update(copy.deepcopy(entry.spec.properties))
     if entry.spec.section == "components" and not entry.spec.receiver:  # an adapter has no page to link to
         properties["url"] = {"$ref": "#/$defs/component_url"}
@@ -39,7 +47,7 @@ def _component(entry: catalog.Entry, defs: dict[str, Any]) -> dict[str, Any]:
 @cache
 def _schema_text() -> str:
     full: dict[str, Any] = json.loads(BASE_PATH.read_text())
-    sections = {"components": full["properties"]["components"], "exporters": full["properties"]["exporters"]}
+    sections = {name: full["properties"][name] for name in ("components", *catalog.OPTIONAL_SECTIONS)}
     for section in sections.values():
         section.pop("description", None)
     for entry in catalog.entries().values():

@@ -10,7 +10,7 @@ from typing import Any
 
 from generator import conventions
 from generator.errors import Problem
-from generator.spec.items import duplicates, mapping, named
+from generator.spec.items import duplicates, mapping, named, optional_components
 from generator.spec.loader import Document
 from generator.units import duration_ms
 
@@ -20,7 +20,7 @@ def service_problems(doc: Document) -> Iterator[Problem]:
     services = data.get("services")
     yield from duplicates(doc, "$.services", services, "service name")
     exporters = mapping(data, "exporters")
-    jobs = {conventions.EXPORTERS.get(k, k) for k in exporters} | set(conventions.CORE) | {"demo"}
+    jobs = {name for name, _, _ in optional_components(data)} | set(conventions.CORE) | {"demo"}
     probes = _probes(exporters)
     for index, service in named(services):
         name = service.get("name")

@@ -1,8 +1,8 @@
 """Stage `validate`: JSON Schema plus semantic checks; collects every problem before failing.
 
 Each concern has its module: the schema's errors in words (`schema_errors`), then the semantic checks
-of services, exposure and ports, durations, notifications, rules, alert kinds, labels, the catalog and
-what the runtime can run (`kubernetes_semantics`)."""
+of services, exposure and ports, long-term storage, durations, notifications, rules, alert kinds, labels,
+the catalog and what the runtime can run (`kubernetes_semantics`)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from generator.spec.notification_semantics import notification_problems
 from generator.spec.rules_semantics import lint_problems, rule_problems
 from generator.spec.schema_errors import schema_problems
 from generator.spec.service_semantics import service_problems
+from generator.spec.storage_semantics import storage_problems
 
 
 def _semantic_problems(doc: Document) -> Iterator[Problem]:
@@ -32,6 +33,7 @@ def _semantic_problems(doc: Document) -> Iterator[Problem]:
         yield from duplicates(doc, "$.exporters.blackbox.probes", blackbox.get("probes"), "probe name")
     yield from exposure_problems(doc, data)
     yield from port_problems(doc, data)
+    yield from storage_problems(doc, data)
     yield from duration_problems(doc, data)
     yield from duplicates(doc, "$.alerts.rules", mapping(data, "alerts").get("rules"), "alert name")
     notifications = data.get("notifications")

@@ -330,6 +330,18 @@ COMPONENTS: dict[str, Component] = {
             extra=_add_tree("/usr/share/prometheus/pushgateway"),
         ),
         Component(
+            # the upstream image runs /victoria-metrics-prod as root, its data in a volume it names itself
+            name="victoriametrics",
+            package="victoria-metrics",
+            binary="/usr/bin/victoria-metrics",
+            dest="/victoria-metrics-prod",
+            entrypoint=["/victoria-metrics-prod"],
+            user="root",
+            expose=[8428],
+            version_args=["-version"],  # Debian's build prints nothing; its package version names it
+            dirs=[("/storage", 0o755, ROOT_UID)],
+        ),
+        Component(
             name="python",
             package="python3.11-minimal",
             binary="/usr/bin/python3.11",
