@@ -40,7 +40,8 @@ from harness import (
 )
 from port_registry import free_port
 
-from generator.render.rules import Delay, notification_delay
+from generator.alerting.delay import Delay
+from generator.render.rules import notification_delay
 from generator.spec import load_stack
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "stack" / "stack.yaml"
@@ -93,7 +94,9 @@ def spec(name: str, ports: dict[str, int], args: argparse.Namespace, images: dic
 
 
 def _bound(delay: Delay, fault: str) -> Decimal:
-    return delay.worst if fault == "freeze" else delay.refused
+    """The worst case of either fault: the confirming window waits out a scrape timeout even when the
+    port refuses at once (generator/alerting/delay.py)."""
+    return delay.worst
 
 
 def _rule_changes(bench: Bench, args: argparse.Namespace, cold: float) -> str:

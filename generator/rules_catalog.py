@@ -9,6 +9,10 @@ A pack file is a Prometheus rule file plus promstack keys that are stripped when
     declare that http metric.
   - per rule `runtimes: [local]`: render the rule only on these runtimes (what the component measures
     elsewhere is not what the alert is about; the pack says why in a comment).
+  - per rule `failed_scrapes: {metric: up, jobs: <regex>}` instead of `expr`: the alert fires once
+    that many consecutive scrapes of `metric` (0 = failed) failed, for the scrape jobs whose names
+    match `jobs` (default: every job); render/scrape_failures.py writes its PromQL, which depends on
+    each job's scrape interval and timeout, and its promtool tests (one failed scrape never fires).
   - per pack (top level) `dashboard: <key of conventions.DASHBOARD_UIDS>` (default: the pack name).
 `${...}` placeholders hold a small arithmetic expression (numbers are exact decimals) over the
 rule's tunables and, in tests, helpers that format values the way Prometheus templates do.
@@ -51,7 +55,7 @@ from generator.units import Duration
 ALWAYS = ("stack",)  # packs rendered whatever `alerts.packs` says
 SERVICE_PACK = "service"  # instantiated once per service that declares http metrics
 _PLACEHOLDER = re.compile(r"\$\{([^{}]*)\}")
-_EXTENSION_KEYS = ("threshold", "bounds", "requires", "runtimes", "__line__")
+_EXTENSION_KEYS = ("threshold", "bounds", "requires", "runtimes", "failed_scrapes", "__line__")
 _BOUNDS: dict[str, Callable[[Decimal, Decimal], bool]] = {
     "above": operator.gt,
     "below": operator.lt,
@@ -60,6 +64,14 @@ _BOUNDS: dict[str, Callable[[Decimal, Decimal], bool]] = {
 }
 
 Value = Decimal | str
+
+
+@dataclass(frozen=True)
+class FailedScrapes:
+    """`failed_scrapes:` of a pack alert: which series says a scrape failed (0), for which jobs."""
+
+    metric: str  # up, probe_success
+    jobs: str  # a regex of job names; "" for every job
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,7 @@ class PackRule:
     bounds: Mapping[str, Decimal] = field(default_factory=dict)
     requires: tuple[str, ...] = ()
     runtimes: tuple[str, ...] = ()  # empty: every runtime
+    failed_scrapes: FailedScrapes | None = None  # its expr is generated (render/scrape_failures.py)
 
     @property
     def severity(self) -> str:
@@ -146,12 +159,15 @@ def _rule(pack: str, group: str, data: dict[str, Any], file: str) -> PackRule:
     if unknown:
         raise ValueError(f"{file}:{data['__line__']}: unknown rule keys {sorted(unknown)}")
     threshold = data.get("threshold")
+    failing = data.get("failed_scrapes")
+    if ("expr" in data) == (failing is not None) or (failing is not None and "alert" not in data):
+        raise ValueError(f"{file}:{data['__line__']}: an alert has either expr or failed_scrapes")
     return PackRule(
         pack=pack,
         group=group,
         name=str(data.get("alert") or data["record"]),
         alert="alert" in data,
-        expr=str(data["expr"]).strip(),
+        expr=str(data.get("expr", "")).strip(),
         source=f"{file}:{data['__line__']}",
         for_=_duration(data.get("for"), f"{file}:{data['__line__']}"),
         keep_firing_for=_duration(data.get("keep_firing_for"), f"{file}:{data['__line__']}"),
@@ -161,6 +177,7 @@ def _rule(pack: str, group: str, data: dict[str, Any], file: str) -> PackRule:
         bounds={str(k): Decimal(str(v)) for k, v in _strip(data.get("bounds", {})).items() if k in _BOUNDS},
         requires=tuple(data.get("requires", ())),
         runtimes=tuple(data.get("runtimes", ())),
+        failed_scrapes=FailedScrapes(str(failing["metric"]), str(failing.get("jobs", ""))) if failing else None,
     )
 
 

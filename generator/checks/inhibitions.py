@@ -11,80 +11,17 @@ Two proofs on the inhibit_rules of the written alertmanager.yml:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import yaml
 
 from generator import conventions
+from generator.alerting.inhibition import Labels, Rule, can_mute_itself, load_rules, muting_rule
+from generator.alerting.matchers import ALERTNAME
 from generator.checks import CheckContext, CheckProblem, errors
-from generator.render.alertmanager_routes import ALERTNAME, Matcher, matchers, matches_all
 
 NAME = "routes/inhibit"
-
-Labels = Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class Rule:
-    number: int  # 1-based position in inhibit_rules, as people count
-    source: tuple[Matcher, ...]
-    target: tuple[Matcher, ...]
-    equal: tuple[str, ...]
-
-    def __str__(self) -> str:
-        def show(found: Sequence[Matcher]) -> str:
-            return ", ".join(f'{m.name}{m.op}"{m.value}"' for m in found)
-
-        return (
-            f"inhibit rule #{self.number} (source [{show(self.source)}], target [{show(self.target)}], "
-            f"equal [{', '.join(self.equal)}])"
-        )
-
-
-def _legacy(match: Any, op: str) -> list[Matcher]:
-    return [Matcher(k, op, str(v)) for k, v in (match or {}).items()]
-
-
-def load_rules(config: Mapping[str, Any]) -> list[Rule]:
-    rules = []
-    for number, raw in enumerate(config.get("inhibit_rules") or [], start=1):
-        source = matchers(raw.get("source_matchers") or []) + _legacy(raw.get("source_match"), "=")
-        source += _legacy(raw.get("source_match_re"), "=~")
-        target = matchers(raw.get("target_matchers") or []) + _legacy(raw.get("target_match"), "=")
-        target += _legacy(raw.get("target_match_re"), "=~")
-        rules.append(Rule(number, tuple(source), tuple(target), tuple(raw.get("equal") or ())))
-    return rules
-
-
-def muting_rule(target: Labels, firing: Sequence[Labels], rules: Sequence[Rule]) -> Rule | None:
-    """The rule that mutes `target` while `firing` fire, as Alertmanager 0.25-0.33 decide (inhibit.go)."""
-    for rule in rules:
-        if not matches_all(rule.target, target):
-            continue
-        two_sided = matches_all(rule.source, target)
-        for source in firing:
-            if not matches_all(rule.source, source):
-                continue
-            if any(source.get(name, "") != target.get(name, "") for name in rule.equal):
-                continue
-            if two_sided and matches_all(rule.target, source):
-                continue
-            return rule
-    return None
-
-
-def _disjoint(one: Sequence[Matcher], other: Sequence[Matcher]) -> bool:
-    """True when some label pins `one` to a few values that `other` all rejects."""
-    for matcher in one:
-        values = matcher.finite_values()
-        if values is None:
-            continue
-        allowed = [v for v in values if all(m.accepts(v) for m in one if m.name == matcher.name)]
-        if not any(all(m.accepts(v) for m in other if m.name == matcher.name) for v in allowed):
-            return True
-    return False
 
 
 def self_muting(rules: Sequence[Rule]) -> list[str]:
@@ -92,7 +29,7 @@ def self_muting(rules: Sequence[Rule]) -> list[str]:
         f"{rule} can mute its own source: an alert can match both its source and its target matchers. "
         'Make them exclusive on some label (e.g. severity="critical" against severity=~"warning|info").'
         for rule in rules
-        if not (_disjoint(rule.source, rule.target) or _disjoint(rule.target, rule.source))
+        if can_mute_itself(rule)
     ]
 
 

@@ -21,6 +21,7 @@ from generator.units import Duration
 
 RUNBOOK_URL = "https://promstack.dev/runbooks/{alert}"  # default runbook of an alert that names none
 TEST_INTERVAL = conventions.TEST_INTERVAL  # one input sample per minute in every generated test
+FIXTURES = "fixtures"  # rule files under prometheus/tests/ that only tests read
 
 
 @dataclass(frozen=True)

@@ -183,6 +183,19 @@ def config(stack: Stack, target: Target) -> dict[str, Any]:
     }
 
 
+def job_timings(stack: Stack) -> dict[str, tuple[Duration, Duration]]:
+    """(scrape interval, scrape timeout) of every scrape job, by job name, as rendered."""
+    config_data = config(stack, Target("compose"))
+    defaults = config_data["global"]
+    return {
+        job["job_name"]: (
+            Duration(job.get("scrape_interval", defaults["scrape_interval"])),
+            Duration(job.get("scrape_timeout", defaults["scrape_timeout"])),
+        )
+        for job in config_data["scrape_configs"]
+    }
+
+
 def render(stack: Stack, target: Target) -> Tree:
     tree = Tree(files={conventions.PROMETHEUS_CONFIG: dump_yaml(config(stack, target), stack)})
     # the credentials Prometheus presents to protected components, and the certificates it trusts

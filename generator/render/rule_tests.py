@@ -17,8 +17,8 @@ from typing import Any
 
 from generator import rules_catalog
 from generator.model import AlertRule, Stack
-from generator.render import Target, Tree, dump_yaml, served
-from generator.render._alerting import RuleFile, TestFile, expected_alert, test_group
+from generator.render import Target, Tree, dump_yaml, scrape_failure_tests, served
+from generator.render._alerting import FIXTURES, RuleFile, TestFile, expected_alert, test_group
 from generator.render.rules import (
     CUSTOM,
     Resolved,
@@ -30,8 +30,6 @@ from generator.render.rules import (
 )
 from generator.render.slo import slo_rule_file, slo_test_groups
 from generator.rules_catalog import expand_data
-
-FIXTURES = "fixtures"
 
 
 def _pack_case(stack: Stack, subject: Resolved, case: dict[str, Any]) -> dict[str, Any]:
@@ -146,6 +144,7 @@ def all_test_files(stack: Stack, served: Mapping[str, str]) -> list[TestFile]:
     """Every test file promstack renders for `stack`; `served` as for `rules.all_rule_files`."""
     files = [pack_test_file(stack, name, served) for name in pack_names(stack)]
     files += [slo_test_file(stack, served), custom_test_file(stack, served), *kind_test_files(stack, served)]
+    files += scrape_failure_tests.test_files(stack, served)
     return [f for f in files if f is not None and f.groups]
 
 
