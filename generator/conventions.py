@@ -20,7 +20,9 @@ LABEL_ENV = "env"
 LABEL_SEVERITY = "severity"
 LABEL_SLO = "slo"
 LABEL_SERVICE = "service"
-LABEL_TIER = "tier"  # SLO burn-rate tier: page-fast, page-slow, ticket-fast, ticket-slow
+LABEL_PROBE = "probe"
+LABEL_SLO_TIER = "slo_tier"  # SLO burn-rate tier: page-1h, page-6h, ticket-1d, ticket-3d
+LABEL_ESCALATION = "escalation"  # on the copy of an alert that escalates: the escalation's name
 SEVERITIES = ("critical", "warning", "info")
 
 # Grafana
@@ -61,6 +63,19 @@ DEFAULT_REPEAT_INTERVAL = Duration("4h")
 
 # every scrape job adds `host` (the target's host without port), so "host down" can mute what runs there
 LABEL_HOST = "host"
+TARGET_LABELS = ("job", "instance", LABEL_HOST)  # on every series of every scrape job
+
+# Labels promstack (or Prometheus) writes on alerts itself: a spec label of that name would overwrite
+# them, or be overwritten, so validation refuses it wherever the spec sets labels (README: Reserved
+# labels). The reason is what the message says.
+ALERT_LABELS = {
+    "alertname": "every alert's name",
+    "alertstate": "Prometheus' state of an alert",
+    LABEL_SEVERITY: "every alert's severity",
+    LABEL_SLO: "the SLO of an SLO alert",
+    LABEL_SLO_TIER: "the burn-rate tier of an SLO alert",
+    LABEL_ESCALATION: "the escalation of an escalated alert",
+}
 
 # dashboard uid of each view and component (components: `dashboard` in the catalog); alert
 # `dashboard` annotations link to these

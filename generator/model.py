@@ -214,8 +214,39 @@ class Smtp:
 
 @dataclass(frozen=True)
 class RouteTest:
+    """`notifications.tests[]`: an alert, and who gets it (`receivers`) or whether it is `muted`;
+    `at`: at that moment (RFC 3339 text: the time intervals apply); `firing`: while these alerts fire."""
+
     labels: Mapping[str, str]
+    receivers: tuple[str, ...] | None  # None: the test only says whether it is muted
+    source: str = ""  # file:line of the spec entry
+    at: str = ""
+    firing: tuple[Mapping[str, str], ...] = ()
+    muted: bool | None = None
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """`notifications.escalations[]`: an alert matching `matchers` that still fires `after` this long also
+    goes to `receivers`, as a copy carrying the label escalation=<name>."""
+
+    name: str
+    after: Duration
     receivers: tuple[str, ...]
+    match: Mapping[str, str] = field(default_factory=dict)  # label -> value
+    match_re: Mapping[str, str] = field(default_factory=dict)  # label -> anchored regex
+    repeat_interval: Duration | None = None
+
+
+@dataclass(frozen=True)
+class InhibitRule:
+    """`notifications.inhibit[]`: while an alert matching `source` fires, alerts matching `target` with the
+    same `equal` labels are muted. Matchers are Alertmanager matcher texts."""
+
+    source: tuple[str, ...]
+    target: tuple[str, ...]
+    equal: tuple[str, ...]
+    where: str = ""  # file:line of the spec entry
 
 
 @dataclass(frozen=True)
@@ -230,6 +261,9 @@ class Notifications:
     time_intervals: tuple[TimeInterval, ...] = ()
     smtp: Smtp | None = None
     tests: tuple[RouteTest, ...] = ()
+    escalations: tuple[Escalation, ...] = ()
+    copy_to: tuple[str, ...] = ()  # receivers that get a copy of every notification
+    inhibit: tuple[InhibitRule, ...] = ()  # the spec's own, beside the default ones
 
 
 @dataclass(frozen=True)

@@ -162,8 +162,8 @@ def _drop_slo_rules(rules: list[dict[str, Any]]) -> None:
 
 def _reverse_tiers(rules: list[dict[str, Any]]) -> None:
     rules[2]["source_matchers"], rules[2]["target_matchers"] = (
-        ['alertname="SLOErrorBudgetBurn"', 'tier="ticket-3d"'],
-        ['alertname="SLOErrorBudgetBurn"', 'tier=~"page-1h|page-6h"'],
+        ['alertname="SLOErrorBudgetBurn"', 'slo_tier="ticket-3d"'],
+        ['alertname="SLOErrorBudgetBurn"', 'slo_tier=~"page-1h|page-6h"'],
     )
 
 

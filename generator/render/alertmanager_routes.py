@@ -1,7 +1,7 @@
-"""Alertmanager's routing as promstack renders it and as the checks and the notification delay read it:
-matchers evaluated the way Alertmanager does, the route tree with the page timers, the default
-inhibitions and the time intervals (the `route`, `inhibit_rules` and `time_intervals` of
-alertmanager.yml)."""
+"""Alertmanager's routing as promstack renders it (the `route`, `inhibit_rules` and `time_intervals` of
+alertmanager.yml): the route tree with the page timers, the escalations' routes and the copies, the
+default inhibitions and the spec's own, and the time intervals. What they mean (matchers, the route
+walk, inhibition) is generator/alerting's, which the checks read too."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from generator import conventions
-from generator.alerting.matchers import ALERTNAME, matchers
+from generator.alerting.matchers import ALERTNAME, Matcher, matchers
 from generator.model import Route, Stack
 from generator.units import Duration
 
@@ -46,14 +46,21 @@ def inhibit_rules(stack: Stack) -> list[dict[str, Any]]:
         for index, tier in enumerate(tiers[:-1]):
             rules.append(
                 {  # the faster burn already pages for this SLO; the slower windows add nothing
-                    "source_matchers": [f'{ALERTNAME}="{conventions.SLO_ALERT}"', f'{conventions.LABEL_TIER}="{tier}"'],
+                    "source_matchers": [
+                        f'{ALERTNAME}="{conventions.SLO_ALERT}"',
+                        f'{conventions.LABEL_SLO_TIER}="{tier}"',
+                    ],
                     "target_matchers": [
                         f'{ALERTNAME}="{conventions.SLO_ALERT}"',
-                        f'{conventions.LABEL_TIER}=~"{"|".join(tiers[index + 1 :])}"',
+                        f'{conventions.LABEL_SLO_TIER}=~"{"|".join(tiers[index + 1 :])}"',
                     ],
                     "equal": [conventions.LABEL_SERVICE, conventions.LABEL_SLO],
                 }
             )
+    for rule in stack.notifications.inhibit:  # the spec's own, after the defaults (checks number them)
+        rules.append(
+            {"source_matchers": list(rule.source), "target_matchers": list(rule.target), "equal": list(rule.equal)}
+        )
     return rules
 
 
@@ -120,6 +127,61 @@ def _route(route: Route, inherited: Mapping[str, int]) -> dict[str, Any]:
     return out
 
 
+def escalation_routes(stack: Stack) -> list[dict[str, Any]]:
+    """One route per escalation: the copy of an alert that escalates (label escalation=<name>, see
+    render/escalations.py) goes to the escalation's receivers, and only there (the alert itself went
+    its own way already). Fast like a page: the escalation waited long enough."""
+    found = []
+    for escalation in stack.notifications.escalations:
+        *first, last = escalation.receivers
+        route: dict[str, Any] = {
+            "receiver": last,
+            "matchers": [Matcher(conventions.LABEL_ESCALATION, "=", escalation.name).text()],
+            **PAGE_TIMERS,
+        }
+        if escalation.repeat_interval:
+            route["repeat_interval"] = escalation.repeat_interval
+        if first:  # every receiver in turn: all but the last let the alert go on to the next
+            route["routes"] = [*({"receiver": r, "continue": True} for r in first), {"receiver": last}]
+        found.append(route)
+    return found
+
+
+def _mirror(route: Mapping[str, Any], receiver: str) -> dict[str, Any]:
+    """`route` and its children as they are (matchers, grouping, timers, time intervals, continue), every
+    receiver replaced by `receiver`."""
+    copied = {k: v for k, v in route.items() if k != "routes"}
+    copied["receiver"] = receiver
+    if route.get("routes"):
+        copied["routes"] = [_mirror(child, receiver) for child in route["routes"]]
+    return copied
+
+
+def copy_routes(stack: Stack, main: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One route per `copy_to` receiver that mirrors the route holding every other one (`main`), so an
+    alert walks it exactly as it walks the real one and reaches the copy receiver with the timers of
+    each route that delivers it: a page's copy goes out as fast as the page. `continue`, so the alert
+    then goes its own way. The Watchdog is never copied."""
+    found = []
+    for receiver in stack.notifications.copy_to:
+        mirrored = _mirror(main, receiver)
+        route: dict[str, Any] = {
+            "receiver": receiver,
+            "matchers": [Matcher(ALERTNAME, "!=", conventions.ALERT_WATCHDOG).text()],
+            "continue": True,
+        }
+        if mirrored.get("routes"):
+            route["routes"] = mirrored["routes"]
+        found.append(route)
+    return found
+
+
+def copy_positions(stack: Stack) -> range:
+    """Where route_tree puts the copy routes among the root's children."""
+    first = 0 if routes_watchdog(stack) else 1
+    return range(first, first + len(stack.notifications.copy_to))
+
+
 def route_tree(stack: Stack) -> dict[str, Any]:
     n = stack.notifications
     top = {"group_wait": n.group_wait.ms, "group_interval": n.group_interval.ms}
@@ -127,13 +189,14 @@ def route_tree(stack: Stack) -> dict[str, Any]:
     if not routes_watchdog(stack):
         # first, so no user route (even with continue) pages anyone for the dead man's switch
         children.append({"receiver": null_receiver(stack), "matchers": [f'{ALERTNAME}="{conventions.ALERT_WATCHDOG}"']})
-    children.extend(_route(route, top) for route in n.routes)
+    # escalations before the spec's routes: an escalated copy goes only to its escalation's receivers
+    routed = [*escalation_routes(stack), *(_route(route, top) for route in n.routes)]
     faster = _slower(top)
     if faster and not any(r.continue_ for r in n.routes) and not any(_takes_every_page(r) for r in n.routes):
         # critical alerts that fall through to the default receiver still go out fast. Only without top-level
         # `continue` routes: an alert that matched one of those would otherwise be delivered here as well.
         # Not when a route before it takes every critical alert: it would never match.
-        children.append(
+        routed.append(
             {"receiver": n.default_receiver, "matchers": [f'{conventions.LABEL_SEVERITY}="critical"'], **faster}
         )
     root: dict[str, Any] = {
@@ -143,6 +206,17 @@ def route_tree(stack: Stack) -> dict[str, Any]:
         "group_interval": n.group_interval,
         "repeat_interval": n.repeat_interval,
     }
+    if stack.notifications.copy_to:
+        # the routes under one catch-all that delivers to the default receiver itself when none of them
+        # matches, as the root does: the copies (which match every alert, and go on) must not keep the
+        # root from delivering, and they mirror this route, its own delivery included
+        main: dict[str, Any] = {"receiver": n.default_receiver}
+        if routed:
+            main["routes"] = routed
+        children.extend(copy_routes(stack, main))
+        children.append(main)
+    else:
+        children.extend(routed)
     if children:
         root["routes"] = children
     return root

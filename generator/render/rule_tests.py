@@ -19,9 +19,11 @@ from generator import rules_catalog
 from generator.model import AlertRule, Stack
 from generator.render import Target, Tree, dump_yaml, scrape_failure_tests, served
 from generator.render._alerting import FIXTURES, RuleFile, TestFile, expected_alert, test_group
+from generator.render.escalations import escalation_test_files
 from generator.render.rules import (
     CUSTOM,
     Resolved,
+    all_rule_files,
     custom_rule_file,
     for_runtime,
     instances,
@@ -145,6 +147,7 @@ def all_test_files(stack: Stack, served: Mapping[str, str]) -> list[TestFile]:
     files = [pack_test_file(stack, name, served) for name in pack_names(stack)]
     files += [slo_test_file(stack, served), custom_test_file(stack, served), *kind_test_files(stack, served)]
     files += scrape_failure_tests.test_files(stack, served)
+    files += escalation_test_files(stack, all_rule_files(stack, served), served)
     return [f for f in files if f is not None and f.groups]
 
 

@@ -28,11 +28,14 @@ from generator.render._alerting import (
     RuleFile,
     alert_annotations,
     alert_data,
+    effective_for,
     group_interval,
     job_interval,
+    literal_labels,
     matcher_examples,
     test_timing,
 )
+from generator.render.escalations import escalation_rule_file
 from generator.render.slo import slo_rule_file
 from generator.rules_catalog import Pack, PackGroup, PackRule, Value, enabled, expand, tunables
 from generator.units import Duration
@@ -83,23 +86,10 @@ def instances(stack: Stack, pack: str) -> list[Instance]:
     if pack != rules_catalog.SERVICE_PACK:
         return [Instance("", {}, {}, job_interval(stack, pack))]
     return [
-        Instance(s.name, service_variables(s), {**s.labels, "service": s.name}, s.interval)
+        Instance(s.name, service_variables(s), {**literal_labels(s.labels), "service": s.name}, s.interval)
         for s in stack.services
         if s.http is not None
     ]
-
-
-def effective_for(for_: Duration | None, every: Duration) -> Duration | None:
-    """`for_` as the rule will behave when its group is evaluated every `every`.
-
-    An alert fires at the first evaluation at least `for` after the one that made it pending, so
-    a `for` between 0 and one evaluation interval waits exactly one interval: `for: 2s` at 5s acts
-    like `for: 5s`. Rendering the interval says what happens, and keeps an override such as
-    `TargetDown: {for: 2s}` valid whatever the group's pace (rules/lint refuses a `for` shorter than
-    the interval in rules written by hand)."""
-    if for_ and 0 < for_.ms < every.ms:
-        return every
-    return for_
 
 
 def _resolve(
@@ -206,7 +196,9 @@ def all_rule_files(stack: Stack, served: Mapping[str, str]) -> list[RuleFile]:
     """Every rule file promstack renders for `stack`, in output order."""
     files = [resolve_pack(stack, name, served)[0] for name in pack_names(stack)]
     files.extend(f for f in (slo_rule_file(stack, served), custom_rule_file(stack, served)) if f is not None)
-    return [f for f in files if f.rules()]
+    files = [f for f in files if f.rules()]
+    escalated = escalation_rule_file(stack, files, served)
+    return [*files, escalated] if escalated else files
 
 
 # ---- time to notify ------------------------------------------------------------------------------

@@ -26,13 +26,13 @@ from typing import Any
 from generator import rules_catalog
 from generator.alerting.delay import CONFIRMING
 from generator.model import Stack
-from generator.render._alerting import FIXTURES, Rule, TestFile, test_group
+from generator.promql_analysis import template_labels
+from generator.render._alerting import FIXTURES, Rule, TestFile, expand_labels, test_group
 from generator.render.rules import pack_names, resolve_pack
 from generator.render.scrape_failures import Timing, timings
 from generator.rules_catalog import FailedScrapes
 from generator.units import Duration
 
-_LABEL = re.compile(r"\{\{\s*\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 UNWATCHED = "unwatched"
 
 
@@ -73,13 +73,6 @@ def _runs(values: Sequence[int]) -> str:
     return " ".join(parts)
 
 
-def _expand(text: str, labels: Mapping[str, str]) -> str:
-    expanded = _LABEL.sub(lambda m: labels.get(m[1], ""), text)
-    if "{{" in expanded:
-        raise ValueError(f"a failed-scrape alert's annotation may only use $labels: {text!r}")
-    return expanded
-
-
 class _Cases:
     """The test groups of one alert for the jobs of one timing."""
 
@@ -90,7 +83,7 @@ class _Cases:
         self.for_ms = Duration(rule.data.get("for", "0s")).ms
         self.lead = math.ceil(timing.window.ms / self.step) + 2  # good samples before anything fails
         self.job = timing.jobs[0]
-        wanted = {m for text in rule.data["annotations"].values() for m in _LABEL.findall(text)}
+        wanted = {label for text in rule.data["annotations"].values() for label in template_labels(text)}
         self.extra = sorted(wanted - {"job", "instance", "host"})
 
     def labels(self, name: str, job: str | None = None) -> dict[str, str]:
@@ -106,7 +99,7 @@ class _Cases:
         return Duration.of_ms(ms) if ms else Duration("0s")
 
     def expected(self, labels: Mapping[str, str]) -> dict[str, Any]:
-        notes = {k: _expand(v, labels) for k, v in self.rule.data["annotations"].items()}
+        notes = {k: expand_labels(v, labels) for k, v in self.rule.data["annotations"].items()}
         return {"exp_labels": {**labels, **self.rule.labels}, "exp_annotations": notes}
 
     def group(self, name: str, series: list[dict[str, str]], cases: list[dict[str, Any]]) -> dict[str, Any]:
@@ -171,29 +164,35 @@ class _Cases:
         return self.group(f"{CONFIRMING} failed scrapes then a good one fire", [self.series(labels, values)], [case])
 
 
-def test_file(stack: Stack, rule: Rule, failing: FailedScrapes, every: Duration) -> TestFile:
+def _groups(stack: Stack, rule: Rule, failing: FailedScrapes, every: Duration) -> list[dict[str, Any]]:
     groups: list[dict[str, Any]] = []
     for timing in timings(stack, failing):
         if not timing.jobs:
             continue
         cases = _Cases(stack, rule, failing, timing, every)
         groups.extend(g for g in (cases.blips(), cases.sustained(), cases.twice()) if g is not None)
-    name = f"scrapes-{rule.name}"
-    fixture = f"{FIXTURES}/{name}.yml"
-    data = {"groups": [{"name": name, "rules": [dict(rule.data)]}]}
-    return TestFile(name, (fixture,), tuple(groups), {fixture: data}, every)
+    return groups
 
 
 def test_files(stack: Stack, served: Mapping[str, str]) -> list[TestFile]:
-    """One file per rendered alert on failed scrapes, against a fixture holding only that rule."""
-    found = []
+    """The tests of every rendered alert on failed scrapes, in one file per evaluation pace (promtool
+    evaluates a whole file at one), each against a fixture holding only those alerts."""
     index = rules_catalog.alert_index()
+    paced: dict[Duration, list[tuple[Rule, FailedScrapes]]] = {}
     for pack in pack_names(stack):
         rule_file, _ = resolve_pack(stack, pack, served)
         for group in rule_file.groups:
             for rule in group.rules:
                 source = index.get(rule.name) if rule.alert else None
                 if source is not None and source.failed_scrapes is not None:
-                    every = group.interval or stack.evaluation_interval
-                    found.append(test_file(stack, rule, source.failed_scrapes, every))
+                    paced.setdefault(group.interval or stack.evaluation_interval, []).append(
+                        (rule, source.failed_scrapes)
+                    )
+    found = []
+    for number, (every, alerts) in enumerate(sorted(paced.items(), key=lambda p: p[0].ms)):
+        name = "scrapes" if number == 0 else f"scrapes-every-{every}"
+        fixture = f"{FIXTURES}/{name}.yml"
+        data = {"groups": [{"name": name, "rules": [dict(rule.data) for rule, _ in alerts]}]}
+        groups = [g for rule, failing in alerts for g in _groups(stack, rule, failing, every)]
+        found.append(TestFile(name, (fixture,), tuple(groups), {fixture: data}, every))
     return found
