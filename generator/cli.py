@@ -8,12 +8,12 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
-from generator import pipeline, redact
-from generator.errors import CheckError, CheckProblem, PromstackError, SpecError
+from generator import conventions, pipeline, redact
+from generator.errors import CheckError, CheckProblem, PromstackError, SpecError, UsageError
 
 app = typer.Typer(
     help="Monitoring as code: one YAML spec in, a running, proven Prometheus + Alertmanager + Grafana stack out.",
@@ -204,6 +204,77 @@ def diff(spec: SpecArg, runtime: RuntimeOpt = "auto", project: ProjectOpt = None
     difference = guarded(lambda: runtimes.diff(spec, runtimes.Options(runtime, project, out=say)))
     for line in runtimes.diff_lines(difference):
         echo(line)
+
+
+@app.command()
+def ack(
+    spec: SpecArg,
+    alertname: Annotated[
+        str | None, typer.Argument(help="The alert to acknowledge (its alertname).", show_default=False)
+    ] = None,
+    label: Annotated[
+        list[str] | None,
+        typer.Option("--label", "-l", help="name=value (or name=~regex) that picks the alert; repeat for more."),
+    ] = None,
+    for_: Annotated[str, typer.Option("--for", help="How long the acknowledgement holds.")] = str(
+        conventions.DEFAULT_ACK_FOR
+    ),
+    comment: Annotated[str | None, typer.Option("--comment", "-c", help="What you are doing about it.")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List the acknowledgements (silences) in force.")] = False,
+    project: ProjectOpt = None,
+) -> None:
+    """Acknowledge a firing alert: a silence on it (and its escalation) in the stack's Alertmanager, so it
+    neither notifies again nor escalates. `--list` shows what is acknowledged; `unack` takes one back."""
+    from generator import runtimes
+
+    options = runtimes.Options(project=project, out=say)
+    if list_:
+        if alertname or label or comment:
+            guarded(lambda: _usage("--list takes no ALERTNAME, --label or --comment"))
+        for line in _silence_lines(guarded(lambda: runtimes.active(spec, options))):
+            echo(line)
+        return
+    if alertname is None or comment is None:
+        guarded(lambda: _usage("give the ALERTNAME and a --comment (or --list)"))
+    assert alertname is not None and comment is not None
+    done = guarded(lambda: runtimes.ack(spec, options, alertname, label or [], for_, comment))
+    what = "{" + ", ".join(m.text() for m in done.matchers) + "}"
+    echo(f"acknowledged {what} until {done.until:%Y-%m-%d %H:%M} UTC (silence {done.silence})")
+    if done.firing:
+        echo(f"it holds {done.firing} firing alert{'' if done.firing == 1 else 's'} now; none notifies or escalates")
+    else:
+        say(
+            "warning: no alert matching it fires now; it will hold any that does (check the labels if you expected one)"
+        )
+    echo(f"take it back with: promstack unack {spec} {done.silence}")
+
+
+@app.command()
+def unack(
+    spec: SpecArg,
+    silence: Annotated[str, typer.Argument(help="The acknowledgement's id (`ack --list`).", show_default=False)],
+    project: ProjectOpt = None,
+) -> None:
+    """Take an acknowledgement back: what it held notifies and escalates again."""
+    from generator import runtimes
+
+    gone = guarded(lambda: runtimes.unack(spec, runtimes.Options(project=project, out=say), silence))
+    echo(f"took back {silence} {gone.describe()}: it notifies and escalates again")
+
+
+def _usage(message: str) -> None:
+    raise UsageError(message)
+
+
+def _silence_lines(found: Sequence[Any]) -> list[str]:
+    if not found:
+        return ["no acknowledgement (silence) is in force"]
+    lines = [f"{'ID':36}  {'UNTIL (UTC)':16}  ALERT"]
+    for silence in found:
+        until = silence.ends_at[:16].replace("T", " ")
+        lines.append(f"{silence.id:36}  {until:16}  {silence.describe()}")
+        lines.append(f"{'':36}  {'':16}  by {silence.created_by}: {silence.comment}")
+    return lines
 
 
 def _excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:

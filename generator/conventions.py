@@ -60,6 +60,7 @@ DEFAULT_GROUP_BY = ("alertname", "job", "service")
 DEFAULT_GROUP_WAIT = Duration("10s")
 DEFAULT_GROUP_INTERVAL = Duration("1m")
 DEFAULT_REPEAT_INTERVAL = Duration("4h")
+DEFAULT_ACK_FOR = Duration("4h")  # how long `promstack ack` holds an alert when --for is not given
 
 # every scrape job adds `host` (the target's host without port), so "host down" can mute what runs there
 LABEL_HOST = "host"
