@@ -126,7 +126,7 @@ SLO_ALERT = "SLOErrorBudgetBurn"
 # alerts that Alertmanager's routes and inhibitions single out by name
 ALERT_WATCHDOG = "Watchdog"  # always firing (dead man's switch); routed to a null receiver unless the spec routes it
 ALERT_HOST_DOWN = "HostDown"  # mutes every other alert carrying the same `host` label
-ALERT_TARGET_DOWN = "TargetDown"  # any scrape target down (critical, fires on the first failed scrape)
+ALERT_TARGET_DOWN = "TargetDown"  # any scrape target down (critical, after two consecutive failed scrapes)
 
 # msteams_configs came in Alertmanager 0.26; reading its webhook URL from a file works from 0.28 on,
 # and promstack never writes a webhook URL into alertmanager.yml itself

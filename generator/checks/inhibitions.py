@@ -23,7 +23,7 @@ import yaml
 from generator import conventions
 from generator.alert_labels import known_labels
 from generator.alerting.inhibition import Labels, Rule, can_mute_itself, load_rules, muting_rule
-from generator.alerting.matchers import ALERTNAME, Matcher, matches_all
+from generator.alerting.matchers import ALERTNAME, Matcher, matchers, matches_all
 from generator.checks import CheckContext, CheckProblem, errors
 from generator.model import InhibitRule
 from generator.render._alerting import as_sent
@@ -195,8 +195,9 @@ def _example(found: Sequence[Matcher]) -> dict[str, str] | None:
 
 
 def custom_cases(rule: Rule) -> list[Case]:
-    """What one of the spec's inhibitions must do: an alert matching its source mutes one matching its
-    target with the same `equal` labels, and not one whose `equal` labels differ."""
+    """What one of the spec's inhibitions (`rule`, as the spec says it) must do: an alert matching its
+    source mutes one matching its target with the same `equal` labels, and not one whose `equal` labels
+    differ. The cases run against the rendered rules, so they prove what was rendered."""
     source, target = _example(rule.source), _example(rule.target)
     if source is None or target is None:
         return []
@@ -287,8 +288,12 @@ def run(ctx: CheckContext) -> list[CheckProblem]:
     spec = ctx.stack.notifications.inhibit
     defaults, mine = rules[: len(rules) - len(spec)], rules[len(rules) - len(spec) :]
     failures = prove(defaults, any(service.slos for service in ctx.stack.services))
-    failures += [f for f in (_verdict(c, rules) for r in mine for c in custom_cases(r)) if f]
-    everything = tuple(a for r in mine for c in custom_cases(r) for a in c.firing)
+    said = [
+        Rule(len(defaults) + i + 1, tuple(matchers(r.source)), tuple(matchers(r.target)), r.equal)
+        for i, r in enumerate(spec)
+    ]
+    failures += [f for f in (_verdict(c, rules) for r in said for c in custom_cases(r)) if f]
+    everything = tuple(a for r in said for c in custom_cases(r) for a in c.firing)
     watchdog = Case(
         f"nothing may mute the {conventions.ALERT_WATCHDOG}",
         everything,
