@@ -129,8 +129,8 @@ def _cwd() -> str | None:
 
 @app.command("test")
 def test_cmd(spec: SpecArg) -> None:
-    """Run the rule unit tests and the route tests of the spec."""
-    report = guarded(lambda: pipeline.check_spec(spec, only=["rules/test", "routes/test"]))
+    """Run the rule unit tests and the route tests (inhibitions included) of the spec."""
+    report = guarded(lambda: pipeline.check_spec(spec, only=["rules/test", "routes/test", "routes/inhibit"]))
     for name in report.passed:
         echo(f"ok  {name}")
     # how many ran: a test run that proves nothing (no tests rendered) should not look like one that did

@@ -609,6 +609,35 @@ CASES: list[tuple[str, str | bytes | None, list[str]]] = [
             "(every alert's severity); choose another label name"
         ],
     ),
+    (
+        "escalation-bad-repeat",
+        NOTIFY + "  escalations: [{name: lead, after: 5m, receivers: [team], repeat_interval: often}]\n",
+        [
+            "6:77: $.notifications.escalations[0].repeat_interval: 'often' is not a valid duration (e.g. "
+            "30s, 5m, 1h30m, 7d)"
+        ],
+    ),
+    (
+        "inhibit-bad-regex",
+        NOTIFY + "  inhibit: [{source: {alertname: A}, target_re: {service: 'api['}, equal: [env]}]\n",
+        [
+            "6:59: $.notifications.inhibit[0].target_re.service: 'api[' is not a valid regular expression: "
+            "unterminated character set at position 3"
+        ],
+    ),
+    (
+        "test-firing-empty",
+        NOTIFY + "  tests: [{labels: {severity: warning}, firing: [], muted: true}]\n",
+        ["6:49: $.notifications.tests[0].firing: must not be empty"],
+    ),
+    (
+        "inhibit-unknown-key",
+        NOTIFY + "  inhibit: [{source: {alertname: A}, target: {service: api}, equal: [env], match: {a: b}}]\n",
+        [
+            "6:76: $.notifications.inhibit[0].match: unknown key 'match'; expected one of: equal, source, "
+            "source_re, target, target_re"
+        ],
+    ),
     # --- needs the catalog -----------------------------------------------------------------
     (
         "unknown-dashboard-excluded",
