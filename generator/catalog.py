@@ -81,7 +81,7 @@ class Entry:
     # own TLS/basic-auth options), login (its own login; settings protect /metrics), none (it cannot)
     auth: str = "none"
     compose: dict[str, Any] = field(default_factory=dict)  # extra keys of its compose service
-    compose_when: tuple[dict[str, Any], ...] = ()  # [{if: template, set: {key: value}}]
+    compose_when: tuple[dict[str, Any], ...] = ()  # [{if: template, set: {key: value}, add: {key: [items]}}]
     host_mounts: tuple[str, ...] = ()  # read-only host views (compose)
     scrape: dict[str, Any] = field(default_factory=dict)  # honor_labels, multi_target {path, param}
     reload: dict[str, Any] = field(default_factory=dict)  # {gauge: metric} (/-/reload) or {api: [paths]}
