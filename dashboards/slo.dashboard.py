@@ -19,7 +19,9 @@ def _row(service: Service, slo: SLO) -> g.Row:
     def burn(window: str) -> str:
         return f"{slo_math.sli_error(service.name, slo, window)} / {plain(budget)}"
 
-    bad = f"requests slower than {slo.threshold}" if slo.kind == "latency" else "failed requests"
+    bad = {"latency": f"requests slower than {slo.threshold}", "probe": "failed probe results"}.get(
+        slo.kind, "failed requests"
+    )
     tiers = [
         g.q(burn(t.long), f"{t.name}: {t.long} (alert above {plain(slo_math.burn_factor(slo, t))})")
         for t in slo_math.TIERS
@@ -78,7 +80,7 @@ def _row(service: Service, slo: SLO) -> g.Row:
 
 
 def dashboard(stack: Stack) -> g.Board | None:
-    rows = [_row(service, slo) for service in stack.services if service.http for slo in service.slos]
+    rows = [_row(service, slo) for service in stack.services for slo in service.slos]
     if not rows:
         return None
     return g.Board(

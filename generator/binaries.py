@@ -1,8 +1,15 @@
-"""Component binaries on this host's PATH: what the local runtime runs, and which version each one is.
+"""Component binaries on this host's PATH: what the local runtime runs, which version each one is, and
+which components it cannot run here.
 
 Configs are rendered for the version that will run them (Alertmanager reads more secrets from files in
 each release), so the local runtime and `check`, which proves the local rendering with the tools on this
 host, ask the binary of every component whose catalog entry says how (`local: {version: [--version]}`).
+
+A component whose binary is missing fails `up` on the local runtime, naming its package, unless its
+catalog entry says the stack works without it (`local: {optional: true}`: Grafana, cAdvisor, which
+Debian does not package): `left_out` names those, and `Stack.without` drops them with their alerts and
+dashboards. `up` and `generate --runtime local` render the stack without them; `check` proves the whole
+spec and says what the local runtime would leave out here.
 """
 
 from __future__ import annotations
@@ -26,6 +33,24 @@ def find(name: str) -> str | None:
         if found:
             return found
     return None
+
+
+def missing(stack: Stack) -> dict[str, str]:
+    """Each component of `stack` that runs but has no binary on PATH -> why, naming its package."""
+    found = {}
+    for name, component in stack.components.items():
+        if component.runs and not find(name):
+            entry = catalog.entry(name)
+            found[name] = (
+                f"{name} is not installed: none of {', '.join(entry.binaries) or '(no binary)'} is on PATH "
+                f"(package: {entry.package})"
+            )
+    return found
+
+
+def left_out(stack: Stack) -> dict[str, str]:
+    """The components the local runtime runs the stack without here (catalog `local.optional`, no binary)."""
+    return {name: why for name, why in missing(stack).items() if catalog.entry(name).optional}
 
 
 def versions(stack: Stack) -> dict[str, tuple[int, int]]:

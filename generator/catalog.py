@@ -37,7 +37,9 @@ class SpecPart:
     it under `key`); `properties`/`required`: JSON Schema of its own keys beside the common ones
     (image, version, port, ...); `options`: keys copied into `Component.options` with their defaults
     (None: required); `secrets`: keys holding secret references; `can_disable`: `enabled: false` removes
-    it; `args`: the spec may add command-line flags; `example`: a valid value of its spec section.
+    it; `args`: the spec may add command-line flags; `example`: a valid value of its spec section;
+    `receiver`: the notification kind it serves (a section "components" entry that runs only when a
+    receiver of that kind exists, e.g. the dingtalk adapter).
     """
 
     section: str | None = None
@@ -49,6 +51,40 @@ class SpecPart:
     can_disable: bool = False
     args: bool = False
     example: dict[str, Any] | None = None  # a valid spec value for it: what the catalog-wide tests use
+    receiver: str | None = None
+
+
+# how a component runs in a cluster: a workload promstack renders, a custom resource the operator runs, or not
+KUBERNETES_RUNS = ("workload", "operator", "none")
+KUBERNETES_KINDS = ("Deployment", "DaemonSet")
+
+
+@dataclass(frozen=True)
+class KubernetesPart:
+    """How a component runs on Kubernetes (`kubernetes:` in its catalog file; README "Kubernetes").
+
+    `run`: `workload` (promstack renders its Deployment or DaemonSet and Service from the keys above
+    `kubernetes:`: image, command, environment, user, health, data), `operator` (a custom resource that
+    prometheus-operator runs: Prometheus, Alertmanager) or `none` (`why` says what serves instead).
+    `kind`: Deployment or DaemonSet (one pod per node: the host-level collectors); `host_network`,
+    `host_pid`, `privileged`: what the pod shares with its node; `host_mounts`: host paths it reads
+    besides `host_mounts` (compose's); `config`: where the operator mounts the component's config files
+    (a workload: its `config`); `secrets`: where the operator mounts the stack's Secret; `rbac`: the
+    ClusterRole rules of its service account; `only`: it runs on Kubernetes only, and elsewhere the spec
+    must give `targets` where one already runs (scraped there, never run).
+    """
+
+    run: str = "workload"
+    why: str = ""
+    kind: str = "Deployment"
+    host_network: bool = False
+    host_pid: bool = False
+    privileged: bool = False
+    host_mounts: tuple[str, ...] = ()
+    config: str | None = None
+    secrets: str | None = None
+    rbac: tuple[dict[str, Any], ...] = ()
+    only: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,12 +119,23 @@ class Entry:
     compose: dict[str, Any] = field(default_factory=dict)  # extra keys of its compose service
     compose_when: tuple[dict[str, Any], ...] = ()  # [{if: template, set: {key: value}, add: {key: [items]}}]
     host_mounts: tuple[str, ...] = ()  # read-only host views (compose)
-    scrape: dict[str, Any] = field(default_factory=dict)  # honor_labels, multi_target {path, param}
+    # honor_labels, multi_target {path, param}, probes {job, path, success}: a job per probe of the spec,
+    # `success` the metric that is 1 or 0 per probe result (an SLO measured by a probe counts it)
+    scrape: dict[str, Any] = field(default_factory=dict)
     reload: dict[str, Any] = field(default_factory=dict)  # {gauge: metric} (/-/reload) or {api: [paths]}
     login: dict[str, str] = field(default_factory=dict)  # admin API login {user: option, password: secret}
     version: dict[str, str] = field(default_factory=dict)  # {path, json}: where its version is, else *_build_info
     dashboard: str | None = None  # uid of its dashboard (alerts link there)
+    # how `promstack backup` copies its `data` (generator/ops/): {snapshot: {path, name, dir, needs}} (an HTTP
+    # snapshot, `needs` the flag that enables it), {files: [...], fresh: {flag, default}} (files it rewrites
+    # whole, waiting for a copy newer than the backup's start), {freeze: true} (the whole folder, paused);
+    # `exclude`: entries of the data folder never copied. Empty: {freeze: true}.
+    backup: dict[str, Any] = field(default_factory=dict)
+    # {up: metric, down: sentence}: the exporter's own gauge of whether what it watches answers (redis_up,
+    # probe_success); 0 makes its target down in `status` and `up` whatever the scrape says, for that reason
+    backend: dict[str, str] = field(default_factory=dict)
     spec: SpecPart = field(default_factory=SpecPart)
+    kubernetes: KubernetesPart = field(default_factory=KubernetesPart)
     # arguments that make the binary print its version, for components whose configs depend on it
     version_args: tuple[str, ...] = ()
     # the whole file, including what only tests read: `live: {spec, backend: {path, body}, metric, value}`
@@ -102,6 +149,30 @@ class Entry:
     @property
     def supports_auth(self) -> bool:
         return self.auth != "none"
+
+
+def _kubernetes(name: str, data: dict[str, Any]) -> KubernetesPart:
+    part = KubernetesPart(
+        run=str(data.get("run", "workload")),
+        why=str(data.get("why", "")),
+        kind=str(data.get("kind", "Deployment")),
+        host_network=bool(data.get("host_network", False)),
+        host_pid=bool(data.get("host_pid", False)),
+        privileged=bool(data.get("privileged", False)),
+        host_mounts=tuple(data.get("host_mounts", ())),
+        config=data.get("config"),
+        secrets=data.get("secrets"),
+        rbac=tuple(data.get("rbac", ())),
+        only=bool(data.get("only", False)),
+    )
+    if part.run not in KUBERNETES_RUNS or part.kind not in KUBERNETES_KINDS:
+        raise ValueError(
+            f"catalog entry {name}: kubernetes.run must be one of {', '.join(KUBERNETES_RUNS)} and "
+            f"kubernetes.kind one of {', '.join(KUBERNETES_KINDS)}"
+        )
+    if part.run == "none" and not part.why:
+        raise ValueError(f"catalog entry {name}: kubernetes.run none needs a `why`")
+    return part
 
 
 def _entry(data: dict[str, Any]) -> Entry:
@@ -141,6 +212,8 @@ def _entry(data: dict[str, Any]) -> Entry:
         login=dict(data.get("login") or {}),
         version=dict(data.get("version") or {}),
         dashboard=data.get("dashboard"),
+        backup=dict(data.get("backup") or {}),
+        backend=dict(data.get("backend") or {}),
         spec=SpecPart(
             section=spec.get("section"),
             key=spec.get("key"),
@@ -151,7 +224,9 @@ def _entry(data: dict[str, Any]) -> Entry:
             can_disable=bool(spec.get("can_disable", False)),
             args=bool(spec.get("args", False)),
             example=spec.get("example"),
+            receiver=spec.get("receiver"),
         ),
+        kubernetes=_kubernetes(data["name"], data.get("kubernetes") or {}),
         raw=data,
     )
 
@@ -173,8 +248,13 @@ def enforces_auth(name: str) -> bool:
 
 
 def core() -> tuple[str, ...]:
-    """Components every stack has (spec section `components`)."""
-    return tuple(name for name, e in entries().items() if e.spec.section == "components")
+    """Components every stack has (spec section `components`, less the receivers' adapters)."""
+    return tuple(name for name, e in entries().items() if e.spec.section == "components" and not e.spec.receiver)
+
+
+def adapters() -> dict[str, str]:
+    """Receiver kind -> the component that delivers it (in the stack when a receiver of that kind is)."""
+    return {e.spec.receiver: name for name, e in entries().items() if e.spec.receiver}
 
 
 def exporters() -> dict[str, str]:

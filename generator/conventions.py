@@ -85,6 +85,7 @@ DASHBOARD_UIDS: dict[str, str] = {
     "service": "promstack-service",
     "slo": "promstack-slo",
     "alerts": "promstack-alerts",
+    "runbooks": "promstack-runbooks",
     **catalog.dashboard_uids(),
 }
 
@@ -153,3 +154,10 @@ DEMO_METRICS: tuple[dict[str, object], ...] = (
 
 # one input sample per minute in every generated promtool test, evaluated at least as often
 TEST_INTERVAL = Duration("1m")
+
+# Kubernetes (promstack generate --runtime kubernetes): the volumes of what keeps data, and the Kubernetes
+# version whose schemas the core objects are checked against (the oldest one the rendering is meant for)
+KUBERNETES_VERSION = "1.30"
+PROMETHEUS_VOLUME_HEADROOM = Decimal("0.25")  # over the retention size: the WAL and compaction need room too
+PROMETHEUS_VOLUME = "20Gi"  # without a retention size (time-based retention only)
+DATA_VOLUME = "1Gi"  # Alertmanager's silences and notification log, the Pushgateway's metrics

@@ -3,8 +3,8 @@
 Grafana 13 file provisioning reads only the classic model (docs/compat.md §5). grafanalib 0.7.1
 emits an older one (schemaVersion 12, nulls, `rows`, `span`, legends without `showLegend`, a
 pinned maxDataPoints, legacy target keys), so `finish` rewrites its output: current schemaVersion,
-keys whitelisted per object, nulls dropped, ids in order, every panel and query on the provisioned
-Prometheus datasource uid. The readers below (`queries`, `substitute`, `is_quiet`) serve the
+keys whitelisted per object, nulls dropped, ids in order (unless a panel has its own), every panel and
+query on the provisioned Prometheus datasource uid. The readers below (`queries`, `substitute`, `is_quiet`) serve the
 `dashboards/lint` and `dashboards/live` checks, which work on the rendered JSON, not on our objects.
 """
 
@@ -116,7 +116,8 @@ def _panel(panel: dict[str, Any], ident: int, live: Mapping[str, str]) -> dict[s
         return {k: v for k, v in panel.items() if k in _ROW_KEYS} | {"id": ident, "panels": []}
     # maxDataPoints is dropped with the unlisted keys: grafanalib pins 100, Grafana derives it from the width
     out = {k: v for k, v in panel.items() if k in _PANEL_KEYS}
-    out.update(id=ident, datasource=dict(PROMETHEUS))
+    # a panel that carries its own id keeps it (runbook links name it); rows and the others are numbered
+    out.update(id=panel.get("id") or ident, datasource=dict(PROMETHEUS))
     out["targets"] = [_target(t, i, panel["type"]) for i, t in enumerate(panel["targets"])]
     # links to other dashboards only when those are rendered; links elsewhere (a wiki, a runbook) stay
     links = [lnk for lnk in panel.get("links", []) if link_uid(lnk.get("url", "")) in (*live, None)]

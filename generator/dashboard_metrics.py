@@ -7,10 +7,11 @@ metric on the service's `service` label, plus whatever the caller adds (the `$se
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
-from generator import conventions
+from generator import conventions, dashboard_json
 from generator import dashboards as g
 from generator.model import DeclaredMetric, Service
 from generator.units import grafana_unit
@@ -31,6 +32,15 @@ def rate_unit(metric: DeclaredMetric) -> str:
 def selector(service: str, extra: str = "") -> str:
     """The matchers of a service's series (`extra` ones too)."""
     return ",".join(filter(None, [f'{conventions.LABEL_SERVICE}="{service}"', extra]))
+
+
+def matchers(match: Sequence[tuple[str, str]]) -> str:
+    """Label matchers for (label, value) pairs: a value holding a dashboard $variable matches its values
+    as a regex (=~), so that "All" and multi-value selections work; any other value is matched exactly."""
+    return ",".join(
+        f"{label}{'=~' if dashboard_json.variable_names(value) else '='}{json.dumps(value, ensure_ascii=False)}"
+        for label, value in match
+    )
 
 
 def _legend(labels: Sequence[str], fallback: str) -> str:

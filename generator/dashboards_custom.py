@@ -71,7 +71,7 @@ def _targets(panel: CustomPanel) -> list[Any]:
     if panel.metric is None:
         found = [g.q(q.expr, q.legend, table=table) for q in panel.queries]
     else:
-        sel = dashboard_metrics.selector(panel.service)
+        sel = dashboard_metrics.selector(panel.service, dashboard_metrics.matchers(panel.match))
         if heatmap and panel.metric.type == "histogram":  # the buckets themselves, drawn as they are
             found = [g.q(g.rate(f"{panel.metric.name}_bucket", sel, "le"), "{{le}}")]
         else:
@@ -118,12 +118,18 @@ def _heatmap(panel: CustomPanel, targets: Sequence[Any]) -> Any:
     return _Panel(title=panel.title, targets=list(targets), kind="heatmap", options=options)
 
 
+def text_cell(
+    title: str, content: str, w: int, h: int, description: str = "", ident: int | None = None, unit: str = ""
+) -> g.Cell:
+    """A Markdown text panel; `ident`: its own panel id (a link may name it with viewPanel), else numbered."""
+    options = {"mode": "markdown", "content": content}
+    defaults = {"unit": unit} if unit else {}
+    return g.Cell(_Panel(title=title, description=description, options=options, defaults=defaults, id=ident), w, h)
+
+
 def _cell(panel: CustomPanel) -> g.Cell:
     if panel.type == "text":
-        options = {"mode": "markdown", "content": panel.text}
-        return g.Cell(
-            _Panel(title=panel.title, description=panel.description, options=options), panel.width, panel.height
-        )
+        return text_cell(panel.title, panel.text, panel.width, panel.height, panel.description)
     targets, links, w, h = _targets(panel), _links(panel), panel.width, panel.height
     if panel.type in ("timeseries", "stat"):
         # a time series draws thresholds as lines only when the spec gives some; a stat is colored by them

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+from generator.model_notifications import Escalation as Escalation
+from generator.model_notifications import InhibitRule as InhibitRule
+from generator.model_notifications import Notifications as Notifications
+from generator.model_notifications import Receiver as Receiver
+from generator.model_notifications import Route as Route
+from generator.model_notifications import RouteTest as RouteTest
+from generator.model_notifications import Smtp as Smtp
+from generator.model_notifications import TimeInterval as TimeInterval
 from generator.units import Duration, Size
 
 
@@ -82,13 +90,24 @@ class HttpMetrics:
 
 
 @dataclass(frozen=True)
+class ProbeSLI:
+    """What an SLO measured by a probe counts: the probe's results, 1 (success) or 0 (failure) each."""
+
+    probe: str  # the probe's name (`exporters.<x>.probes[].name`)
+    job: str  # the probe's scrape job
+    metric: str  # the probe's success metric (catalog `scrape.probes.success`), e.g. probe_success
+    interval: Duration  # how often the probe runs: its results per window
+
+
+@dataclass(frozen=True)
 class SLO:
     name: str
-    kind: str  # availability | latency
+    kind: str  # availability | latency (both from request counters) | probe (availability from a probe)
     objective: Decimal  # percent, e.g. Decimal("99.9")
     period: Duration  # e.g. 30d
     threshold: Duration | None  # latency only, as written (300ms)
     description: str
+    probe: ProbeSLI | None = None  # kind probe only
 
     @property
     def threshold_seconds(self) -> Decimal | None:
@@ -107,6 +126,15 @@ class DeclaredMetric:
 
 
 @dataclass(frozen=True)
+class KubernetesService:
+    """The Kubernetes Service in front of a service's pods (`services[].kubernetes`)."""
+
+    service: str
+    namespace: str  # the stack's namespace unless the spec names another
+    port: str | int  # the Service port's name, or the number the pods listen on
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     targets: tuple[str, ...]
@@ -118,6 +146,7 @@ class Service:
     slos: tuple[SLO, ...] = ()
     component: str | None = None  # a component of the stack (the demo): targets come from the runtime
     metrics: tuple[DeclaredMetric, ...] = ()
+    kubernetes: KubernetesService | None = None  # scraped there on Kubernetes, instead of at `targets`
 
 
 @dataclass(frozen=True)
@@ -172,98 +201,7 @@ class Alerts:
     overrides: Mapping[str, Override] = field(default_factory=dict)
     rules: tuple[AlertRule, ...] = ()
     recording: tuple[RecordingRule, ...] = ()
-
-
-@dataclass(frozen=True)
-class Receiver:
-    name: str
-    # integration kind (email, slack, ...) -> its settings; secret settings are SecretRef values
-    integrations: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Route:
-    receiver: str
-    continue_: bool
-    matchers: tuple[str, ...] = ()  # Alertmanager matcher strings: severity="critical"
-    group_by: tuple[str, ...] | None = None
-    group_wait: Duration | None = None
-    group_interval: Duration | None = None
-    repeat_interval: Duration | None = None
-    mute_during: tuple[str, ...] = ()
-    active_during: tuple[str, ...] = ()
-    routes: tuple[Route, ...] = ()
-
-
-@dataclass(frozen=True)
-class TimeInterval:
-    name: str
-    weekdays: tuple[str, ...] = ()
-    times: tuple[tuple[str, str], ...] = ()
-    location: str | None = None
-
-
-@dataclass(frozen=True)
-class Smtp:
-    smarthost: str
-    from_: str
-    username: str | None
-    password: SecretRef | None
-    require_tls: bool
-
-
-@dataclass(frozen=True)
-class RouteTest:
-    """`notifications.tests[]`: an alert, and who gets it (`receivers`) or whether it is `muted`;
-    `at`: at that moment (RFC 3339 text: the time intervals apply); `firing`: while these alerts fire."""
-
-    labels: Mapping[str, str]
-    receivers: tuple[str, ...] | None  # None: the test only says whether it is muted
-    source: str = ""  # file:line of the spec entry
-    at: str = ""
-    firing: tuple[Mapping[str, str], ...] = ()
-    muted: bool | None = None
-
-
-@dataclass(frozen=True)
-class Escalation:
-    """`notifications.escalations[]`: an alert matching `matchers` that still fires `after` this long also
-    goes to `receivers`, as a copy carrying the label escalation=<name>."""
-
-    name: str
-    after: Duration
-    receivers: tuple[str, ...]
-    match: Mapping[str, str] = field(default_factory=dict)  # label -> value
-    match_re: Mapping[str, str] = field(default_factory=dict)  # label -> anchored regex
-    repeat_interval: Duration | None = None
-
-
-@dataclass(frozen=True)
-class InhibitRule:
-    """`notifications.inhibit[]`: while an alert matching `source` fires, alerts matching `target` with the
-    same `equal` labels are muted. Matchers are Alertmanager matcher texts."""
-
-    source: tuple[str, ...]
-    target: tuple[str, ...]
-    equal: tuple[str, ...]
-    where: str = ""  # file:line of the spec entry
-
-
-@dataclass(frozen=True)
-class Notifications:
-    receivers: tuple[Receiver, ...]
-    default_receiver: str
-    group_by: tuple[str, ...]
-    group_wait: Duration
-    group_interval: Duration
-    repeat_interval: Duration
-    routes: tuple[Route, ...] = ()
-    time_intervals: tuple[TimeInterval, ...] = ()
-    smtp: Smtp | None = None
-    tests: tuple[RouteTest, ...] = ()
-    escalations: tuple[Escalation, ...] = ()
-    copy_to: tuple[str, ...] = ()  # receivers that get a copy of every notification
-    inhibit: tuple[InhibitRule, ...] = ()  # the spec's own, beside the default ones
+    runbook_base_url: str = ""  # runbook_url = this + the alert name ("": the Runbooks dashboard)
 
 
 @dataclass(frozen=True)
@@ -284,6 +222,7 @@ class CustomPanel:
     queries: tuple[PanelQuery, ...] = ()
     metric: DeclaredMetric | None = None  # a declared metric: its queries by type, on its service
     service: str = ""  # the service declaring `metric`
+    match: tuple[tuple[str, str], ...] = ()  # (label, value): narrows `metric`'s series; a $variable matches =~
     decimals: int | None = None
     thresholds: tuple[tuple[str, float | None], ...] = ()  # (color, from value); the base step has None
     min: float | None = None
@@ -338,6 +277,13 @@ class Demo:
 
 
 @dataclass(frozen=True)
+class Kubernetes:
+    """Settings of the Kubernetes rendering (`kubernetes:`)."""
+
+    namespace: str
+
+
+@dataclass(frozen=True)
 class Stack:
     name: str
     environment: str
@@ -354,9 +300,23 @@ class Stack:
     dashboards: Dashboards
     demo: Demo
     source: str  # the spec's file
+    kubernetes: Kubernetes
+    # the compose project and state dir it deploys as, unless told otherwise: its name, or for an
+    # environment of the spec that is not the base's own (`--env staging`), "<name>-<environment>"
+    project: str
 
     def component(self, name: str) -> Component | None:
         return self.components.get(name)
 
     def has(self, name: str) -> bool:
         return name in self.components
+
+    def without(self, names: Iterable[str]) -> Stack:
+        """This stack less components `names` and their rule packs (named after them); their dashboards go
+        with them, as a dashboard is rendered only for a component the stack has."""
+        gone = set(names)
+        if not gone:
+            return self
+        components = {n: c for n, c in self.components.items() if n not in gone}
+        alerts = replace(self.alerts, packs=tuple(p for p in self.alerts.packs if p not in gone))
+        return replace(self, components=components, alerts=alerts)

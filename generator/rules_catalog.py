@@ -9,11 +9,12 @@ A pack file is a Prometheus rule file plus promstack keys that are stripped when
     declare that http metric.
   - per rule `runtimes: [local]`: render the rule only on these runtimes (what the component measures
     elsewhere is not what the alert is about; the pack says why in a comment).
-  - per rule `failed_scrapes: {metric: up, jobs: <regex>}` instead of `expr`: the alert fires once
-    that many consecutive scrapes of `metric` (0 = failed) failed, for the scrape jobs whose names
-    match `jobs` (default: every job); render/scrape_failures.py writes its PromQL, which depends on
-    each job's scrape interval and timeout, and its promtool tests (one failed scrape never fires).
+  - per rule `failed_scrapes: {metric: up, jobs: <regex>}` instead of `expr`: fires after two consecutive
+    failed scrapes (0) of the jobs `jobs` matches (all by default): render/scrape_failures.py.
   - per pack (top level) `dashboard: <key of conventions.DASHBOARD_UIDS>` (default: the pack name).
+  - per pack (top level) `runbooks: {<Alert>: {meaning, checks: [...], causes: [...]}}` (Markdown): the
+    runbook of every alert of the pack (and of alerts generated for it elsewhere: the service pack holds
+    the SLO burn-rate alert's), served by generator/runbooks.py.
 `${...}` placeholders hold a small arithmetic expression (numbers are exact decimals) over the
 rule's tunables and, in tests, helpers that format values the way Prometheus templates do.
 
@@ -67,9 +68,7 @@ Value = Decimal | str
 
 
 @dataclass(frozen=True)
-class FailedScrapes:
-    """`failed_scrapes:` of a pack alert: which series says a scrape failed (0), for which jobs."""
-
+class FailedScrapes:  # `failed_scrapes:` of a pack alert
     metric: str  # up, probe_success
     jobs: str  # a regex of job names; "" for every job
 
@@ -119,6 +118,8 @@ class Pack:
     dashboard: str
     tests: tuple[Mapping[str, Any], ...]  # raw test groups, each with its `alert` subject
     source: str
+    # alert -> {meaning, checks, causes} (Markdown): the pack's `runbooks:` (generator/runbooks.py serves them)
+    runbooks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def rules(self) -> list[PackRule]:
         return [rule for group in self.groups for rule in group.rules]
@@ -193,13 +194,22 @@ def _pack(path: Path) -> Pack:
     )
     test_path = path.with_name(f"{name}.test.yml")
     tests = _strip(_load(test_path)["tests"]) if test_path.exists() else []
-    return Pack(name, groups, str(data.get("dashboard", name)), tuple(tests), file)
+    runbooks = _strip(data.get("runbooks") or {})
+    return Pack(name, groups, str(data.get("dashboard", name)), tuple(tests), file, runbooks)
 
 
 @cache
 def packs() -> dict[str, Pack]:
     """Every pack shipped with promstack, by name."""
     return {pack.name: pack for pack in map(_pack, sorted(catalog.folder("rules").glob("*.rules.yml")))}
+
+
+def pack_names(stack: Stack) -> list[str]:
+    """The packs `stack` renders, in output order: the ones always rendered, those `alerts.packs` lists,
+    and the service pack when a service declares http metrics."""
+    listed = [p for p in stack.alerts.packs if p in packs() and p not in ALWAYS]
+    service = [SERVICE_PACK] if any(s.http is not None for s in stack.services) else []
+    return [*ALWAYS, *listed, *service]
 
 
 def component_packs() -> list[str]:

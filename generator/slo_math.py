@@ -84,8 +84,13 @@ def le_matcher(seconds: Decimal) -> str:
     return f'le=~"{text}|{text}\\\\.0"' if "." not in text else f'le="{text}"'
 
 
+def _probe_selector(slo: SLO) -> str:
+    assert slo.probe is not None
+    return f'{slo.probe.metric}{{job="{slo.probe.job}"}}'
+
+
 def selectors(service: Service, slo: SLO) -> tuple[str, str]:
-    """(bad-or-good events, all events) selectors of an SLO."""
+    """(bad-or-good events, all events) selectors of an SLO measured by requests."""
     assert service.http is not None
     job = f'job="{service.name}"'
     if slo.kind == "latency":
@@ -95,15 +100,27 @@ def selectors(service: Service, slo: SLO) -> tuple[str, str]:
     return f"{service.http.requests}{{{job},{service.http.errors}}}", f"{service.http.requests}{{{job}}}"
 
 
+def events(service: Service, slo: SLO, window: str) -> str:
+    """How many events (requests, or probe results) the SLO counted over `window`."""
+    if slo.kind == "probe":
+        return f"sum(count_over_time({_probe_selector(slo)}[{window}]))"
+    return f"sum(increase({selectors(service, slo)[1]}[{window}]))"
+
+
 def error_ratio(service: Service, slo: SLO, window: str) -> str:
-    events, total = selectors(service, slo)
+    if slo.kind == "probe":
+        # a probe result is 1 (success) or 0: the share of failures is 1 - successes / results
+        selector = _probe_selector(slo)
+        return f"1 - sum(sum_over_time({selector}[{window}])) / sum(count_over_time({selector}[{window}]))"
+    counted, total = selectors(service, slo)
     if slo.kind == "latency":
-        return f"1 - sum(rate({events}[{window}])) / sum(rate({total}[{window}]))"
+        return f"1 - sum(rate({counted}[{window}])) / sum(rate({total}[{window}]))"
     # no error series at all means no errors, not "no data"
-    return f"(sum(rate({events}[{window}])) or vector(0)) / sum(rate({total}[{window}]))"
+    return f"(sum(rate({counted}[{window}])) or vector(0)) / sum(rate({total}[{window}]))"
 
 
-def budget_left(service: Service, slo: SLO) -> str:
-    """Share of the SLO's error budget left over its period. The recording rules stop at the longest
-    alert window (3d), so the period's ratio is computed here, with the rules' own expression."""
-    return f"1 - ({error_ratio(service, slo, slo.period)}) / {budget(slo)}"
+def budget_left(service: Service, slo: SLO, window: str | None = None) -> str:
+    """Share of the SLO's error budget left over its period (or `window`: a report's span). The recording
+    rules stop at the longest alert window (3d), so the period's ratio is computed here, with the rules'
+    own expression."""
+    return f"1 - ({error_ratio(service, slo, window or str(slo.period))}) / {budget(slo)}"

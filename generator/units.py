@@ -118,6 +118,20 @@ def compose_memory(size: Size) -> str:
     return str(size.bytes)
 
 
+def kubernetes_quantity(memory: str) -> str:
+    """A compose/docker memory string (512m, 1g, as `compose_memory` and the catalog spell it) as a
+    Kubernetes quantity (512Mi, 1Gi): both count in powers of 1024."""
+    number, suffix = memory.rstrip("kmgKMG"), memory[len(memory.rstrip("kmgKMG")) :].lower()
+    return f"{number}{ {'k': 'Ki', 'm': 'Mi', 'g': 'Gi', '': ''}[suffix] }"
+
+
+def volume_size(size: Size, headroom: Decimal) -> str:
+    """A volume for data that Prometheus keeps under `size` (its retention size), with `headroom` more for
+    what the retention size does not count while it works (the write-ahead log, compaction): whole Gi."""
+    gib = Decimal(size.bytes) * (1 + headroom) / 1024**3
+    return f"{max(1, int(gib.to_integral_value(rounding='ROUND_CEILING')))}Gi"
+
+
 # the words of `unit:` in the spec -> Grafana unit ids; a counter's rate has its own unit
 GRAFANA_UNITS = {"seconds": "s", "milliseconds": "ms", "bytes": "bytes", "percent": "percent", "ratio": "percentunit"}
 _GRAFANA_RATE_UNITS = {"bytes": "Bps"}

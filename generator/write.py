@@ -21,6 +21,7 @@ import bcrypt
 from generator import conventions, output, redact, userfile
 from generator.errors import PromstackError, SecretError
 from generator.model import SecretRef
+from generator.pause import checkpoint
 from generator.render import SecretFile, Tree
 
 PLACEHOLDER = "promstack-placeholder-not-a-secret"
@@ -119,6 +120,11 @@ class Secrets:
             if bad:  # name the characters, never the value
                 shown = " and ".join(repr(c) for c in bad)
                 raise SecretError(f"secret {ref.describe()} contains {shown}: {why}; choose a value without it")
+            if key in secret.trimmed and plain != plain.strip():
+                raise SecretError(
+                    f"secret {ref.describe()} begins or ends with whitespace, which the tool reading it from its file "
+                    "drops (so it would not match); choose a value without it"
+                )
             if key in secret.bcrypt:
                 if len(plain.encode()) > 72:
                     raise SecretError(f"secret {ref.describe()} is longer than 72 bytes, more than bcrypt can hash")
@@ -210,12 +216,15 @@ def materialize(tree: Tree, into: Path, secrets: Secrets, salt: str) -> None:
             handle.write(secrets.fill(secret, salt))
 
 
-def write_tree(tree: Tree, out: Path, secrets: Secrets, salt: str, manifest_text: str | None = None) -> None:
+def write_tree(tree: Tree, out: Path, secrets: Secrets, salt: str, manifest_text: str | None = None) -> list[str]:
     """Replace what promstack wrote in `out` by the rendered tree, atomically; on any failure `out` is untouched.
 
     What else is in `out` (the user's: a spec, `.git`, notes) is carried into the new tree (see `output`).
+    Returns notes for the user (what a killed earlier run left and was cleaned up).
     """
     out = output.resolve(out)
+    journal = output.Journal(out)
+    notes = [note for note in [journal.recover()] if note]  # a killed run's leftovers, the user's entries back
     written = {*tree.files, *tree.secrets, *([conventions.MANIFEST] if manifest_text is not None else [])}
     theirs = output.foreign(out, written)
     # a secret generated for the previous output (Grafana's admin password) is kept, not made up again
@@ -227,7 +236,9 @@ def write_tree(tree: Tree, out: Path, secrets: Secrets, salt: str, manifest_text
         raise PromstackError(f"cannot write to {out.parent}: {exc.strerror}") from None
     old: Path | None = None
     moved: list[str] = []
+    swapped = False
     try:
+        journal.write(staging, theirs)  # before anything moves: a killed run is undone by the next one
         output.take_mode(out, staging)
         materialize(tree, staging, secrets, salt)
         if manifest_text is not None:
@@ -235,12 +246,20 @@ def write_tree(tree: Tree, out: Path, secrets: Secrets, salt: str, manifest_text
         for rel in theirs:
             output.move_in(out, staging, rel)
             moved.append(rel)
-        if out.exists():
+        checkpoint("moved-in")
+        if not out.exists():
+            os.rename(staging, out)
+        elif output.exchange(staging, out):
+            swapped = True  # one step: `out` is the new tree, `staging` the previous one
+        else:
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            journal.write(staging, theirs, old)
             os.rename(out, old / "tree")
-        os.rename(staging, out)
+            os.rename(staging, out)
     except BaseException as exc:
         left = _undo(out, staging, old, moved)
+        if not left:
+            journal.done()
         if isinstance(exc, OSError):
             raise PromstackError(
                 f"cannot write {out}: {exc.strerror}; {left or 'the previous output is unchanged'}"
@@ -248,8 +267,10 @@ def write_tree(tree: Tree, out: Path, secrets: Secrets, salt: str, manifest_text
         if left:
             raise PromstackError(f"writing {out} stopped ({exc or type(exc).__name__}); {left}") from None
         raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    checkpoint("swapped")
+    shutil.rmtree(staging if swapped else old or staging, ignore_errors=True)
+    journal.done()
+    return notes
 
 
 def _undo(out: Path, staging: Path, old: Path | None, moved: list[str]) -> str:

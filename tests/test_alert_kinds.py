@@ -272,3 +272,18 @@ def test_the_service_latency_alert_takes_a_quantile(tmp_path: Path) -> None:
     assert latency["annotations"]["description"].startswith("5% of the requests")
     run = promtool("test", "rules", "service.yml", cwd=prometheus / "tests")
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_a_kind_rule_is_not_called_untested_when_another_part_of_the_spec_is_wrong(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A spec with problems gets the rule lint of its own alerts in the same run; an alert kind writes
+    its own tests in build, so that lint must not say it has none."""
+    monkeypatch.chdir(tmp_path)
+    rule = "{alert: QueueDeep, kind: threshold, metric: queue_depth, above: 5, severity: warning}"
+    Path("stack.yaml").write_text(HEAD.replace("version: 1\n", "version: 1\nretention: [1]\n") + f"    - {rule}\n")
+    result = CliRunner().invoke(app, ["generate", "stack.yaml", "-o", "out"])
+    assert result.exit_code == 2
+    assert [line.split(": ", 1)[1] for line in result.stderr.splitlines()[:-1]] == [
+        "$.retention: expected a mapping (key: value), got a list"
+    ]

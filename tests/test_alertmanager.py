@@ -24,6 +24,7 @@ from generator import binaries, conventions, pipeline
 from generator.errors import CheckError, SpecError
 from generator.render import Target, render
 from generator.spec import load_stack
+from generator.write import Secrets, write_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 AM_CHECKS = ["alertmanager/config", "routes/test", "routes/inhibit"]
@@ -43,7 +44,13 @@ RECEIVERS: dict[str, dict[str, Any]] = {
     "webhook": {"url": {"env": "T_WEBHOOK_URL"}, "max_alerts": 10},
     "pagerduty": {"routing_key": {"env": "T_PD_KEY"}},
     "opsgenie": {"api_key": {"env": "T_OG_KEY"}, "api_url": "https://api.eu.opsgenie.com/"},
-    "wechat": {"corp_id": "corp", "agent_id": "1000002", "to_party": "2", "api_secret": {"env": "T_WECHAT_SECRET"}},
+    "wechat": {
+        "corp_id": "corp",
+        "agent_id": "1000002",
+        "to_party": "2",
+        "api_secret": {"env": "T_WECHAT_SECRET"},
+        "api_url": "https://wechat-proxy.example.com/cgi-bin/",
+    },
     "telegram": {"bot_token": {"env": "T_TELEGRAM_TOKEN"}, "chat_id": -1001234},
     "discord": {"webhook_url": {"env": "T_DISCORD_URL"}},
     "dingtalk": {"url": {"env": "T_DINGTALK_URL"}, "secret": {"env": "T_DINGTALK_SECRET"}},
@@ -163,7 +170,8 @@ def test_no_secret_value_in_any_readable_file(
             holders.add(path.relative_to(out).as_posix())
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert {
-        "dingtalk/config.yml",
+        "secrets/dingtalk/to-dingtalk.url",
+        "secrets/dingtalk/to-dingtalk.secret",
         "secrets/alertmanager/to-slack.slack",
         "secrets/alertmanager/smtp.password",
     } <= holders
@@ -204,15 +212,19 @@ def test_compose_paths_point_into_the_containers(write_spec: Callable[..., Path]
     assert ding["url"] == "http://dingtalk:8060/dingtalk/to-dingtalk/send"
 
 
-def test_dingtalk_adapter_config_is_a_secret_file_per_receiver(write_spec: Callable[..., Path]) -> None:
+def test_dingtalk_adapter_reads_a_secret_file_per_receiver_and_field(write_spec: Callable[..., Path]) -> None:
     spec = write_spec(notifications=notifications(["dingtalk", "email"]))
     stack = load_stack(spec)
     tree = render(stack, Target("local", "/srv/out"))
-    assert "dingtalk/config.yml" not in tree.files
-    secret = tree.secrets["dingtalk/config.yml"]
-    config = yaml.safe_load(secret.template)
-    assert config["targets"] == {"to-dingtalk": {"url": "${secret0}", "secret": "${secret1}"}}
-    assert [ref.env for ref in secret.values.values()] == ["T_DINGTALK_URL", "T_DINGTALK_SECRET"]
+    config = json.loads(tree.files["dingtalk/config.json"])  # names files only: an ordinary file
+    assert config["receivers"] == {
+        "to-dingtalk": {
+            "url_file": "/srv/out/secrets/dingtalk/to-dingtalk.url",
+            "secret_file": "/srv/out/secrets/dingtalk/to-dingtalk.secret",
+        }
+    }
+    assert tree.secrets["secrets/dingtalk/to-dingtalk.url"].values["value"].env == "T_DINGTALK_URL"
+    assert tree.secrets["secrets/dingtalk/to-dingtalk.secret"].values["value"].env == "T_DINGTALK_SECRET"
     url = am_config(spec)["receivers"][0]["webhook_configs"][0]["url"]
     assert url == f"http://127.0.0.1:{stack.components['dingtalk'].port}/dingtalk/to-dingtalk/send"
 
@@ -331,6 +343,18 @@ def _start_alertmanager(binary: str, out: Path, tmp_path: Path, am_port: int, *f
     return process
 
 
+def _send_alerts(base: str, alerts: list[dict[str, Any]]) -> None:
+    """Post `alerts` to the Alertmanager at `base` the way Prometheus does (API v2)."""
+    request = urllib.request.Request(
+        f"{base}/api/v2/alerts",
+        data=json.dumps(alerts).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 200
+
+
 @pytest.mark.live
 @pytest.mark.skipif(
     shutil.which("prometheus-alertmanager") is None,
@@ -370,7 +394,9 @@ def test_live_alert_reaches_webhook_slack_and_email_with_rendered_text(
         },
     )
     out = tmp_path / "out"
-    pipeline.generate(spec, out, "local")
+    # the local rendering with Grafana kept, whether or not this host has it: the alerts link its dashboards
+    rendered = pipeline.render_spec(spec, "local", out)
+    write_tree(rendered.tree, out, Secrets(spec.parent), salt=rendered.stack.name)
     process = _start_alertmanager(
         "prometheus-alertmanager",
         out,
@@ -391,14 +417,7 @@ def test_live_alert_reaches_webhook_slack_and_email_with_rendered_text(
                 },
             }
         ]
-        request = urllib.request.Request(
-            f"{base}/api/v2/alerts",
-            data=json.dumps(alert).encode(),
-            method="POST",
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=5) as response:
-            assert response.status == 200
+        _send_alerts(base, alert)
         _wait(lambda: {p for p, _ in _Sink.received} >= {"/hook", "/slack"} and bool(_Smtp.messages), 30, "notices")
     finally:
         process.terminate()
@@ -427,6 +446,75 @@ def test_live_alert_reaches_webhook_slack_and_email_with_rendered_text(
     assert "Disk / on web1 is 97% full &amp; &lt;rising&gt;" in body  # html/template escaped the annotation
     assert '<a href="https://runbooks.example.com/disk-full">Runbook</a>' in body
     assert '<a href="https://am.example.com/#/silences/new?filter=%7Balertname%3D%22DiskFull%22%2C' in body
+
+
+class _WeChat(BaseHTTPRequestHandler):
+    """WeChat Work's API as Alertmanager's wechat notifier uses it: a token for the corp's secret, then a message."""
+
+    calls: ClassVar[list[tuple[str, str, dict[str, Any]]]] = []  # (method, path with query, JSON body)
+
+    def _reply(self, data: dict[str, Any]) -> None:
+        body = json.dumps(data).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        type(self).calls.append(("GET", self.path, {}))
+        self._reply({"errcode": 0, "access_token": "wx-token"})
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        type(self).calls.append(("POST", self.path, body))
+        self._reply({"errcode": 0, "errmsg": "ok"})
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.live
+@pytest.mark.skipif(binaries.find("alertmanager") is None, reason="no Alertmanager binary (prometheus-alertmanager)")
+def test_live_wechat_talks_to_its_api_url(
+    tmp_path: Path, write_spec: Callable[..., Path], port: Callable[[], int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`api_url` (a proxy, or WeChat Work hosted privately) is where Alertmanager asks for its token and posts."""
+    _WeChat.calls = []
+    api = ThreadingHTTPServer(("127.0.0.1", 0), _WeChat)
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    am_port = port()
+    monkeypatch.setenv("T_WECHAT_SECRET", SECRET_VALUES["T_WECHAT_SECRET"])
+    wechat = {**RECEIVERS["wechat"], "api_url": f"http://127.0.0.1:{api.server_port}/wx/cgi-bin/"}
+    spec = write_spec(
+        components={"alertmanager": {"port": am_port}},
+        notifications={
+            "receivers": [{"name": "wx", "wechat": wechat}],
+            "default_receiver": "wx",
+            "group_wait": "1s",
+        },
+    )
+    out = tmp_path / "out"
+    pipeline.generate(spec, out, "local")
+    binary = binaries.find("alertmanager")
+    assert binary is not None
+    process = _start_alertmanager(binary, out, tmp_path, am_port)
+    try:
+        alert = [{"labels": {"alertname": "QueueStuck", "severity": "critical"}, "annotations": {"summary": "stuck"}}]
+        _send_alerts(f"http://127.0.0.1:{am_port}", alert)
+        _wait(lambda: any(method == "POST" for method, _, _ in _WeChat.calls), 30, "the WeChat message")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        api.shutdown()
+        api.server_close()
+    (token_call,) = [c for c in _WeChat.calls if c[0] == "GET"]
+    assert token_call[1].startswith("/wx/cgi-bin/gettoken?")
+    assert f"corpsecret={SECRET_VALUES['T_WECHAT_SECRET']}" in token_call[1]
+    post = next(c for c in _WeChat.calls if c[0] == "POST")
+    assert post[1] == "/wx/cgi-bin/message/send?access_token=wx-token"
+    assert post[2]["agentid"] == "1000002" and post[2]["toparty"] == "2"
+    assert "stuck" in post[2]["text"]["content"]
 
 
 @pytest.mark.live

@@ -318,8 +318,28 @@ CASES: list[tuple[str, str | bytes | None, list[str]]] = [
         "slo-without-http",
         HEAD + "services: [{name: api, targets: ['api:80'], slos: [{name: a, objective: 99}]}]\n",
         [
-            "3:52: $.services[0].slos[0]: an SLO needs the service's http metrics: add http: {requests: "
-            "..., duration: ...}"
+            "3:52: $.services[0].slos[0]: an SLO needs the service's http metrics (add http: {requests: ..., "
+            "duration: ...}) or a probe that measures it (probe: <name of a blackbox probe>)"
+        ],
+    ),
+    (
+        "slo-probe-unknown",
+        HEAD + "exporters: {blackbox: {probes: [{name: web, targets: ['http://a/']}]}}\n"
+        "services: [{name: api, targets: ['api:80'], slos: [{name: a, objective: 99, probe: wbe}]}]\n",
+        ["4:84: $.services[0].slos[0].probe: no probe is named 'wbe' (probes: web)"],
+    ),
+    (
+        "slo-probe-without-probes",
+        HEAD + "services: [{name: api, targets: ['api:80'], slos: [{name: a, objective: 99, probe: web}]}]\n",
+        ["3:84: $.services[0].slos[0].probe: no probe is named 'web' (probes: none: add exporters.blackbox.probes)"],
+    ),
+    (
+        "slo-probe-with-threshold",
+        HEAD + "exporters: {blackbox: {probes: [{name: web, targets: ['http://a/']}]}}\n"
+        "services: [{name: api, targets: ['api:80'], slos: [{name: a, objective: 99, probe: web, threshold: 1s}]}]\n",
+        [
+            "4:100: $.services[0].slos[0].threshold: an SLO measured by a probe counts failed probes; a latency "
+            "threshold needs requests"
         ],
     ),
     # --- safety and wiring -----------------------------------------------------------------
@@ -424,6 +444,44 @@ CASES: list[tuple[str, str | bytes | None, list[str]]] = [
             "3:30: $.exporters.cadvisor.auth: cadvisor cannot enforce authentication, so promstack keeps it on "
             "127.0.0.1 and the stack's own network; remove auth (to reach it from elsewhere, put a proxy that "
             "checks credentials in front of it)"
+        ],
+    ),
+    # --- what only a cluster runs or scrapes (this table generates for compose) ------------
+    (
+        "kube-state-metrics-on-compose",
+        HEAD + "exporters:\n  kube_state_metrics: {}\n",
+        [
+            "4:23: $.exporters.kube_state_metrics: kube-state-metrics runs only on Kubernetes (promstack generate "
+            "--runtime kubernetes); on the compose runtime give it targets: [host:port] where one already runs, "
+            "and it is scraped there"
+        ],
+    ),
+    (
+        "service-only-in-a-cluster",
+        HEAD + "services:\n  - {name: api, kubernetes: {service: api, port: http}}\n",
+        [
+            "4:29: $.services[0].kubernetes: service 'api' has no targets: on the compose runtime a service is "
+            "scraped at host:port targets (kubernetes: only names its Service in a cluster); add targets, or "
+            "generate for Kubernetes (--runtime kubernetes)"
+        ],
+    ),
+    (
+        "service-scraped-nowhere",
+        HEAD + "services:\n  - {name: api, labels: {team: a}}\n",
+        [
+            "4:5: $.services[0]: a service needs targets (host:port of its instances) or kubernetes (the Service in "
+            "front of its pods, for --runtime kubernetes)"
+        ],
+    ),
+    (
+        "kubernetes-names",
+        HEAD + "kubernetes: {namespace: Shop_1}\n"
+        "services:\n  - {name: api, targets: ['a:1'], kubernetes: {service: api, port: http_metrics}}\n",
+        [
+            "3:25: $.kubernetes.namespace: 'Shop_1' is not a valid Kubernetes name (lower-case letters, digits and "
+            "-, at most 63, starting and ending with a letter or digit)",
+            "5:68: $.services[0].kubernetes.port: 'http_metrics' is not a valid Kubernetes port name (lower-case "
+            "letters, digits and -, at most 15, with a letter)",
         ],
     ),
     # --- everything at once: all reported, sorted by line, schema and semantic problems mixed --
@@ -652,6 +710,76 @@ CASES: list[tuple[str, str | bytes | None, list[str]]] = [
         [
             "5:38: $.notifications.receivers[0].msteams: msteams needs Alertmanager 0.28 or newer, but this stack "
             "runs 0.25; use the pinned version or another receiver kind"
+        ],
+    ),
+    # --- runbooks -------------------------------------------------------------------------------
+    (
+        "runbook-base-url-not-a-url",
+        HEAD + "alerts: {runbook_base_url: wiki/runbooks/}\n",
+        ["3:28: $.alerts.runbook_base_url: 'wiki/runbooks/' is not a valid URL (http:// or https://)"],
+    ),
+    (
+        "runbook-base-url-without-separator",
+        HEAD + "alerts: {runbook_base_url: 'https://wiki.example.com/runbooks'}\n",
+        [
+            "3:28: $.alerts.runbook_base_url: must end with '/', '#' or '=': every alert's runbook_url is this URL "
+            "followed by the alert name"
+        ],
+    ),
+    # --- receivers and their adapters ----------------------------------------------------------
+    (
+        "dingtalk-adapter-without-dingtalk-receiver",
+        NOTIFY + "components: {dingtalk: {port: 8061}}\n",
+        [
+            "6:24: $.components.dingtalk: no receiver uses dingtalk, so there is no dingtalk adapter to set up; "
+            "remove it or add a receiver with dingtalk: {...}"
+        ],
+    ),
+    (
+        "dingtalk-adapter-port-taken",
+        HEAD
+        + "components: {prometheus: {port: 9100}, dingtalk: {port: 9100}}\n"
+        + "notifications:\n  receivers: [{name: ding, dingtalk: {url: {env: DT}}}]\n  default_receiver: ding\n",
+        ["3:57: $.components.dingtalk.port: port 9100 is already used by prometheus; choose another"],
+    ),
+    (
+        "dingtalk-adapter-exposed",
+        HEAD
+        + "components: {dingtalk: {expose: true}}\n"
+        + "notifications:\n  receivers: [{name: ding, dingtalk: {url: {env: DT}}}]\n  default_receiver: ding\n",
+        [
+            "3:33: $.components.dingtalk.expose: dingtalk cannot enforce authentication, so promstack keeps it on "
+            "127.0.0.1 and the stack's own network; remove expose (to reach it from elsewhere, put a proxy that "
+            "checks credentials in front of it)"
+        ],
+    ),
+    (
+        "wechat-api-url-without-slash",
+        HEAD
+        + "notifications:\n  receivers: [{name: wx, wechat: {corp_id: c, agent_id: '1', api_secret: {env: X}, "
+        + "api_url: 'https://wx.example.com/cgi-bin'}}]\n  default_receiver: wx\n",
+        [
+            "4:93: $.notifications.receivers[0].wechat.api_url: must end with '/': Alertmanager appends gettoken "
+            "and message/send to it (e.g. https://qyapi.weixin.qq.com/cgi-bin/)"
+        ],
+    ),
+    (
+        "opsgenie-api-url-not-a-url",
+        HEAD
+        + "notifications:\n  receivers: [{name: og, opsgenie: {api_key: {env: X}, api_url: api.eu.opsgenie.com}}]\n"
+        + "  default_receiver: og\n",
+        [
+            "4:65: $.notifications.receivers[0].opsgenie.api_url: 'api.eu.opsgenie.com' is not a valid URL (http:// or https://)"
+        ],
+    ),
+    (
+        "wechat-api-url-not-a-url",
+        HEAD
+        + "notifications:\n  receivers: [{name: wx, wechat: {corp_id: c, agent_id: '1', api_secret: {env: X}, "
+        + "api_url: wx.example.com/}}]\n  default_receiver: wx\n",
+        [
+            "4:93: $.notifications.receivers[0].wechat.api_url: 'wx.example.com/' is not a valid URL "
+            "(http:// or https://)"
         ],
     ),
 ]

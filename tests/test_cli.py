@@ -33,7 +33,7 @@ notifications:
   routes: [{match: {severity: critical}, receiver: pager}]
   tests: [{labels: {severity: critical}, receivers: [RECEIVER]}]
 """
-COMMANDS = ["check", "generate", "test", "up", "down", "status", "diff"]
+COMMANDS = ["check", "generate", "test", "up", "down", "status", "diff", "backup", "restore", "report"]
 
 
 def invoke(*args: str, env: Mapping[str, str | None] | None = None) -> tuple[int, str, str]:
@@ -89,10 +89,49 @@ def test_an_endless_spec_file_is_refused(tmp_path: Path) -> None:
     assert err.startswith("/dev/zero:1:1: $: the spec is a character device, not a regular file")
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["report", "SPEC", "--since", "a month"], "--since 'a month' is not a duration"),
+        (["report", "SPEC", "--format", "pdf"], "--format must be one of html, markdown, json"),
+        (["restore", "SPEC", "missing.tar.gz"], "missing.tar.gz does not exist or is not a file"),
+        (["restore", "SPEC", "x.tar.gz", "--runtime", "k8s"], "--runtime must be one of auto, compose, local"),
+    ],
+    ids=["report-since", "report-format", "restore-missing", "restore-runtime"],
+)
+def test_operations_command_line_mistakes_exit_2(
+    args: list[str], message: str, routed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = invoke(
+        *[str(routed) if a == "SPEC" else a for a in args], env={"PROMSTACK_STATE_DIR": str(tmp_path)}
+    )
+    assert code == 2 and message in err, err
+    assert not (tmp_path / "t").exists()  # nothing claimed for a command that was wrong
+
+
+def test_operations_on_a_stack_that_is_not_deployed_exit_1(routed: Path, tmp_path: Path) -> None:
+    env = {"PROMSTACK_STATE_DIR": str(tmp_path / "state")}
+    for args in (["backup", str(routed), "-o", str(tmp_path / "b.tar.gz")], ["report", str(routed)]):
+        code, out, err = invoke(*args, env=env)
+        assert code == 1 and "is not deployed here" in err and out == ""
+    assert not (tmp_path / "b.tar.gz").exists() and not (tmp_path / "state").exists()
+
+
+def test_a_bad_archive_exits_2_and_places_nothing(routed: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.tar.gz"
+    bad.write_bytes(b"\x1f\x8b not really gzip")
+    env = {"PROMSTACK_STATE_DIR": str(tmp_path / "state")}
+    code, _, err = invoke("restore", str(routed), str(bad), env=env)
+    assert code == 2 and "damaged or truncated, or not a promstack backup" in err
+    root = tmp_path / "state" / "t"
+    assert not (root / "restore").exists() and not any((root / "data").iterdir())
+
+
 def test_generate_rejects_unknown_runtime(routed: Path, tmp_path: Path) -> None:
     code, _, err = invoke("generate", str(routed), "-o", str(tmp_path / "out"), "--runtime", "k8s")
     assert code == 2
-    assert "--runtime must be compose or local" in err
+    assert "--runtime must be compose, local or kubernetes" in err
     assert not (tmp_path / "out").exists()
 
 
@@ -204,3 +243,15 @@ def test_a_bug_is_reported_plainly_and_in_full_with_debug(
     monkeypatch.setattr(sys, "argv", ["promstack", "--debug", "generate", str(routed)])
     with pytest.raises(RuntimeError, match="a promstack bug"):
         cli.run()
+
+
+def test_up_refuses_volumes_a_killed_restore_was_writing(routed: Path, tmp_path: Path) -> None:
+    """A compose restore killed outright leaves restore.json naming its volumes: `up` must not start on them."""
+    from generator.runtimes.state import State
+
+    state = State(tmp_path / "state" / "t", "t")
+    state.claim()
+    state.restore_journal.write_text('{"volumes": ["t_prometheus-data"]}\n')
+    code, _, err = invoke("up", str(routed), "--runtime", "local", env={"PROMSTACK_STATE_DIR": str(tmp_path / "state")})
+    assert code == 1 and "a `promstack restore` was stopped while it wrote the data volumes" in err
+    assert not state.record_file.exists() and not state.tree.exists()

@@ -124,6 +124,7 @@ def test_dashboards_follow_the_spec_datasources_and_grid(write_spec: Callable[..
         "promstack-alerts",
         "promstack-self",
         "promstack-node",
+        "promstack-runbooks",
     }
     for board in found.values():
         for panel in board["panels"]:

@@ -82,6 +82,27 @@ BAD: list[tuple[str, str, list[str]]] = [
         ["7:23: $.dashboards.custom[1].uid: uid 'x' is already used by $.dashboards.custom[0]; add a unique uid"],
     ),
     (
+        "match-without-metric",
+        _board("[{title: P, expr: up, match: {instance: a}}]"),
+        [f"7:62: {P}[0].match: match narrows a declared metric's series; with expr, write the matchers"],
+    ),
+    (
+        "match-on-a-label-the-metric-lacks",
+        _board("[{title: P, metric: demo_checkouts_total, match: {outcom: failed}}]"),
+        [
+            f"7:91: {P}[0].match.outcom: demo_checkouts_total has no label 'outcom' (it has host, instance, job, "
+            "outcome, service, team)"
+        ],
+    ),
+    (
+        "match-with-an-undefined-variable",
+        _board(
+            "[{title: P, metric: demo_queue_depth, match: {instance: $inst}}]",
+            "      variables: [{name: instance, values: [a]}]\n",
+        ),
+        [f"8:89: {P}[0].match.instance: $inst is not a variable of this dashboard; did you mean 'instance'?"],
+    ),
+    (
         "variable-without-values",
         _board("[{title: P, expr: up}]", "      variables: [{name: job, metric: up}]\n"),
         [
@@ -152,6 +173,12 @@ SPEC: dict[str, Any] = {
                         "title": "Shipping",
                         "panels": [
                             {"title": "Queue", "type": "gauge", "metric": "demo_queue_depth", "max": 100},
+                            {
+                                "title": "Failed checkouts",
+                                "metric": "demo_checkouts_total",
+                                "match": {"outcome": "$outcome", "instance": "demo:8000"},
+                                "width": 24,
+                            },
                             {"title": "Queue by bar", "type": "bargauge", "metric": "demo_queue_depth", "width": 18},
                             {"title": "Latency", "type": "heatmap", "metric": "demo_checkout_duration_seconds"},
                             {"title": "Checkouts", "type": "table", "expr": "sum by (outcome) (demo_checkouts_total)"},
@@ -192,10 +219,11 @@ def test_custom_dashboards_are_laid_out_on_the_grid_row_by_row(tree: Tree) -> No
         ("timeseries", "Checkout p95", (0, 9, 12, 8)),  # 6 + 12 + 12 > 24: wraps below the tallest
         ("row", "Shipping", (0, 17, 24, 1)),
         ("gauge", "Queue", (0, 18, 6, 6)),
-        ("bargauge", "Queue by bar", (6, 18, 18, 6)),
-        ("heatmap", "Latency", (0, 24, 12, 8)),
-        ("table", "Checkouts", (0, 32, 24, 8)),
-        ("text", "Notes", (0, 40, 24, 3)),
+        ("timeseries", "Failed checkouts", (0, 24, 24, 8)),
+        ("bargauge", "Queue by bar", (0, 32, 18, 6)),
+        ("heatmap", "Latency", (0, 38, 12, 8)),
+        ("table", "Checkouts", (0, 46, 24, 8)),
+        ("text", "Notes", (0, 54, 24, 3)),
     ]
     assert overlaps(board) == [] and schema_errors(board) == []
     assert board["tags"] == ["promstack", "custom", "business"] and board["editable"] is False
@@ -224,6 +252,12 @@ def test_custom_panels_queries_units_and_options(tree: Tree) -> None:
     gauge = panels["Queue"]
     assert gauge["targets"][0]["expr"] == 'sum (demo_queue_depth{service="demo"})'
     assert gauge["fieldConfig"]["defaults"]["max"] == 100.0
+    # match narrows a declared metric's series: a $variable as a regex (All, several values), a value exactly
+    failed = panels["Failed checkouts"]["targets"][0]["expr"]
+    assert failed == (
+        'sum by (outcome) (rate(demo_checkouts_total{service="demo",instance="demo:8000",outcome=~"$outcome"}'
+        "[$__rate_interval]))"
+    )
     heat = panels["Latency"]["targets"][0]
     assert heat["format"] == "heatmap" and heat["legendFormat"] == "{{le}}"
     assert heat["expr"] == 'sum by (le) (rate(demo_checkout_duration_seconds_bucket{service="demo"}[$__rate_interval]))'

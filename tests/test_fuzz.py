@@ -28,7 +28,7 @@ from typer.testing import CliRunner
 from generator.cli import app
 from generator.errors import SpecError
 from generator.render import Target, render
-from generator.spec import build, load_file, load_text, validate
+from generator.spec import build, load_file, load_text, validated
 from generator.spec.formats import is_hostport
 from generator.units import duration_ms
 
@@ -245,9 +245,7 @@ def _refs(data: Any, kind: str) -> Iterator[str]:
 def _pipeline(spec: Path) -> bool:
     """True when the spec is valid; raises on anything but SpecError. Rendering is left to `generate`."""
     try:
-        doc = load_file(spec)
-        validate(doc)
-        build(doc)
+        validated(load_file(spec))  # the base and every environment
     except SpecError as exc:
         assert exc.problems
         for problem in exc.problems:

@@ -1,5 +1,6 @@
 """Golden trees: the files these renderers produce (prometheus.yml, compose.yaml, .env, blackbox-exporter/)
 for each case under tests/golden/<case>/, compared file by file; `pytest --update-golden` rewrites them.
+A case is rendered for compose unless its folder has a `runtime` file naming another (kubernetes).
 
 Also: every golden case and every spec in stack/ passes promtool and the compose client, and rendering
 is deterministic. Only our paths are compared, so other renderers' work does not break these cases;
@@ -27,19 +28,29 @@ SOURCES = {
     "example": ROOT / "stack/stack.yaml",
     "minimal": ROOT / "stack/examples/minimal.yaml",
     "large": ROOT / "stack/examples/large.yaml",
+    "example-kubernetes": ROOT / "stack/stack.yaml",
+    "cluster": ROOT / "stack/examples/kubernetes/cluster.yaml",
 }
-# shipped specs, plus golden cases that are not copies of one (a copy would only repeat the same work)
+
+
+def runtime_of(case: str) -> str:
+    marker = GOLDEN / case / "runtime"
+    return marker.read_text().strip() if marker.is_file() else "compose"
+
+
+# shipped specs that run on compose and local, plus golden cases for those that are not copies of one (a
+# copy would only repeat the same work)
 SPECS = sorted(
     [*ROOT.glob("stack/*.yaml"), *ROOT.glob("stack/examples/*.yaml")]
-    + [GOLDEN / c / "stack.yaml" for c in CASES if c not in SOURCES]
+    + [GOLDEN / c / "stack.yaml" for c in CASES if c not in SOURCES and runtime_of(c) != "kubernetes"]
 )
 HASH = re.compile(r"(promstack\.config-hash: )[0-9a-f]{16}")
 
 
-def golden_files(spec: Path) -> dict[str, str]:
+def golden_files(spec: Path, runtime: str = "compose") -> dict[str, str]:
     """The whole rendered tree. A secret file is shown as its declaration (template and references),
     so reviewers see where secrets go without any value being involved."""
-    tree = render(load_stack(spec), Target("compose", "/promstack"))
+    tree = render(load_stack(spec, runtime=runtime), Target(runtime, "/promstack"))
     files = dict(tree.files)
     for path, secret in tree.secrets.items():
         refs = "".join(
@@ -55,7 +66,8 @@ def masked(text: str) -> str:
 
 
 def test_the_cases_exist() -> None:
-    assert {"example", "minimal", "large"} <= set(CASES)
+    assert {"example", "minimal", "large", "example-kubernetes", "cluster"} <= set(CASES)
+    assert runtime_of("example-kubernetes") == runtime_of("cluster") == "kubernetes"
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -66,7 +78,7 @@ def test_golden(case: str, update_golden: bool) -> None:
         if update_golden:
             shutil.copyfile(source, spec)
         assert spec.read_text() == source.read_text(), f"{spec} is no longer a copy of {source}"
-    files = golden_files(spec)
+    files = golden_files(spec, runtime_of(case))
     expected_dir = GOLDEN / case / "expected"
     if update_golden:
         shutil.rmtree(expected_dir, ignore_errors=True)
@@ -93,10 +105,16 @@ def test_compose_client_accepts_the_compose_rendering(spec: Path) -> None:
     assert pipeline.check_spec(spec, only=["compose/config"]).passed == ["compose/config"]
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda p: str(p.relative_to(ROOT)))
-@pytest.mark.parametrize("runtime", ["compose", "local"])
+# every spec on every runtime it renders for (cluster.yaml: Kubernetes only)
+RENDERINGS = [(spec, runtime) for spec in SPECS for runtime in ("compose", "local", "kubernetes")]
+RENDERINGS.append((SOURCES["cluster"], "kubernetes"))
+
+
+@pytest.mark.parametrize(
+    ("spec", "runtime"), RENDERINGS, ids=lambda v: str(v.relative_to(ROOT)) if isinstance(v, Path) else v
+)
 def test_rendering_is_deterministic(spec: Path, runtime: str) -> None:
-    first, second = (render(load_stack(spec), Target(runtime, "/promstack")) for _ in range(2))
+    first, second = (render(load_stack(spec, runtime=runtime), Target(runtime, "/promstack")) for _ in range(2))
     assert first.files == second.files
     assert first.secrets == second.secrets
     assert first.env == second.env

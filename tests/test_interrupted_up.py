@@ -3,7 +3,7 @@ finished by the next `up`: it reloads what the interrupted one left unconfirmed 
 changes" while Prometheus and Alertmanager still run their old configuration.
 
 The interruption points are exact: `PROMSTACK_TEST_PAUSE_AT=<step>` (a hook for tests only, see
-`apply.checkpoint`) makes `up` announce the step on stderr and wait there until it is killed.
+`generator/pause.py`) makes `up` announce the step on stderr and wait there until it is killed.
 """
 
 from __future__ import annotations
@@ -29,22 +29,26 @@ from test_runtime_local import (
     rule_names,
 )
 
-from generator.runtimes.apply import PAUSE_ENV
+from generator.pause import PAUSE_ENV
 
 pytestmark = pytest.mark.live
 # after the files are installed; after the processes are converged (the record is saved); after the reloads
 POINTS = ["installed", "converged", "reloaded"]
-# the journal is the engine's, so one point on compose too
+# the journal is the engine's, so on compose the two points that differ there (a reload-only change does
+# nothing at converge on compose): before and after the reloads
 CASES = [
     *(
         pytest.param("local", point, id=f"local-{point}", marks=pytest.mark.xdist_group("runtime-local"))
         for point in POINTS
     ),
-    pytest.param(
-        "compose",
-        "installed",
-        id="compose-installed",
-        marks=[pytest.mark.docker, pytest.mark.xdist_group("runtime-compose")],
+    *(
+        pytest.param(
+            "compose",
+            point,
+            id=f"compose-{point}",
+            marks=[pytest.mark.docker, pytest.mark.xdist_group("runtime-compose")],
+        )
+        for point in ("installed", "reloaded")
     ),
 ]
 
@@ -126,3 +130,42 @@ def test_next_up_applies_what_an_interrupted_up_left_unconfirmed(
         assert marker.lower() in alertmanager_config(stack)
         # and once confirmed, the next `up` has nothing left to do
         assert "applied: nothing (no changes)" in stack.up().stdout
+
+
+def retention(stack: Deployment) -> str:
+    flags = get_json(f"{stack.prometheus}/api/v1/status/flags") or {}
+    return str(flags.get("data", {}).get("storage.tsdb.retention.time", ""))
+
+
+@pytest.mark.xdist_group("runtime-local")
+def test_a_rollback_cut_short_still_gets_its_restart_applied(
+    write_spec: Callable[..., Path],
+    port: Callable[[], int],
+    deployments: Callable[..., Deployment],
+    tmp_path: Path,
+) -> None:
+    """A change that recreates Prometheus (a new flag) fails on Alertmanager and is rolled back: Prometheus
+    is back on its old flags, but state.json already records the new ones. Killed or interrupted right
+    there, the journal is all that says Prometheus does not run what the record says: the next `up` must
+    recreate it, not merely reload it, and never report "no changes" while it runs the old flags."""
+    need_binaries()
+    ports = free_ports(port, "prometheus", "alertmanager", "node")
+    spec = write_spec(spec_with("local", ports, "Before"))
+    stack = deployments(spec, "local", ports)
+    stack.up()
+    assert retention(stack) != "3d"
+    for signum in (signal.SIGKILL, signal.SIGINT):
+        days = {signal.SIGKILL: "3d", signal.SIGINT: "4d"}[signum]
+        write_spec({**spec_with("local", ports, "Before"), "retention": {"time": days}})
+        stack.extra_env["HOOK_URL"] = "http://[refused/hook"  # Alertmanager refuses to load it: a rollback
+        printed = interrupted_up(stack, "rolled-back", signum, tmp_path / f"rollback-{signum.name}.log")
+        assert "recreate" in printed and "rolling back" in printed, printed
+        assert retention(stack) != days  # the rollback had put Prometheus back on its old flags
+
+        stack.extra_env["HOOK_URL"] = "http://127.0.0.1:9/unused"
+        result = stack.up()
+        said = result.stdout + result.stderr
+        assert "recreate prometheus" in result.stdout, said
+        assert retention(stack) == days
+        if signum == signal.SIGKILL:  # (once is proof enough: every `up` here takes ten seconds of checks)
+            assert "applied: nothing (no changes)" in stack.up().stdout

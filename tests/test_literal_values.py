@@ -97,6 +97,8 @@ def _place(path: Path_, value: Any) -> dict[str, Any]:
 
 SINGLE_LINE = _of_type({"string"})
 NUMBERS = _of_type({"number", "integer"})
+# every mapping whose keys the user chooses (labels, matchers, overrides, ...): a key is a value too
+MAPS = {_json_path(p): p for p, node in _fields(schema()) if isinstance(node.get("additionalProperties"), dict)}
 
 
 def test_the_walk_finds_the_fields_the_issue_names() -> None:
@@ -137,6 +139,30 @@ def test_single_line_fields_refuse_line_breaks(
     result = _generate(tmp_path, monkeypatch, _place(SINGLE_LINE[path], f"a{brk}b"))
     what = "a line break" if brk == "\n" else "a carriage return"
     line = re.compile(rf"stack\.yaml:\d+:\d+: {re.escape(path)}: must be a single line, but it contains {what}")
+    assert any(line.fullmatch(text) for text in result.stderr.splitlines()), result.stderr
+
+
+def test_the_walk_finds_every_map_of_user_keys() -> None:
+    assert {"$.external_labels", "$.services[0].labels", "$.alerts.overrides"} <= set(MAPS)
+    assert {"$.notifications.routes[0].match", "$.notifications.routes[0].match_re"} <= set(MAPS)
+    assert "$.notifications.tests[0].labels" in MAPS
+
+
+@pytest.mark.parametrize("verb", ["generate", "check"])
+@pytest.mark.parametrize("brk", ["\n", "\r"], ids=["LF", "CR"])
+@pytest.mark.parametrize("path", sorted(MAPS))
+def test_keys_refuse_line_breaks(
+    path: str, brk: str, verb: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key lands where a value does (a label name in prometheus.yml, a matcher in alertmanager.yml): a line
+    break in one was let through to the tools (exit 1, or a crash rendering a route's matchers)."""
+    key = f"a{brk}b"
+    result = _generate(tmp_path, monkeypatch, _place(MAPS[path], {key: "x"}), verb)
+    what = "a line break" if brk == "\n" else "a carriage return"
+    where = re.escape(f"{path}[{key!r}]")
+    line = re.compile(
+        rf"stack\.yaml:\d+:\d+: {where}: the key {re.escape(repr(key))} must be a single line, but it contains {what}"
+    )
     assert any(line.fullmatch(text) for text in result.stderr.splitlines()), result.stderr
 
 
@@ -337,20 +363,32 @@ AWKWARD = {
     "backslashes": "pa\\ss\\",
     "equals": "pa=ss",
     "all-at-once": " '\"a#b;c=d\\e` ",
+    "at": "pa@ss",
+    "slash": "pa/ss/",
+    "parens": "pa(ss)",
+    "backtick": "pa`ss",
+    "leading-backtick": "`pass`",
+    "unicode": "pässwörd€",
+    "percent": "pa%41ss",
+    "tab": "pa\tss",
 }
 
 
-@pytest.mark.parametrize("field", ["user", "password"])
-@pytest.mark.parametrize("awkward", sorted(AWKWARD))
+# the exporter joins user:password at the first colon: a user with one is refused at validation, a password keeps it
+PASSWORD_ONLY = {"colon": "pa:ss:", "at-colon": "u@h:p"}
+CREDENTIALS = [(field, name) for field in ("user", "password") for name in sorted(AWKWARD)]
+CREDENTIALS += [("password", name) for name in sorted(PASSWORD_ONLY)]
+
+
+@pytest.mark.parametrize(("field", "awkward"), CREDENTIALS)
 def test_mysqld_exporter_logs_in_with_the_credentials_as_written(
     field: str, awkward: str, tmp_path: Path, port: Callable[[], int]
 ) -> None:
     binary = next((p for b in catalog.entry("mysqld-exporter").binaries if (p := shutil.which(b))), None)
     if binary is None:
         pytest.skip("needs mysqld_exporter (Debian package prometheus-mysqld-exporter)")
-    user, password = ("exporter", "s3cret") if field == "password" else (AWKWARD[awkward], "s3cret")
-    if field == "password":
-        password = AWKWARD[awkward]
+    value = {**AWKWARD, **PASSWORD_ONLY}[awkward]
+    user, password = ("exporter", value) if field == "password" else (value, "s3cret")
     with FakeMySQL(user, password) as db:
         mysqld = {"address": f"127.0.0.1:{db.port}", "user": user, "password": {"env": "MYSQL_PW"}, "port": port()}
         stack = build(exporters={"mysqld": mysqld}, components={"grafana": {"enabled": False}})

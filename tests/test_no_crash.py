@@ -128,16 +128,30 @@ def held_lock(root: Path) -> Iterator[None]:
         yield
 
 
-@pytest.mark.parametrize("command", ["up", "down"])
-@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e999", "-1", "soon", "0x10", "86401"])
-def test_a_bad_lock_timeout_is_refused(value: str, command: str, spec: Path, tmp_path: Path) -> None:
-    root = own_state_dir(spec, tmp_path / "state")
-    with held_lock(root):
-        result = promstack(
-            command, str(spec), "--runtime", "local", state=tmp_path / "state", PROMSTACK_LOCK_TIMEOUT=value
-        )
+BAD_SECONDS = ["nan", "inf", "-inf", "1e999", "-1", "soon", "0x10", "86401"]
+# every wait the user sets: the lock wait of up and down, and how long up waits for health
+WAITS = ["PROMSTACK_LOCK_TIMEOUT up", "PROMSTACK_LOCK_TIMEOUT down", "up --timeout"]
+
+
+@pytest.mark.parametrize("wait", WAITS)
+@pytest.mark.parametrize("value", BAD_SECONDS)
+def test_a_bad_wait_is_refused(value: str, wait: str, spec: Path, tmp_path: Path) -> None:
+    """nan (every comparison false) or inf would make a wait without end; garbage must not mean a default.
+    The lock is held meanwhile, as a running `up` would: a wait that were accepted would show as a hang."""
+    name, command = wait.split(" ", 1)
+    if name == "PROMSTACK_LOCK_TIMEOUT":
+        with held_lock(own_state_dir(spec, tmp_path / "state")):
+            result = promstack(command, str(spec), "--runtime", "local", state=tmp_path / "state", **{name: value})
+    else:  # refused before the lock is even asked for: no state dir is made
+        result = promstack("up", str(spec), "--runtime", "local", "--timeout", value, state=tmp_path / "state")
+        assert not (tmp_path / "state").exists()
     message = clean_failure(result, (2,))
-    assert f"error: PROMSTACK_LOCK_TIMEOUT={value!r} is not a number of seconds from 0 to 86400" in message
+    if name == "PROMSTACK_LOCK_TIMEOUT":
+        assert f"error: PROMSTACK_LOCK_TIMEOUT={value!r} is not a number of seconds from 0 to 86400" in message
+    elif value == "soon" or value == "0x10":  # not a number at all: the command line parser says so
+        assert "Invalid value for '--timeout'" in message
+    else:
+        assert "error: --timeout=" in message and "is not a number of seconds from 0 to 86400" in message
 
 
 def test_a_good_lock_timeout_still_waits_that_long(spec: Path, tmp_path: Path) -> None:
@@ -263,8 +277,10 @@ def rolled_back(stack: Deployment, tmp_path: Path, spec: dict[str, Any], _: Call
     assert "back on its previous configuration" in up_fails(stack)
 
 
-def interrupted(stack: Deployment, tmp_path: Path, spec: dict[str, Any], _: Callable[..., Path]) -> None:
-    """Ctrl-C once `up` has staged the next tree (it is starting the stack, or waiting for health)."""
+def interrupted(
+    stack: Deployment, tmp_path: Path, spec: dict[str, Any], _: Callable[..., Path], signum: int = signal.SIGINT
+) -> None:
+    """Ctrl-C (or SIGTERM) once `up` has staged the next tree (it is starting the stack, or waiting for health)."""
     run = subprocess.Popen(
         [PROMSTACK, "up", str(stack.spec), "--runtime", "local", "--timeout", "120"],
         env=stack.env,
@@ -274,13 +290,13 @@ def interrupted(stack: Deployment, tmp_path: Path, spec: dict[str, Any], _: Call
     )
     try:
         wait_for("staging/ to be written", lambda: (stack.root / "staging" / ".promstack.json").exists(), 120, 0.01)
-        run.send_signal(signal.SIGINT)
+        run.send_signal(signum)
         _, stderr = run.communicate(timeout=120)
     finally:
         if run.poll() is None:
             run.kill()
             run.communicate()
-    assert run.returncode in (1, 130), stderr
+    assert run.returncode in (1, 128 + signum), stderr
     assert "Traceback" not in stderr and "internal error" not in stderr, stderr
 
 
@@ -289,6 +305,8 @@ FAILURES = {
     "failed-converge": failed_first_converge,
     "rollback": rolled_back,
     "interrupt": interrupted,
+    # a `timeout`, a service manager or a closed terminal: no Python clean-up at all, until it was handled
+    "terminate": lambda *args: interrupted(*args, signum=signal.SIGTERM),
 }
 
 

@@ -12,16 +12,19 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from conftest import skip_or_fail
 from test_write import ENV, SMALL
 from typer.testing import CliRunner
 
 from generator.cli import app
+from generator.pause import PAUSE_ENV
 
 MARKER = ".promstack-state"  # (a literal, not imported: so this file also runs against the code before it)
 
@@ -121,10 +124,46 @@ def scene_in_our_folders(base: Path, spec: Path) -> Scene:
     return base, "stack.yaml", "out", out, ["prometheus/rules/team.rules.yml", "alertmanager/NOTES", "prometheus/mine"]
 
 
+def scene_symlink_chain(base: Path, spec: Path) -> Scene:
+    """`-o` through two symlinks, one of them relative."""
+    real = base / "real-out"
+    fresh_output(real, spec)
+    git_repo(real)
+    (base / "first").symlink_to(real)
+    (base / "second").symlink_to("first")
+    return base, "stack.yaml", "second", real, [".git"]
+
+
+def scene_nested_worktree(base: Path, spec: Path) -> Scene:
+    """The output holds a git worktree of a repository elsewhere (its `.git` is a file pointing back)."""
+    out = base / "out"
+    fresh_output(out, spec)
+    repo = base / "repo"
+    git_repo(repo)
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "x"], check=True, timeout=30)
+    subprocess.run([*git, "worktree", "add", "-q", str(out / "wt")], check=True, timeout=30)
+    return base, "stack.yaml", "out", out, ["wt"]
+
+
+def scene_output_is_a_worktree(base: Path, spec: Path) -> Scene:
+    """The output folder itself is a git worktree: its `.git` is a file, git's record points at the path."""
+    repo = base / "repo"
+    git_repo(repo)
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "x"], check=True, timeout=30)
+    subprocess.run([*git, "worktree", "add", "-q", str(base / "out")], check=True, timeout=30)
+    fresh_output(base / "out", spec)
+    return base, "stack.yaml", "out", base / "out", [".git"]
+
+
 SCENES = {
     "dotdot": scene_dotdot,
     "dot": scene_dot,
     "symlink": scene_symlink,
+    "symlink-chain": scene_symlink_chain,
+    "nested-worktree": scene_nested_worktree,
+    "output-is-a-worktree": scene_output_is_a_worktree,
     "spec-folder": scene_spec_folder,
     "spec-parent": scene_spec_parent,
     "in-our-folders": scene_in_our_folders,
@@ -157,6 +196,12 @@ def test_generate_keeps_what_is_not_ours(name: str, tmp_path: Path, monkeypatch:
     assert ours == {rel: entry for rel, entry in tree(expected).items() if entry[0] == "file"}
     if name == "symlink":
         assert (base / "link").is_symlink() and (base / "link").resolve() == out
+    if "worktree" in name:  # git still knows its worktree where it was, and the worktree its repository
+        listed = subprocess.run(["git", "-C", str(base / "repo"), "worktree", "list"], capture_output=True, text=True)
+        assert "prunable" not in listed.stdout, listed.stdout
+        worktree = out / "wt" if name == "nested-worktree" else out
+        status = subprocess.run(["git", "-C", str(worktree), "status", "--short"], capture_output=True, text=True)
+        assert status.returncode == 0, status.stderr
 
 
 def refuse_user_compose(base: Path, spec: Path) -> tuple[Path, str]:
@@ -215,6 +260,98 @@ def test_generate_refuses_where_the_users_entry_is_in_the_way(
     assert "Traceback" not in output
     assert "promstack did not write, where it writes now: " + named in " ".join(output.split())
     assert tree(tmp_path) == before  # nothing changed, nothing written through the link
+
+
+@pytest.fixture
+def mount(tmp_path: Path) -> Iterator[Callable[[Path], Path]]:
+    """Mount a small tmpfs at a folder (needs root, as the CI runs); unmounted at the end."""
+    mounted: list[Path] = []
+
+    def make(where: Path) -> Path:
+        where.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where)], capture_output=True)
+        if done.returncode != 0:
+            skip_or_fail(f"needs `mount -t tmpfs` (root): {done.stderr.decode().strip()}")
+        mounted.append(where)
+        return where
+
+    yield make
+    for where in reversed(mounted):
+        subprocess.run(["umount", str(where)], check=True, timeout=30)
+
+
+@pytest.mark.parametrize("where", ["output-is-a-mount-point", "output-holds-a-mount"])
+def test_a_mount_is_refused_by_name_and_nothing_moves(
+    where: str, tmp_path: Path, mount: Callable[[Path], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mount point cannot be renamed: `generate` used to fail half-way with "Invalid cross-device link" or
+    "Device or resource busy"; it now says why before anything moves."""
+    spec = tmp_path / "stack.yaml"
+    spec.write_text(SMALL)
+    out = tmp_path / "out"
+    if where == "output-is-a-mount-point":
+        user_files(mount(out), "keep.txt")
+        said = f"{out} is a mount point"
+    else:
+        fresh_output(out, spec)
+        user_files(mount(out / "data"), "keep.txt")
+        said = f"{out} holds what promstack did not write on another filesystem: data"
+    before = tree(tmp_path)
+    code, printed = generate(str(spec), str(out), tmp_path, monkeypatch)
+    assert code == 1, printed
+    assert said in " ".join(printed.split())
+    assert tree(tmp_path) == before
+
+
+def killed_generate(spec: Path, out: Path, step: str, signum: signal.Signals) -> str:
+    """`promstack generate` stopped at `step` (generator/pause.py) and sent `signum`; what it printed."""
+    env = {**os.environ, **ENV, PAUSE_ENV: step}
+    run = subprocess.Popen(
+        [PROMSTACK, "generate", str(spec), "-o", str(out)], env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert run.stderr is not None
+        line = run.stderr.readline()
+        assert f"paused at {step}" in line, line + run.stderr.read()
+        run.send_signal(signum)
+        return line + run.communicate(timeout=60)[1]
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+
+
+@pytest.mark.parametrize(
+    ("step", "signum"),
+    [("moved-in", signal.SIGKILL), ("swapped", signal.SIGKILL), ("moved-in", signal.SIGINT)],
+    ids=["killed-moved-in", "killed-swapped", "interrupted-moved-in"],
+)
+def test_a_killed_generate_loses_nothing(step: str, signum: signal.Signals, tmp_path: Path) -> None:
+    """Killed while the user's entries sit in the new tree (moved-in), or once it is swapped in but the old
+    one not yet removed: the next `generate` puts everything back and removes what the killed run left.
+    Interrupted (Ctrl-C), it puts everything back itself."""
+    spec = tmp_path / "stack.yaml"
+    spec.write_text(SMALL)
+    out = tmp_path / "out"
+    fresh_output(out, spec)
+    git_repo(out)
+    user_files(out, "NOTES.md", "prometheus/rules/team.rules.yml")
+    theirs = {
+        rel: entry for rel, entry in tree(out).items() if rel.startswith((".git", "NOTES", "prometheus/rules/team"))
+    }
+    killed_generate(spec, out, step, signum)
+    if signum == signal.SIGINT:
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "stack.yaml"]
+    elif step == "moved-in":  # this is what the journal is for: the user's entries are in the new tree
+        assert not (out / ".git").exists()
+
+    result = CliRunner(env=ENV).invoke(app, ["generate", str(spec), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    if signum == signal.SIGKILL:
+        assert f"note: an earlier generate into {out} was killed" in result.output
+    after = tree(out)
+    assert {rel: after.get(rel) for rel in theirs} == theirs
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "stack.yaml"]  # no journal, no temp folders
 
 
 # --- the state directory -----------------------------------------------------------------------------------
@@ -320,25 +457,39 @@ def test_a_state_dir_of_an_earlier_promstack_is_adopted(
 @pytest.mark.parametrize(
     "entry", ["tree", "staging", "data", "logs", "run", "generated", "last-good", "state.json", "lock", "pending.json"]
 )
-def test_nothing_is_written_through_a_symlink_in_the_state_dir(entry: str, tmp_path: Path, state_spec: Path) -> None:
+@pytest.mark.parametrize("made_by", ["this-promstack", "an-earlier-promstack"])
+def test_nothing_is_written_through_a_symlink_in_the_state_dir(
+    entry: str, made_by: str, tmp_path: Path, state_spec: Path
+) -> None:
+    """Also in a folder an earlier promstack left (no marker yet): refused before it is adopted, so not even
+    the marker is written into it, nor its mode changed."""
     state = tmp_path / "state"
     root = state / "pst-own"
-    created = promstack("down", str(state_spec), "--runtime", "local", state=state)  # creates the state dir
-    assert created.returncode == 0, created.stderr
-    assert (root / MARKER).is_file()
+    if made_by == "this-promstack":
+        created = promstack("down", str(state_spec), "--runtime", "local", state=state)  # creates the state dir
+        assert created.returncode == 0, created.stderr
+        assert (root / MARKER).is_file()
+    else:  # the layout an earlier `down` left: the lock and promstack's folders, no marker
+        user_files(root, "lock")
+        root.chmod(0o755)
     elsewhere = tmp_path / "elsewhere"
     user_files(elsewhere, "precious")
     target = elsewhere if entry not in ("state.json", "lock", "pending.json") else elsewhere / "precious"
     (root / entry).unlink(missing_ok=True)
     (root / entry).symlink_to(target)
-    before = tree(elsewhere)
+    before, ours_before = tree(elsewhere), tree(root)
+    mode = root.stat().st_mode
     for args in (["up", "--runtime", "local"], ["down", "--runtime", "local", "--volumes"]):
         result = promstack(args[0], str(state_spec), *args[1:], state=state)
         assert result.returncode == 1, result.stdout + result.stderr
         assert "Traceback" not in result.stderr
-        assert f"{root / entry} is a symlink; promstack never writes through one" in result.stderr
+        refused = f"{root / entry} is a symlink; promstack never writes through one"
+        if made_by != "this-promstack" and entry in ("state.json", "lock"):  # then nothing says it is ours
+            refused = f"the state directory {root} was not created by promstack"
+        assert refused in result.stderr
     assert tree(elsewhere) == before
     assert (root / entry).is_symlink()
+    assert tree(root) == ours_before and root.stat().st_mode == mode
 
 
 @pytest.mark.parametrize("inner", ["tree/prometheus", "data/prometheus", "logs/supervisord.log", "generated/grafana"])

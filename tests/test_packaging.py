@@ -40,6 +40,11 @@ def test_the_wheel_ships_the_catalog_and_checks_a_spec(tmp_path: Path) -> None:
         "stack/stack.yaml",
     ):
         assert f"generator/_catalog/{shipped}" in names
+    # what the Kubernetes rendering and its check read at run time
+    assert {
+        "generator/kubernetes/schemas/prometheus-operator-crds.json",
+        "generator/templates/kubernetes-readme.md.j2",
+    } <= names
     target = tmp_path / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target", str(target), str(wheel)],
@@ -65,3 +70,14 @@ def test_the_wheel_ships_the_catalog_and_checks_a_spec(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     found = re.search(r"all (\d+) checks passed, (\d+) skipped", done.stdout)
     assert found and int(found[1]) + int(found[2]) == 10, done.stdout  # dashboards/live needs --live
+    kubernetes = subprocess.run(
+        [sys.executable, "-c", code, str(target), "check", str(ROOT / "stack/stack.yaml"), "--runtime", "kubernetes"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert kubernetes.returncode == 0, kubernetes.stderr
+    assert "ok  kubernetes/resources" in kubernetes.stdout

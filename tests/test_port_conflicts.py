@@ -20,6 +20,7 @@ DOCKER = [pytest.mark.docker, pytest.mark.xdist_group("runtime-compose")]
 PAIRS = [
     *(pytest.param("local", "local", key, id=f"local-local-{key}") for key in COMPONENTS),
     pytest.param("local", "compose", "prometheus", id="local-compose-prometheus", marks=DOCKER),
+    pytest.param("compose", "local", "node", id="compose-local-node", marks=DOCKER),
     pytest.param("compose", "compose", "alertmanager", id="compose-compose-alertmanager", marks=DOCKER),
 ]
 
@@ -55,8 +56,10 @@ def test_second_project_on_a_taken_port_fails_before_starting_anything(
     assert taken in result.stderr or f"port {ports_a[shared]} ({component}) is published by" in result.stderr
     if first == "local":  # A's own process, by pid and command
         assert f"{taken} pid {main_pid(a, component)} (" in result.stderr, result.stderr
-    else:  # A's container, by name
+    elif second == "compose":  # A's container, by name
         assert containers(a.project)[component].name in result.stderr, result.stderr
+    else:  # the engine's proxy that publishes A's container port, by pid and command
+        assert f"{taken} pid " in result.stderr and "docker-proxy" in result.stderr, result.stderr
     assert "nothing was started" in result.stderr
     # nothing of B: no state record, no supervisord or program, no container, none of its other ports
     assert not (b.root / "state.json").exists()

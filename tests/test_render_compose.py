@@ -198,6 +198,7 @@ def test_command_lines_per_runtime() -> None:
         "--storage.tsdb.retention.time=30d",
         "--storage.tsdb.retention.size=5GB",
         "--web.enable-lifecycle",
+        "--web.enable-admin-api",
         "--enable-feature=expand-external-labels",
         "--web.listen-address=:9090",
         "--web.external-url=http://localhost:9090",
@@ -229,6 +230,17 @@ def test_command_lines_per_runtime() -> None:
     env = environment(stack, "grafana", local, data_dir="/var/gf")
     assert env["GF_PATHS_PROVISIONING"] == "/srv/t/grafana/provisioning" and env["GF_PATHS_DATA"] == "/var/gf"
     assert env["GF_SERVER_HTTP_ADDR"] == "127.0.0.1" and env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+
+
+def test_the_admin_api_only_where_prometheus_is_on_loopback_alone() -> None:
+    """TSDB snapshots (`promstack backup`) need the admin API, which also deletes series: never on a port the
+    network reaches. An exposed Prometheus on compose goes without; the local runtime binds 127.0.0.1 always."""
+    exposed = build(
+        components={"prometheus": {"expose": True, "auth": {"basic": {"username": "ops", "password": {"env": "P"}}}}}
+    )
+    assert "--web.enable-admin-api" not in command(exposed, "prometheus", COMPOSE)
+    assert "--web.enable-admin-api" in command(exposed, "prometheus", Target("local", "/srv/t"), data_dir="/d")
+    assert "--web.enable-admin-api" in command(build(), "prometheus", COMPOSE)
 
 
 def test_blackbox_config_is_accepted_by_blackbox_exporter(tmp_path: Path) -> None:

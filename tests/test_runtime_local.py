@@ -262,15 +262,23 @@ def test_up_status_down_keeps_data_until_volumes(
     write_spec: Callable[..., Path], port: Callable[[], int], deployments: Callable[..., Deployment]
 ) -> None:
     need_binaries()
-    ports = free_ports(port, "prometheus", "alertmanager", "node", "grafana")
+    ports = free_ports(port, "prometheus", "alertmanager", "node", "grafana", "cadvisor")
     spec = base_spec(ports, "rtlocal")
     spec["components"]["grafana"] = {"port": ports["grafana"]}  # enabled: no Grafana binary here
+    spec["exporters"]["cadvisor"] = {"port": ports["cadvisor"]}  # Debian packages no cAdvisor
     stack = deployments(write_spec(spec), "local", ports)
 
     result = stack.up()
-    # no Grafana here: reported plainly, not a failure, and left out (no scrape job paging about it)
-    assert "not running: grafana is not installed" in result.stdout
-    assert "Grafana" not in result.stdout.split("not running:")[0]
+    # no Grafana nor cAdvisor here: reported plainly, not a failure, and left out with their alerts and
+    # dashboards (no scrape job paging about them, no rule on metrics nobody produces)
+    for name in ("grafana", "cadvisor"):
+        assert f"left out on the local runtime, with its alerts and dashboard: {name} is not installed" in result.stdout
+        assert f"left out on the local runtime, with its alerts and dashboard: {name} is not installed" in result.stderr
+    assert "Grafana" not in result.stdout.split("left out")[0]
+    assert not {"ContainerOomKilled", "ContainerCpuThrottled", "ContainerHighMemoryUsage"} & rule_names(
+        stack.prometheus
+    )
+    assert "TargetDown" in rule_names(stack.prometheus)
     assert f"Prometheus    http://localhost:{ports['prometheus']}" in result.stdout
     assert "scrape targets: 3 of 3 up" in result.stdout
     report = stack.status()
@@ -284,6 +292,8 @@ def test_up_status_down_keeps_data_until_volumes(
     assert components["prometheus"]["version"].startswith("2.42")
     assert components["alertmanager"]["health"] == "healthy"
     assert components["grafana"]["state"] == "skipped"
+    assert components["cadvisor"]["state"] == "skipped"
+    assert components["cadvisor"]["reason"].startswith("cadvisor is not installed")
     assert {t["job"]: t["health"] for t in report["targets"]} == {
         "prometheus": "up",
         "alertmanager": "up",

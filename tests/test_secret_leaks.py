@@ -149,6 +149,13 @@ def _string_fields() -> Iterator[tuple[str, str]]:
 
 
 STRING_FIELDS = sorted(_string_fields())
+# fields validated as URLs (opsgenie and wechat api_url): the forgeries go into the path of a valid one
+URL_FIELDS = {
+    (kind, field)
+    for kind, sub in spec_schema.schema()["$defs"]["receiver"]["properties"].items()
+    for field, spec in sub.get("properties", {}).items()
+    if spec.get("format") == "url"
+}
 # what a placeholder or the old marker looked like, and string.Template's own syntax
 FORGERIES = [
     "${secret0}",
@@ -174,6 +181,8 @@ def test_no_spec_string_pulls_a_secret_in(
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     forged = " ".join(FORGERIES)
+    if (kind, field) in URL_FIELDS:
+        forged = "https://forged.example/" + "/".join(FORGERIES) + "/"
     receivers = []
     for other, (settings, secret) in KINDS.items():
         if other == "msteams":
@@ -296,7 +305,9 @@ def test_cli_edge_cleans_errors_and_tracebacks(
     value = f"S3cr3t-{uuid.uuid4().hex}"
     spec = write_spec()
 
-    def failing(spec: Path, out: Path, runtime: str = "compose", placeholders: bool = False) -> None:
+    def failing(
+        spec: Path, out: Path, runtime: str = "compose", placeholders: bool = False, env: str | None = None
+    ) -> None:
         url = Secrets(spec.parent, environ={"HOOK_URL": f"https://hooks.test/{value}"}).value(SecretRef(env="HOOK_URL"))
         raise DeployError(f"the receiver refused {url}: {json.dumps({'url': url})}")
 
@@ -392,3 +403,89 @@ def test_a_tiny_secret_does_not_garble_every_message() -> None:
     assert (
         redactor.clean("error: the receiver refused xyz, long-enough") == "error: the receiver refused xyz, <redacted>"
     )
+
+
+# --- 2: what an earlier deployment was given is known too ----------------------------------------------------
+
+
+def test_secrets_an_earlier_deployment_left_are_redacted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A component's log may quote what an earlier `up` gave it (a webhook URL replaced since, a log that
+    `down` kept): every command that reads the state dir learns the values it holds before printing. The
+    state dir here is written by promstack's own writer (live tree, last good tree, a local env file)."""
+    from generator.runtimes import deployed_secrets
+    from generator.runtimes.state import State
+
+    old = {name: f"S3cr3t-old-{name}-{uuid.uuid4().hex}" for name in ("SLACK", "PROM", "PD", "REDIS")}
+    monkeypatch.setattr(redact, "REDACTOR", redact.Redactor())  # nothing resolved in this run
+    spec = tmp_path / "stack.yaml"
+    spec.write_text(
+        yaml.safe_dump(
+            {
+                "version": 1,
+                "name": "old",
+                "components": {"prometheus": {"auth": {"basic": {"username": "admin", "password": {"env": "PROM"}}}}},
+                "exporters": {"redis": {"targets": ["redis:6379"], "password": {"env": "REDIS"}}},
+                "notifications": {
+                    "receivers": [
+                        {"name": "s", "slack": {"url": {"env": "SLACK"}}},
+                        {"name": "p", "pagerduty": {"routing_key": {"env": "PD"}}},
+                    ],
+                    "default_receiver": "s",
+                },
+            }
+        )
+    )
+    state = State(tmp_path / "state" / "old", "old")
+    for name, value in old.items():
+        monkeypatch.setenv(name, value)
+    pipeline.generate(spec, state.tree, "local")
+    pipeline.generate(spec, state.last_good, "local")
+    (state.run / "env").mkdir(parents=True)
+    (state.run / "env" / "redis-exporter.env").write_text(f"REDIS_ADDR=redis:6379\nREDIS_PASSWORD='{old['REDIS']}'\n")
+    monkeypatch.setattr(redact, "REDACTOR", redact.Redactor())  # generate remembered them: forget again
+
+    deployed_secrets.remember(state)
+    log = " ".join(f'level=error msg="refused" value={value}' for value in old.values())
+    cleaned = redact.clean(f"alertmanager basic_auth_users admin: {log}")
+    assert not any(value in cleaned for value in old.values()), cleaned
+    assert cleaned.startswith("alertmanager basic_auth_users admin: level=error")  # ordinary words stay
+
+
+@pytest.mark.parametrize("forged", FORGERIES)
+@pytest.mark.parametrize("where", ["basic-auth username", "route matcher", "route group_by"])
+def test_no_spec_string_outside_the_receivers_pulls_a_secret_in(
+    where: str, forged: str, tmp_path: Path, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other templates made from the spec: web.yml (a basic-auth user next to a bcrypt placeholder) and
+    alertmanager.yml's routes (inline secrets on 0.25). Every template checks that it names only its own
+    placeholders (SecretFile), so a forged one would stop the render instead of filling in a secret."""
+    monkeypatch.setenv("HOOK_URL", hook := f"http://hooks.test/S3cr3t-{uuid.uuid4().hex}")
+    monkeypatch.setenv("NODE_PW", password := f"S3cr3t-{uuid.uuid4().hex}")
+    user = forged if where == "basic-auth username" else "scraper"
+    route: dict[str, Any] = {"receiver": "team", "match": {"team": "ops"}}
+    if where == "route matcher":
+        route["match"] = {"team": forged}
+    if where == "route group_by":
+        route["group_by"] = ["alertname", forged.replace("$", "").replace("{", "").replace("}", "").replace("'", "")]
+    spec = write_spec(
+        components={"alertmanager": {"version": "v0.25.0"}},
+        exporters={"node": {"expose": True, "auth": {"basic": {"username": user, "password": {"env": "NODE_PW"}}}}},
+        notifications={
+            "receivers": [{"name": "team", "webhook": {"url": {"env": "HOOK_URL"}}}],
+            "default_receiver": "team",
+            "routes": [route],
+        },
+    )
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["generate", str(spec), "-o", str(out)])
+    if result.exit_code == 2:  # refused as a value of its kind (a label name): nothing written
+        assert not out.exists()
+        return
+    assert result.exit_code == 0, result.output
+    web = yaml.safe_load((out / "secrets/node-exporter/web-config.yml").read_text())
+    assert list(web["basic_auth_users"]) == [user]
+    config = (out / conventions.ALERTMANAGER_CONFIG).read_text()
+    assert config.count(hook) == 1 and password not in config
+    if where == "route matcher":
+        matchers = [m for r in yaml.safe_load(config)["route"]["routes"] for m in r.get("matchers", [])]
+        assert f"team={json.dumps(forged)}" in matchers, matchers  # the value, exactly as given

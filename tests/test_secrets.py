@@ -76,8 +76,8 @@ ENV_NAMES = [
 FILES = {"keys/admin.txt": "ADMIN", "keys/tls.crt": "CERT", "keys/tls.key": "KEY"}
 # whole config files that must inline a secret (0600 as a whole, in their component's folder, which a
 # container running as another user must be able to enter): Alertmanager 0.25 has no *_file field for
-# webhook, telegram, wechat and discord; the dingtalk bridge has none at all
-INLINED = {"alertmanager/alertmanager.yml", "dingtalk/config.yml"}
+# webhook, telegram, wechat and discord (the dingtalk adapter reads a file per secret)
+INLINED = {"alertmanager/alertmanager.yml"}
 NEVER = {"compose.yaml", ".env", ".promstack.json", "prometheus/prometheus.yml"}
 
 
@@ -158,11 +158,16 @@ def test_secret_values_only_in_private_files(spec: Path, values: dict[str, str],
     where = scan(out, values)
     # every secret is delivered: written into a private file, or handed to its component through the
     # environment by the runtime (then it must be declared in the tree, and is never written)
-    by_env = {ref.env for variables in render_spec(spec, runtime, out).tree.env.values() for ref in variables.values()}
-    missing = [name for name in values if name not in where and name not in by_env]
+    rendered = render_spec(spec, runtime, out, leave_out=True)  # as generate: without what this host cannot run
+    by_env = {ref.env for variables in rendered.tree.env.values() for ref in variables.values()}
+    # a component the local runtime leaves out here (Grafana, where it is not installed) needs none of its own
+    whole = render_spec(spec, runtime, out).stack.components
+    unused = {ref.env or ref.file for c in rendered.left_out for ref in whole[c].secrets.values()}
+    missing = [name for name in values if name not in where and name not in by_env and name not in unused]
     assert missing == [], f"secrets neither written nor passed by environment: {missing}"
     # the values went through the writer as they are: no truncation, no quoting in single-value files
-    assert (out / "secrets/grafana/admin_password").read_text() == values["keys/admin.txt"]
+    if "grafana" not in rendered.left_out:
+        assert (out / "secrets/grafana/admin_password").read_text() == values["keys/admin.txt"]
 
 
 def test_check_output_has_no_secret(spec: Path, values: dict[str, str]) -> None:
@@ -274,3 +279,50 @@ def test_spec_covers_every_secret_kind() -> None:
     assert refs == set(ENV_NAMES) | set(FILES)
     receivers = {kind for r in yaml.safe_load(SPEC)["notifications"]["receivers"] for kind in r if kind != "name"}
     assert {"slack", "webhook", "pagerduty", "opsgenie", "telegram", "discord", "email"} <= receivers
+
+
+# every tool that reads a password, a token or a URL from its own file (Prometheus' and the exporters' HTTP
+# clients for basic auth, Alertmanager's *_file fields, Grafana's $__file{} and __FILE) trims the whitespace
+# around it: Prometheus then sent "pw" to a web.yml that checks " pw " and its own scrape got 401
+# (docs/compat.md §8e); promstack's DingTalk adapter strips them too. These references reach such a file on
+# compose (Alertmanager 0.33.1 reads every receiver secret from one); the others go into environment
+# variables, my.cnf between backticks, or PEM (certificate, key), where the whitespace stays what it is.
+TRIMMED = {"PROM_PW", "AM_PW", "NODE_PW", "SLACK_URL", "HOOK_URL", "PD_KEY", "OG_KEY", "TG_TOKEN"}
+TRIMMED |= {"DISCORD_URL", "WECHAT_SECRET", "SMTP_PW", "DINGTALK_URL", "DINGTALK_SECRET", "keys/admin.txt"}
+
+
+@pytest.mark.parametrize("padding", [" {} ", "\n{}\t"], ids=["spaces", "newline-and-tab"])
+@pytest.mark.parametrize("name", [*ENV_NAMES, *FILES])
+def test_a_secret_its_reader_would_trim_is_refused_unshown(
+    name: str, padding: str, spec: Path, values: dict[str, str]
+) -> None:
+    padded = padding.format(values[name])
+    if name in FILES:
+        (spec.parent / name).write_text(padded + "\n")  # (the file's own last line break is not the value's)
+        env: dict[str, str] = {}
+    else:
+        env = {name: padded}
+    out = spec.parent / "out"
+    code, output = run(["generate", str(spec), "-o", str(out), "--runtime", "compose"], values, **env)
+    assert leaks(output, values) == []
+    if name not in TRIMMED:  # kept as written (a line break is refused where a value must be one line)
+        assert code == 0 or ("\n" in padding and "spans several lines" in output), output
+        return
+    assert code == 1, output
+    assert "begins or ends with whitespace, which the tool reading it from its file drops" in output
+    assert f"secret {'environment variable' if name in ENV_NAMES else 'file'} {name} " in output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["PROM_PW", "AM_PW", "NODE_PW"])
+def test_a_password_grafana_would_expand_is_refused_unshown(name: str, spec: Path, values: dict[str, str]) -> None:
+    """Grafana reads the Prometheus and Alertmanager basic-auth passwords through $__file{} and expands $VAR
+    in what it reads (pkg/services/provisioning/values): `pa$HOME` would reach it as `pa/root`. node-exporter's
+    password never reaches Grafana, so a `$` in it is fine."""
+    code, output = run(["generate", str(spec), "-o", str(spec.parent / "out")], values, **{name: "S3cr3t$HOME"})
+    assert "S3cr3t" not in output
+    if name == "NODE_PW":
+        assert code == 0, output
+        return
+    assert code == 1, output
+    assert f"secret environment variable {name} contains '$': Grafana reads it through $__file{{}}" in output

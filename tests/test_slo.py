@@ -117,6 +117,17 @@ def test_latency_slo_reads_the_bucket_at_its_threshold(write_spec: Callable[...,
     assert spellings == {"1", "1.0"}
 
 
+def _promtool_slo(files: dict[str, str], tmp_path: Path) -> Callable[[], subprocess.CompletedProcess[str]]:
+    """Writes the SLO rules and tests under tmp_path; the returned call runs promtool on them as they are then."""
+    for path in ("prometheus/rules/slo.yml", "prometheus/tests/slo.yml"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(files[path])
+    tests = tmp_path / "prometheus" / "tests"
+    return lambda: subprocess.run(
+        ["promtool", "test", "rules", "slo.yml"], cwd=tests, capture_output=True, text=True, check=False
+    )
+
+
 @needs_promtool
 def test_slo_tests_pass_and_catch_a_wrong_threshold(write_spec: Callable[..., Path], tmp_path: Path) -> None:
     spec = _spec(
@@ -128,12 +139,8 @@ def test_slo_tests_pass_and_catch_a_wrong_threshold(write_spec: Callable[..., Pa
         errors='code=~"5..|429"',
     )
     files = render(load_stack(spec)).files
-    for path in ("prometheus/rules/slo.yml", "prometheus/tests/slo.yml"):
-        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / path).write_text(files[path])
-    tests = tmp_path / "prometheus" / "tests"
-    run = ["promtool", "test", "rules", "slo.yml"]
-    ok = subprocess.run(run, cwd=tests, capture_output=True, text=True, check=False)
+    promtool = _promtool_slo(files, tmp_path)
+    ok = promtool()
     assert ok.returncode == 0, ok.stderr
     names = [t["name"] for t in yaml.safe_load(files["prometheus/tests/slo.yml"])["tests"]]
     assert any("fires 0 tier alert(s)" in n for n in names) and any("fires 4 tier alert(s)" in n for n in names)
@@ -141,7 +148,7 @@ def test_slo_tests_pass_and_catch_a_wrong_threshold(write_spec: Callable[..., Pa
     # a page tier that fires too late is caught
     rules = tmp_path / "prometheus" / "rules" / "slo.yml"
     rules.write_text(rules.read_text().replace("> 0.0144\n", "> 0.02\n"))
-    broken = subprocess.run(run, cwd=tests, capture_output=True, text=True, check=False)
+    broken = promtool()
     assert broken.returncode == 1
     assert "name: SLO api/availability (availability): error ratio 0.0152 at 100 requests/min" in broken.stderr
 
@@ -178,3 +185,68 @@ def test_a_custom_recording_rule_cannot_take_the_name_of_an_slo_record(write_spe
         r"\$\.alerts\.recording\[(\d+)\]\.record: '([^']+)' is recorded by promstack's SLO", result.output
     )
     assert refused == [(str(i), name) for i, name in enumerate(recorded)]
+
+
+# ---- an availability SLO measured by a probe ------------------------------------------------------
+
+PROBES = {"blackbox": {"probes": [{"name": "api-health", "targets": ["http://api:8000/health"], "interval": "15s"}]}}
+
+
+def _probe_spec(write_spec: Callable[..., Path], **slo: Any) -> Path:
+    service = {"name": "api", "targets": ["api:8000"], "slos": [{"name": "health", "objective": 99.5, **slo}]}
+    return write_spec(exporters=PROBES, services=[service])
+
+
+def test_a_probe_slo_counts_the_probes_results(write_spec: Callable[..., Path]) -> None:
+    """No http metrics needed: the error ratio is the share of failed results of the probe's job, and
+    the traffic guard counts its results."""
+    rules, _ = _slo_files(_probe_spec(write_spec, probe="api-health"))
+    five = next(r for g in rules["groups"] for r in g["rules"] if r.get("record", "").endswith("rate5m"))
+    selector = 'probe_success{job="blackbox-api-health"}'
+    assert five["expr"] == (f"1 - sum(sum_over_time({selector}[5m])) / sum(count_over_time({selector}[5m]))")
+    assert five["labels"] == {"service": "api", "slo": "health"}
+    page = next(a for a in _alerts(rules) if a["labels"]["slo_tier"] == "page-1h")
+    assert f"sum(count_over_time({selector}[5m])) >= 10" in page["expr"]
+    assert (
+        "of the results of the api-health probe of {{ $labels.service }} were failures"
+        in (page["annotations"]["description"])
+    )
+
+
+@needs_promtool
+def test_probe_slo_tests_pass_and_catch_a_wrong_threshold_or_guard(
+    write_spec: Callable[..., Path], tmp_path: Path
+) -> None:
+    files = render(load_stack(_probe_spec(write_spec, probe="api-health"))).files
+    promtool = _promtool_slo(files, tmp_path)
+    ok = promtool()
+    assert ok.returncode == 0, ok.stderr
+    names = [t["name"] for t in yaml.safe_load(files["prometheus/tests/slo.yml"])["tests"]]
+    assert any("fires 0 tier alert(s)" in n for n in names) and any("fires 4 tier alert(s)" in n for n in names)
+    rules = tmp_path / "prometheus" / "rules" / "slo.yml"
+    original = rules.read_text()
+    # 99.5%: the 1h tier fires above 14.4 x 0.005 = 0.072; one that fires too late is caught
+    rules.write_text(original.replace("> 0.072\n", "> 0.08\n"))
+    late = promtool()
+    assert late.returncode == 1 and "(probe): error ratio 0.076 at 4 probe results/min" in late.stderr
+    # without the guard, a probe that runs once a minute would page on the fast tier
+    rules.write_text(original.replace(">= 10\n", ">= 1\n"))
+    unguarded = promtool()
+    assert unguarded.returncode == 1 and "at 1 probe results/min" in unguarded.stderr
+
+
+def test_probe_and_request_slos_of_one_service_are_tested_apart(write_spec: Callable[..., Path]) -> None:
+    service = {
+        "name": "api",
+        "targets": ["api:8000"],
+        "http": HTTP,
+        "slos": [
+            {"name": "availability", "objective": 99.9},
+            {"name": "health", "objective": 99.9, "probe": "api-health"},
+        ],
+    }
+    _, tests = _slo_files(write_spec(exporters=PROBES, services=[service]))
+    kinds = {t["name"].split("(")[1].split(")")[0] for t in tests["tests"]}
+    assert kinds == {"availability", "probe"}
+    probe_case = next(t for t in tests["tests"] if "(probe)" in t["name"])
+    assert [s["series"].split("{")[0] for s in probe_case["input_series"]] == ["probe_success"]

@@ -5,7 +5,10 @@ per check, one name used for its module, its tag in messages and its docs). A ch
 as values, each with a severity (only errors fail it), and never prints; a check that cannot run here
 says so in `ctx.skipped`, with why. A tool a check needs but cannot find raises ToolMissing. Checks read
 the rendered Tree and the provenance it carries (which pack or spec line made each rule); they never
-render again, except the compose rendering, made on first use (`CheckContext.compose`).
+render again, except the compose rendering, made on first use (`CheckContext.compose`). A check that proves
+only some runtimes' trees says which in `RUNTIMES` (default: every runtime); on a tree rendered for another
+it does not run. A Kubernetes tree reaches the checks unpacked (kubernetes.unpack): the configs its
+resources hold, laid out as a compose or local tree, beside the resources.
 """
 
 from __future__ import annotations
@@ -88,21 +91,28 @@ def run_tool(args: Sequence[str], cwd: Path, timeout: float = 120) -> subprocess
     return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def checks() -> list[tuple[str, Check]]:
+RUNTIMES = ("compose", "local", "kubernetes")
+
+
+def checks(runtime: str | None = None) -> list[tuple[str, Check]]:
+    """Every check, or those that prove a tree rendered for `runtime`."""
     found = []
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
         if info.name.startswith("_"):
             continue
         module = importlib.import_module(f"{__name__}.{info.name}")
-        if hasattr(module, "run") and hasattr(module, "NAME"):
+        if not (hasattr(module, "run") and hasattr(module, "NAME")):
+            continue
+        if runtime is None or runtime in getattr(module, "RUNTIMES", RUNTIMES):
             found.append((module.NAME, module.run))
     return found
 
 
 def run_checks(ctx: CheckContext, only: Sequence[str] | None = None) -> Report:
-    """Every check (or the named ones) on `ctx`; a check passed if it ran and found no error."""
+    """Every check (or the named ones) that proves `ctx`'s runtime, on `ctx`; a check passed if it ran and
+    found no error."""
     report = Report(skipped=ctx.skipped)
-    for name, check in checks():
+    for name, check in checks(ctx.target.runtime):
         if only is not None and name not in only:
             continue
         found = check(ctx)

@@ -10,13 +10,19 @@ file field for it (render/alertmanager_receivers.py LATE_FILE_FIELDS).
 from __future__ import annotations
 
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from generator import conventions
 from generator.checks import CheckContext, CheckProblem, errors, run_tool, tool, warnings
+from generator.kubernetes import names as kubernetes_names
 from generator.render import Target, alertmanager, alertmanager_receivers, notify_templates
 from generator.write import PLACEHOLDER
 
@@ -28,17 +34,53 @@ PLACEHOLDER_URL = f"https://{PLACEHOLDER}.invalid/"
 _TEMPLATE_NAMES = re.compile(r'\{\{-?\s*define\s+"([^"]+)"')
 
 
+@cache
+def amtool_version(amtool: str) -> tuple[int, int] | None:
+    """(major, minor) of the installed amtool, None when it does not say."""
+    done = run_tool([amtool, "--version"], cwd=Path("/"), timeout=30)
+    found = re.search(r"version (\d+)\.(\d+)", done.stdout + done.stderr)
+    return (int(found[1]), int(found[2])) if found else None
+
+
+def older_tool_fields(data: dict[str, Any], version: tuple[int, int] | None) -> list[str]:
+    """Swap, in `data` (alertmanager.yml), each receiver secret file field that amtool `version` predates
+    (rendered for the newer Alertmanager that runs: the pinned image on compose and Kubernetes) for its
+    inline field holding a placeholder, which that amtool can read; say which were swapped."""
+    swapped = []
+    for receiver in data.get("receivers") or []:
+        for key, configs in receiver.items():
+            field = alertmanager_receivers.LATE_FILE_FIELDS.get(str(key).removesuffix("_configs"))
+            if field is None or version is None or version >= field.since:
+                continue
+            for config in configs:
+                if field.file in config:
+                    del config[field.file]
+                    config[field.inline] = PLACEHOLDER_URL
+                    swapped.append(f"{receiver['name']}: {key}.{field.file}")
+    return swapped
+
+
 @contextmanager
 def config_for_tools(ctx: CheckContext) -> Iterator[Path]:
-    """alertmanager.yml as written, with secret placeholders in a form Alertmanager accepts."""
+    """alertmanager.yml as written, in a form the installed amtool reads: secret placeholders as URLs, file
+    fields it predates inline (`older_tool_fields`). A Kubernetes tree's names its templates where the
+    operator mounts them: the tools read them where they were unpacked."""
     written = ctx.root / conventions.ALERTMANAGER_CONFIG
-    text = written.read_text()
-    if PLACEHOLDER not in text:
+    original = written.read_text()
+    text = original.replace(PLACEHOLDER, PLACEHOLDER_URL)
+    data = yaml.safe_load(text)
+    swapped = older_tool_fields(data, amtool_version(tool("amtool")))
+    kubernetes = ctx.target.runtime == kubernetes_names.RUNTIME
+    if kubernetes:
+        data["templates"] = [str(ctx.root / conventions.ALERTMANAGER_TEMPLATES_DIR / "*.tmpl")]
+    if kubernetes or swapped:
+        text = yaml.safe_dump(data, sort_keys=False)
+    elif text == original:
         yield written
         return
     with tempfile.TemporaryDirectory(prefix="promstack-am-") as folder:
         path = Path(folder) / "alertmanager.yml"
-        path.write_text(text.replace(PLACEHOLDER, PLACEHOLDER_URL))
+        path.write_text(text)
         path.chmod(0o600)
         yield path
 
@@ -79,7 +121,10 @@ def exposure(item: alertmanager_receivers.Exposed, where: str) -> str:
 
 
 def exposures(ctx: CheckContext) -> list[str]:
-    """Inline receiver secrets of the checked (local) rendering and of the compose one, each said once."""
+    """Inline receiver secrets of the checked (local) rendering and of the compose one, each said once (a
+    Kubernetes rendering has none: it refuses an Alertmanager that would need them)."""
+    if ctx.target.runtime == kubernetes_names.RUNTIME:
+        return []
     runs = [(f"on the {ctx.target.runtime} runtime", ctx.target), ("on compose", Target("compose"))]
     found: list[str] = []
     for where, target in runs:
@@ -118,6 +163,21 @@ def _failures(ctx: CheckContext) -> list[str]:
     return failures
 
 
+def _notes(ctx: CheckContext) -> list[CheckProblem]:
+    path = ctx.root / conventions.ALERTMANAGER_CONFIG
+    if not path.exists() or shutil.which("amtool") is None:
+        return []
+    version = amtool_version(tool("amtool"))
+    swapped = older_tool_fields(yaml.safe_load(path.read_text()), version)
+    if not swapped or version is None:
+        return []
+    note = (
+        f"amtool {_dotted(version)} predates {', '.join(swapped)}: checked with that secret inline as a "
+        "placeholder; the Alertmanager that runs reads it from the file"
+    )
+    return [CheckProblem(NAME, "info", note)]
+
+
 def run(ctx: CheckContext) -> list[CheckProblem]:
     # the exposures are said even when amtool refuses the config: they are true either way
-    return warnings(NAME, exposures(ctx)) + errors(NAME, _failures(ctx))
+    return warnings(NAME, exposures(ctx)) + errors(NAME, _failures(ctx)) + _notes(ctx)

@@ -20,6 +20,7 @@ from generator.errors import UsageError
 from generator.render.compose import secret_variable
 from generator.write import PLACEHOLDER, Secrets, materialize
 
+RUNTIMES = ("compose", "local")  # a Kubernetes tree is no compose project
 NAME = "compose/config"
 
 

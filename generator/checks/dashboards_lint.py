@@ -7,7 +7,7 @@
 - every metric a query reads is produced by something in the stack (metrics_inventory): a panel that
   can never have data is an error;
 - dashboard and panel links, and the `dashboard` annotation of every rendered alert, resolve to a
-  rendered dashboard uid.
+  rendered dashboard uid; a `runbook_url` into the stack's Grafana opens a panel titled after its alert.
 """
 
 from __future__ import annotations
@@ -192,19 +192,37 @@ def _links(boards: dict[str, dict[str, Any]], uids: set[str]) -> Iterator[str]:
                 yield f"{where}: link {lnk.get('title', '')!r} points at dashboard {uid!r}, which is not rendered."
 
 
-def _alert_links(rule_files: dict[str, str], uids: set[str]) -> Iterator[str]:
+def _alert_links(rule_files: dict[str, str], boards: dict[str, dict[str, Any]]) -> Iterator[str]:
+    uids = {str(b.get("uid")): b for b in boards.values()}
     for path, text in rule_files.items():
         for group in (yaml.safe_load(text) or {}).get("groups") or ():
             for rule in group.get("rules") or ():
-                target = (rule.get("annotations") or {}).get("dashboard")
-                if "alert" not in rule or not target:
+                notes = rule.get("annotations") or {}
+                if "alert" not in rule:
                     continue
-                uid = dashboard_json.link_uid(str(target)) or str(target)
-                if uid not in uids:
+                target = notes.get("dashboard")
+                uid = (dashboard_json.link_uid(str(target)) or str(target)) if target else None
+                if uid is not None and uid not in uids:
                     yield (
                         f"{path}: alert {rule['alert']} links to dashboard {uid!r} ({target}), which is not "
                         f"rendered (rendered: {', '.join(sorted(uids)) or 'none'})."
                     )
+                yield from _runbook_link(path, rule["alert"], str(notes.get("runbook_url") or ""), uids)
+
+
+def _runbook_link(path: str, alert: str, url: str, boards: dict[str, dict[str, Any]]) -> Iterator[str]:
+    """A runbook_url into one of the stack's dashboards opens a rendered dashboard's panel (viewPanel)."""
+    uid = dashboard_json.link_uid(url)
+    if uid is None or not uid.startswith(conventions.DASHBOARD_UID_PREFIX):
+        return  # a page elsewhere (your wiki): not ours to prove
+    board = boards.get(uid)
+    if board is None:
+        yield f"{path}: alert {alert}'s runbook_url {url} points at dashboard {uid!r}, which is not rendered."
+        return
+    wanted = re.search(r"[?&]viewPanel=(\d+)", url)
+    titles = {p.get("id"): p.get("title") for p in board.get("panels", ())}
+    if wanted is not None and titles.get(int(wanted[1])) != alert:
+        yield f"{path}: alert {alert}'s runbook_url {url} names no panel of {uid!r} titled {alert}."
 
 
 def _failures(ctx: CheckContext) -> list[str]:
@@ -215,7 +233,7 @@ def _failures(ctx: CheckContext) -> list[str]:
     queries = _queries(boards)
     problems += _syntax(queries)
     problems += _metrics(queries, metrics_inventory.inventory(ctx.stack, rule_files.values()))
-    problems += [*_links(boards, uids), *_alert_links(rule_files, uids)]
+    problems += [*_links(boards, uids), *_alert_links(rule_files, boards)]
     return problems
 
 

@@ -20,14 +20,13 @@ from dataclasses import dataclass
 
 import yaml
 
-from generator import conventions
+from generator import conventions, rules_catalog
 from generator.alert_labels import known_labels
 from generator.alerting.inhibition import Labels, Rule, can_mute_itself, load_rules, muting_rule
 from generator.alerting.matchers import ALERTNAME, Matcher, matchers, matches_all
 from generator.checks import CheckContext, CheckProblem, errors
 from generator.model import InhibitRule
 from generator.render._alerting import as_sent
-from generator.render.rules import active_packs
 
 NAME = "routes/inhibit"
 
@@ -250,7 +249,7 @@ def _may_match(found: Sequence[Matcher], name: str, labels: dict[str, str]) -> b
 
 
 def _unknown_labels(ctx: CheckContext, spec: Sequence[InhibitRule]) -> list[CheckProblem]:
-    known = known_labels(ctx.stack, ctx.tree.rules, active_packs(ctx.stack))
+    known = known_labels(ctx.stack, ctx.tree.rules, rules_catalog.pack_names(ctx.stack))
     found = []
     for index, rule in enumerate(spec):
         named = [Matcher.parse(m).name for m in (*rule.source, *rule.target)] + list(rule.equal)

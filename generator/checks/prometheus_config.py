@@ -16,6 +16,7 @@ from generator import conventions
 from generator.checks import CheckContext, CheckProblem, errors, run_tool, tool
 from generator.render.args import WEB_CONFIG
 
+RUNTIMES = ("compose", "local")  # a Kubernetes tree has neither prometheus.yml nor compose.yaml
 NAME = "prometheus/config"
 
 

@@ -2,9 +2,9 @@
 
 Per rule: the expression parses; annotation and label templates only read labels the expression
 keeps (a label-flow analysis of the PromQL, see generator.promql_analysis); alerts are CamelCase and
-carry a known severity, summary, description, runbook_url and (when the overview dashboard is
-rendered) dashboard; recording rules are named level:metric:operations; rate windows hold at least
-4 scrapes; `for` is 0s or at least the evaluation interval; static labels do not shadow external
+carry a known severity, summary, description, runbook_url (where runbooks are served) and (when the
+overview dashboard is rendered) dashboard; recording rules are named level:metric:operations; rate
+windows hold at least 4 scrapes; `for` is 0s or at least the evaluation interval; static labels do not shadow external
 labels; no alert is defined twice. Every alert of a pack, a service or an SLO has a promtool test
 that fires and one that stays silent; every alert of the spec (`alerts.rules`) has at least one.
 Problems name the rule and where it came from (pack file line or spec line).
@@ -27,7 +27,7 @@ from generator.render.rules import CUSTOM
 from generator.units import Duration
 
 NAME = rule_policy.CHECK
-REQUIRED = ("summary", "description", "runbook_url")
+REQUIRED = ("summary", "description")
 
 
 def _who(rule: Rule) -> str:
@@ -48,8 +48,11 @@ def _unparsable(rule: Rule, error: ParseError, promtool: str) -> list[str]:
 
 def _alert_policy(stack: Stack, rule: Rule, group: Group, served: Mapping[str, str]) -> Iterator[str]:
     notes = rule.data.get("annotations", {})
-    # with the overview rendered every alert links to a dashboard (its own, or the overview in its place)
+    # with the overview rendered every alert links to a dashboard (its own, or the overview in its place);
+    # with the Runbooks dashboard or a runbook base URL, to its runbook
     wanted = (*REQUIRED, "dashboard") if conventions.DASHBOARD_UIDS["overview"] in served else REQUIRED
+    if conventions.DASHBOARD_UIDS["runbooks"] in served or stack.alerts.runbook_base_url:
+        wanted = (*wanted, "runbook_url")
     for key in wanted:
         if not notes.get(key):
             yield f"annotation {key} is missing"

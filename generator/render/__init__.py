@@ -3,7 +3,11 @@
 Every module in this package that defines `render(stack, target) -> Tree` is a renderer (one module
 per artifact kind). Their trees are merged; two renderers writing the same path is a bug. A module
 that must see what the others rendered (compose mounts folders and hashes configs) defines
-`render_after(stack, target, tree) -> Tree` instead; it runs once the first phase is merged.
+`render_after(stack, target, tree) -> Tree` instead; it runs once the first phase is merged. An
+assembler that packages the whole rendering for its runtime (kubernetes: every config inside a
+resource) returns a Tree with `packages` set: its files are the output, the first phase's files, secret
+files and variables are not (its provenance stays, for the checks). The kubernetes runtime renders the
+stack as it runs in a cluster (`kubernetes.names.in_cluster`).
 Secrets are never rendered as values: a renderer declares a `SecretFile` (how to build the file from
 secret references) and the writer resolves it at write time into an owner-only file.
 """
@@ -20,6 +24,7 @@ from typing import Any
 import yaml
 
 from generator import catalog, conventions, dashboards
+from generator.kubernetes import names as kubernetes_names
 from generator.model import SecretRef, Stack
 from generator.units import Duration, Size
 
@@ -28,7 +33,7 @@ from generator.units import Duration, Size
 class Target:
     """Where the tree will run: container paths (compose) or absolute host paths under `root` (local)."""
 
-    runtime: str = "compose"  # compose | local
+    runtime: str = "compose"  # compose | local | kubernetes
     root: str = "/promstack"  # absolute directory the tree is written to (local paths derive from it)
     # (major, minor) of the binaries that will run, by component, where the deployer found out (the local
     # runtime asks its binaries); the others run the version their image tag names
@@ -37,15 +42,27 @@ class Target:
     # `render` asks `dashboards.rendered` once (it runs every dashboard definition) and hands it on here
     dashboards: Mapping[str, str] | None = None
 
+    @property
+    def container(self) -> bool:
+        """Whether components run in containers (compose, kubernetes) rather than as host processes."""
+        return self.runtime != "local"
+
     def address(self, stack: Stack, name: str) -> str:
-        """host:port at which Prometheus (and peers) reach component `name`."""
+        """host:port at which Prometheus (and peers) reach component `name`: its compose service, its
+        Kubernetes Service (by its cluster name: Grafana runs in another namespace), or loopback."""
         component = stack.components[name]
+        if self.runtime == "kubernetes":
+            return f"{name}.{stack.kubernetes.namespace}.svc:{component.container_port}"
         if self.runtime == "compose":
             return f"{name}:{component.container_port}"
         return f"127.0.0.1:{component.port}"
 
     def config_path(self, name: str, rel: str) -> str:
-        """Path at which component `name` sees rendered file `<name>/<rel>`."""
+        """Path at which component `name` sees rendered file `<name>/<rel>`; on Kubernetes every file of a
+        component is one key of a ConfigMap or Secret, all in one folder (kubernetes.names.config_key)."""
+        if self.runtime == "kubernetes":
+            entry = catalog.entry(name)
+            return f"{entry.kubernetes.config or entry.config}/{kubernetes_names.config_key(rel)}"
         if self.runtime == "compose":
             return f"{catalog.entry(name).config}/{rel}"
         return f"{self.root}/{name}/{rel}"
@@ -58,9 +75,18 @@ class Target:
 
     def secret_path(self, name: str, secret: str) -> str:
         """Path at which component `name` reads secret file `secrets/<name>/<secret>`."""
-        if self.runtime == "compose":
+        if self.container:
             return f"/run/secrets/promstack/{secret}"
         return f"{self.root}/{conventions.SECRETS_DIR}/{name}/{secret}"
+
+    def secret_file(self, stack: Stack, name: str, secret: str, ref: SecretRef) -> str:
+        """Path at which component `name` reads the value of `ref`, rendered as secret file
+        `secrets/<name>/<secret>`: on Kubernetes, a component the operator runs reads the key of `ref`
+        in the stack's Secret, which the operator mounts whole (catalog `kubernetes.secrets`)."""
+        mount = catalog.entry(name).kubernetes.secrets
+        if self.runtime == "kubernetes" and mount:
+            return f"{mount}/{kubernetes_names.secret(stack)}/{kubernetes_names.key(ref)}"
+        return self.secret_path(name, secret)
 
 
 @dataclass(frozen=True)
@@ -76,10 +102,31 @@ class SecretFile:
     bcrypt: frozenset[str] = frozenset()
     # characters a value may not hold, with why (the tool reading the file would change the value)
     refuse: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # placeholders whose reader trims whitespace around the value: one with any is refused at write time
+    trimmed: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        # every `$` of a value from the spec is doubled where a template is made (secret_yaml, args.dollar):
+        # a template naming any other placeholder than its values would fill one with another's secret
+        template = string.Template(self.template)
+        if not template.is_valid() or set(template.get_identifiers()) != set(self.values):
+            raise RuntimeError(f"secret template placeholders {template.get_identifiers()} != {sorted(self.values)}")
 
     @staticmethod
-    def single(ref: SecretRef) -> SecretFile:
+    def single(ref: SecretRef, refuse: tuple[str, str] | None = None) -> SecretFile:
+        """A file holding one password, token or URL, read through a `*_file` setting: every such reader
+        (Prometheus' and the exporters' HTTP clients, Alertmanager, Grafana's $__file{}) trims the whitespace
+        around it, so a value with any would not be the one the other side checks. `refuse`: characters
+        the reader changes, with why."""
+        return SecretFile("${value}", {"value": ref}, refuse={"value": refuse} if refuse else {}, trimmed=_VALUE)
+
+    @staticmethod
+    def pem(ref: SecretRef) -> SecretFile:
+        """A certificate or key: PEM, which whitespace around it does not change."""
         return SecretFile("${value}", {"value": ref})
+
+
+_VALUE = frozenset({"value"})
 
 
 @dataclass(frozen=True)
@@ -98,10 +145,7 @@ def secret_yaml(data: Any, values: Mapping[str, SecretRef], stack: Stack | None 
     """
     top = f"# {header(stack)}\n" if stack else ""  # the spec's file name may hold a `$` too
     text = _dollars(top) + note + dump_yaml(_dollars(data))
-    template = string.Template(text)
-    if not template.is_valid() or set(template.get_identifiers()) != set(values):
-        raise RuntimeError(f"secret template placeholders {template.get_identifiers()} != {sorted(values)}")
-    return SecretFile(text, dict(values))
+    return SecretFile(text, dict(values))  # (which checks its placeholders)
 
 
 def _dollars(data: Any) -> Any:
@@ -128,6 +172,7 @@ class Tree:
     rules: list[RuleFile] = field(default_factory=list)  # prometheus/rules/*.yml as data
     rule_tests: list[TestFile] = field(default_factory=list)  # prometheus/tests/*.yml as data
     dashboards: dict[str, str] = field(default_factory=dict)  # uid -> title (Target.dashboards)
+    packages: bool = False  # made by an assembler that packages the whole rendering (see the module doc)
 
     def merge(self, other: Tree, origin: str) -> None:
         clash = (set(self.files) & set(other.files)) | (set(self.secrets) & set(other.secrets))
@@ -205,6 +250,8 @@ def served(stack: Stack, target: Target) -> Mapping[str, str]:
 def render(stack: Stack, target: Target | None = None) -> Tree:
     """Render the whole output tree for `stack`."""
     target = target or Target()
+    if target.runtime == kubernetes_names.RUNTIME:
+        stack = kubernetes_names.in_cluster(stack)
     if target.dashboards is None:
         target = replace(target, dashboards=dashboards.rendered(stack))
     tree = Tree(dashboards=dict(served(stack, target)))
@@ -213,7 +260,10 @@ def render(stack: Stack, target: Target | None = None) -> Tree:
     # second phase: each assembler sees the first phase only, so assemblers stay independent
     first = Tree(dict(tree.files), dict(tree.secrets), {k: dict(v) for k, v in tree.env.items()})
     for name, assembler in assemblers():
-        tree.merge(assembler(stack, target, first), name)
+        made = assembler(stack, target, first)
+        if made.packages:
+            tree.files, tree.secrets, tree.env = {}, {}, {}
+        tree.merge(made, name)
     tree.files = dict(sorted(tree.files.items()))
     tree.secrets = dict(sorted(tree.secrets.items()))
     return tree

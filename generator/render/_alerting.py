@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from generator import conventions
+from generator import conventions, runbooks
 from generator.model import Stack
 from generator.promql import ParseError, Selector, parse
 from generator.units import Duration
 
-RUNBOOK_URL = "https://promstack.dev/runbooks/{alert}"  # default runbook of an alert that names none
 TEST_INTERVAL = conventions.TEST_INTERVAL  # one input sample per minute in every generated test
 FIXTURES = "fixtures"  # rule files under prometheus/tests/ that only tests read
 
@@ -164,10 +163,13 @@ def dashboard_url(stack: Stack, ref: str, served: Mapping[str, str]) -> str | No
 def alert_annotations(
     stack: Stack, alert: str, given: Mapping[str, str], dashboard: str, served: Mapping[str, str], runbook: str = ""
 ) -> dict[str, str]:
-    """The annotations every alert carries: summary, description, runbook_url and dashboard."""
+    """The annotations every alert carries: summary, description, runbook_url (where a runbook is served:
+    generator/runbooks.py) and dashboard."""
     result = {k: v for k, v in given.items() if v}
     result.setdefault("description", result.get("summary", ""))
-    result["runbook_url"] = runbook or result.get("runbook_url") or RUNBOOK_URL.format(alert=alert)
+    found = runbook or result.get("runbook_url") or runbooks.url(stack, alert, served)
+    if found:
+        result["runbook_url"] = found
     link = dashboard_url(stack, dashboard, served)
     if link:
         result["dashboard"] = link

@@ -73,6 +73,7 @@ class Secrets:
     """Collects the secret references met while receivers are rendered."""
 
     def __init__(self, stack: Stack, target: Target) -> None:
+        self.stack = stack
         self.target = target
         self.version = target.version(stack, COMPONENT)
         self.files: dict[str, SecretFile] = {}
@@ -83,7 +84,7 @@ class Secrets:
         """Path of a 0600 file holding the secret (for Alertmanager's `*_file` fields)."""
         name = f"{receiver}.{kind}"
         self.files[f"{conventions.SECRETS_DIR}/{COMPONENT}/{name}"] = SecretFile.single(ref)
-        return self.target.secret_path(COMPONENT, name)
+        return self.target.secret_file(self.stack, COMPONENT, name, ref)
 
     def late(self, receiver: str, kind: str, ref: SecretRef) -> dict[str, Any]:
         """`{file field: path}` where the version reads the secret from a file, else `{field: placeholder}`."""
@@ -127,7 +128,7 @@ def _integration(
     if kind == "dingtalk":
         if not stack.has("dingtalk"):
             raise PromstackError(f"receiver {receiver} uses dingtalk but the stack has no dingtalk adapter component")
-        # the adapter holds the DingTalk URL and signing secret (render/dingtalk.py); this is just its address
+        # promstack's adapter holds the robot URL and signing secret (render/dingtalk.py); this is its address
         url = f"http://{target.address(stack, 'dingtalk')}/dingtalk/{receiver}/send"
         return "webhook_configs", {"url": url, **resolved}
     if kind == "pagerduty":
@@ -149,7 +150,7 @@ def _integration(
         }
     if kind == "wechat":
         out = {"corp_id": s["corp_id"], "agent_id": s["agent_id"], **secrets.late(receiver, kind, s["api_secret"])}
-        out.update({key: s[key] for key in ("to_party", "to_user") if s.get(key)})
+        out.update({key: s[key] for key in ("to_party", "to_user", "api_url") if s.get(key)})
         return "wechat_configs", {**out, **resolved, "message": nt.TEXT}
     if kind == "telegram":
         # parse_mode "" sends plain text: label values need no HTML/Markdown escaping, links still work

@@ -6,8 +6,9 @@ entrypoint stays), the local runtime prepends the binary it found on PATH. Paths
 go into `Tree.env` (see `render`) and secret files into `Tree.secrets`.
 
 What runs comes from the catalog (`compose/<name>.yaml`): `command` and `environment` are Jinja2
-templates that see `stack`, `component`, `options` (the component's spec options), `compose`/`local`
-(the runtime), `listen` (the address to bind), `own_port`, `tls`, `basic_auth`, `data_dir`, and the
+templates that see `stack`, `component`, `options` (the component's spec options), `compose`, `kubernetes`
+and `local` (the runtime), `container` (compose or kubernetes: it runs in a container), `listen` (the
+address to bind), `own_port`, `tls`, `basic_auth`, `data_dir`, and the
 functions `data()` (its data directory), `config(file)` and `secret(file)` (where it reads its rendered
 and secret files) and `user_flag(flag)` (the spec's `args` set it). What renders empty is left out.
 """
@@ -32,7 +33,8 @@ WEB_PASSWORD = "web-password"
 MY_CNF = "my.cnf"
 ADMIN_PASSWORD = "admin_password"  # Grafana's: the spec key and the secret file's name
 DEMO_SCRIPT = "app.py"
-DINGTALK_CONFIG = "config.yml"
+DINGTALK_SCRIPT = "adapter.py"
+DINGTALK_CONFIG = "config.json"
 BLACKBOX_CONFIG = "blackbox.yml"
 BASIC_AUTH_PASSWORD = "auth.basic.password"  # a catalog `secret_env` source besides the spec's secret keys
 
@@ -57,7 +59,7 @@ def _user_flag(component: Component, flag: str) -> bool:
 
 def listen(component: Component, target: Target) -> str:
     """The address a component's HTTP server binds: every interface inside its container, loopback locally."""
-    if target.runtime == "compose":
+    if target.container:
         return f":{component.container_port}"
     return f"127.0.0.1:{component.port}"
 
@@ -83,7 +85,7 @@ def server_name(component: Component) -> str:
 
 
 def _data(name: str, target: Target, data_dir: str | None) -> str:
-    if target.runtime == "compose":
+    if target.container:
         path = catalog.entry(name).data
         assert path is not None, f"catalog entry {name} has no data directory"
         return path
@@ -101,15 +103,16 @@ def _web_config_flag(component: Component, target: Target) -> list[str]:
 def _context(stack: Stack, name: str, target: Target, data_dir: str | None) -> dict[str, Any]:
     """What a catalog template sees: the stack, the component and its options, where things are."""
     component = stack.components[name]
-    compose = target.runtime == "compose"
     return {
         "stack": stack,
         "component": component,
         "options": component.options,
-        "compose": compose,
-        "local": not compose,
+        "compose": target.runtime == "compose",
+        "kubernetes": target.runtime == "kubernetes",
+        "container": target.container,
+        "local": not target.container,
         "listen": listen(component, target),
-        "own_port": component.container_port if compose else component.port,
+        "own_port": component.container_port if target.container else component.port,
         "tls": uses_tls(component),
         "basic_auth": component.auth is not None and component.auth.basic is not None,
         "data_dir": data_dir,
@@ -194,8 +197,8 @@ def render(stack: Stack, target: Target) -> Tree:
         if catalog.entry(name).web_config:
             tree.secrets[f"{base}/{WEB_CONFIG}"] = web_config(component, target)
         if uses_tls(component) and component.auth.tls is not None:
-            tree.secrets[f"{base}/{TLS_CERT}"] = SecretFile.single(component.auth.tls.cert)
-            tree.secrets[f"{base}/{TLS_KEY}"] = SecretFile.single(component.auth.tls.key)
+            tree.secrets[f"{base}/{TLS_CERT}"] = SecretFile.pem(component.auth.tls.cert)
+            tree.secrets[f"{base}/{TLS_KEY}"] = SecretFile.pem(component.auth.tls.key)
         if component.auth.basic is not None and protected(component):
             tree.secrets[f"{base}/{WEB_PASSWORD}"] = SecretFile.single(component.auth.basic.password)
     return tree

@@ -26,7 +26,6 @@ from generator.alerting.matchers import ALERTNAME, Matcher
 from generator.model import Escalation, Stack
 from generator.render._alerting import (
     FIXTURES,
-    RUNBOOK_URL,
     TEST_INTERVAL,
     Group,
     Rule,
@@ -104,7 +103,7 @@ def _annotations(
         f"{', '.join(escalation.receivers)} (escalation {escalation.name}). Acknowledge it with `promstack ack "
         f"SPEC {name} --label <name>=<value> --comment <text>`: that silences it and its escalation."
     )
-    runbook = _same(rules, "runbook_url") or RUNBOOK_URL.format(alert=name)
+    runbook = _same(rules, "runbook_url")  # the alert's own; "" when its rules differ: the stack's default
     given = {"summary": summary, "description": description}
     return alert_annotations(stack, name, given, _same(rules, "dashboard") or "alerts", served, runbook)
 

@@ -19,6 +19,8 @@ from generator.render import SecretFile, Target, Tree, dump_yaml, served
 from generator.render.args import ADMIN_PASSWORD, login_password, server_name
 
 NAME = "promstack"  # the provisioning file names and the dashboard provider's name
+# what Grafana does to a file it reads through $__file{} in provisioning (docs/compat.md §8b)
+_FILE_EXPANDS = ("$", "Grafana reads it through $__file{} and expands $VAR in what it reads, with no escape")
 
 
 def _password_secret(name: str) -> str:
@@ -45,12 +47,14 @@ def _datasource(stack: Stack, target: Target, tree: Tree, component: Component, 
     secrets = f"{conventions.SECRETS_DIR}/grafana"
     if auth is not None and auth.basic is not None:
         source.update(basicAuth=True, basicAuthUser=auth.basic.username)
-        tree.secrets[f"{secrets}/{_password_secret(component.name)}"] = SecretFile.single(auth.basic.password)
+        tree.secrets[f"{secrets}/{_password_secret(component.name)}"] = SecretFile.single(
+            auth.basic.password, _FILE_EXPANDS
+        )
         secure["basicAuthPassword"] = f"$__file{{{target.secret_path('grafana', _password_secret(component.name))}}}"
     if auth is not None and auth.tls is not None:
         # trust exactly the certificate the component serves (self-signed works), like Prometheus does
         json_data.update(tlsAuthWithCACert=True, serverName=server_name(component))
-        tree.secrets[f"{secrets}/{_ca_secret(component.name)}"] = SecretFile.single(auth.tls.cert)
+        tree.secrets[f"{secrets}/{_ca_secret(component.name)}"] = SecretFile.pem(auth.tls.cert)
         secure["tlsCACert"] = f"$__file{{{target.secret_path('grafana', _ca_secret(component.name))}}}"
     source["jsonData"] = json_data
     source = literal(source)

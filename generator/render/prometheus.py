@@ -30,7 +30,7 @@ def ca_file(name: str) -> str:
     return f"{name}-ca.crt"
 
 
-def _host_relabel() -> dict[str, Any]:
+def host_relabel() -> dict[str, Any]:
     # runs first, while __address__ still holds the target (blackbox and redis rewrite it later)
     return {"source_labels": ["__address__"], "regex": HOST_REGEX, "target_label": conventions.LABEL_HOST}
 
@@ -55,7 +55,7 @@ def client_settings(component: Component, target: Target) -> dict[str, Any]:
     return settings
 
 
-def _timing(stack: Stack, interval: Duration) -> dict[str, Duration]:
+def timing(stack: Stack, interval: Duration) -> dict[str, Duration]:
     timing: dict[str, Duration] = {}
     if interval != stack.scrape_interval:  # as written: a job says 60s where the global says 1m
         timing["scrape_interval"] = interval
@@ -80,12 +80,12 @@ def _job(
     stack: Stack, name: str, interval: Duration, targets: list[str], labels: dict[str, str] | None = None, **extra: Any
 ) -> dict[str, Any]:
     relabel = extra.pop("relabel_configs", [])
-    job: dict[str, Any] = {"job_name": name, **_timing(stack, interval), **extra}
+    job: dict[str, Any] = {"job_name": name, **timing(stack, interval), **extra}
     group: dict[str, Any] = {"targets": targets}
     if labels:
         group["labels"] = labels
     job["static_configs"] = [group]
-    job["relabel_configs"] = [_host_relabel(), *relabel]
+    job["relabel_configs"] = [host_relabel(), *relabel]
     return job
 
 
@@ -98,14 +98,15 @@ def _through(exporter: str, target: Target, stack: Stack, param: str = "$1") -> 
     ]
 
 
-def _component_jobs(stack: Stack, component: Component, target: Target) -> list[dict[str, Any]]:
+def component_jobs(stack: Stack, component: Component, target: Target) -> list[dict[str, Any]]:
     name = component.name
     entry = catalog.entry(name)
     client = client_settings(component, target)
     path: dict[str, Any] = {"metrics_path": entry.metrics_path} if entry.metrics_path != "/metrics" else {}
-    if not component.runs:  # scraped where it runs (rabbitmq's built-in endpoint)
-        return [_job(stack, name, component.interval, list(component.targets), **path)]
     scrape = entry.scrape
+    honor: dict[str, Any] = {"honor_labels": True} if scrape.get("honor_labels") else {}
+    if not component.runs:  # scraped where it runs (rabbitmq's built-in endpoint, a cluster's kube-state-metrics)
+        return [_job(stack, name, component.interval, list(component.targets), **path, **honor)]
     multi = scrape.get("multi_target")
     if multi:
         # one exporter for every backend: each target goes into <path>?target=<param>
@@ -120,10 +121,7 @@ def _component_jobs(stack: Stack, component: Component, target: Target) -> list[
                 **client,
             )
         ]
-    own = _job(stack, name, component.interval, [target.address(stack, name)], **path, **client)
-    if scrape.get("honor_labels"):
-        own["honor_labels"] = True
-    jobs = [own]
+    jobs = [_job(stack, name, component.interval, [target.address(stack, name)], **path, **client, **honor)]
     probes = scrape.get("probes") or {}
     for probe in component.probes:
         jobs.append(
@@ -142,7 +140,7 @@ def _component_jobs(stack: Stack, component: Component, target: Target) -> list[
     return jobs
 
 
-def _service_job(stack: Stack, service: Service, target: Target) -> dict[str, Any]:
+def service_job(stack: Stack, service: Service, target: Target) -> dict[str, Any]:
     targets = [target.address(stack, service.component)] if service.component else list(service.targets)
     labels = {**service.labels, conventions.LABEL_SERVICE: service.name}
     extra: dict[str, Any] = {}
@@ -160,8 +158,8 @@ def config(stack: Stack, target: Target) -> dict[str, Any]:
     jobs: list[dict[str, Any]] = []
     for name, component in stack.components.items():
         if name not in as_service:
-            jobs.extend(_component_jobs(stack, component, target))
-    jobs.extend(_service_job(stack, service, target) for service in stack.services)
+            jobs.extend(component_jobs(stack, component, target))
+    jobs.extend(service_job(stack, service, target) for service in stack.services)
     return {
         "global": {
             "scrape_interval": stack.scrape_interval,
@@ -204,5 +202,5 @@ def render(stack: Stack, target: Target) -> Tree:
         if protected(component) and component.auth is not None and component.auth.basic is not None:
             tree.secrets[f"{base}/{password_file(name)}"] = SecretFile.single(component.auth.basic.password)
         if uses_tls(component) and component.auth is not None and component.auth.tls is not None:
-            tree.secrets[f"{base}/{ca_file(name)}"] = SecretFile.single(component.auth.tls.cert)
+            tree.secrets[f"{base}/{ca_file(name)}"] = SecretFile.pem(component.auth.tls.cert)
     return tree

@@ -27,7 +27,6 @@ from generator.render.rules import (
     custom_rule_file,
     for_runtime,
     instances,
-    pack_names,
     resolve_pack,
 )
 from generator.render.slo import slo_rule_file, slo_test_groups
@@ -144,7 +143,7 @@ def slo_test_file(stack: Stack, served: Mapping[str, str]) -> TestFile | None:
 
 def all_test_files(stack: Stack, served: Mapping[str, str]) -> list[TestFile]:
     """Every test file promstack renders for `stack`; `served` as for `rules.all_rule_files`."""
-    files = [pack_test_file(stack, name, served) for name in pack_names(stack)]
+    files = [pack_test_file(stack, name, served) for name in rules_catalog.pack_names(stack)]
     files += [slo_test_file(stack, served), custom_test_file(stack, served), *kind_test_files(stack, served)]
     files += scrape_failure_tests.test_files(stack, served)
     files += escalation_test_files(stack, all_rule_files(stack, served), served)

@@ -60,12 +60,6 @@ class Resolved:
     instance: Instance
 
 
-def active_packs(stack: Stack) -> list[str]:
-    known = rules_catalog.packs()
-    listed = [p for p in stack.alerts.packs if p in known and p not in rules_catalog.ALWAYS]
-    return [*rules_catalog.ALWAYS, *listed]
-
-
 def service_variables(service: Service) -> dict[str, Value]:
     assert service.http is not None
     variables: dict[str, Value] = {
@@ -185,16 +179,9 @@ def _recording(stack: Stack, r: RecordingRule) -> Rule:
     return Rule(data, r.source, stack.scrape_interval, CUSTOM)
 
 
-def pack_names(stack: Stack) -> list[str]:
-    names = active_packs(stack)
-    if any(s.http is not None for s in stack.services):
-        names.append(rules_catalog.SERVICE_PACK)
-    return names
-
-
 def all_rule_files(stack: Stack, served: Mapping[str, str]) -> list[RuleFile]:
     """Every rule file promstack renders for `stack`, in output order."""
-    files = [resolve_pack(stack, name, served)[0] for name in pack_names(stack)]
+    files = [resolve_pack(stack, name, served)[0] for name in rules_catalog.pack_names(stack)]
     files.extend(f for f in (slo_rule_file(stack, served), custom_rule_file(stack, served)) if f is not None)
     files = [f for f in files if f.rules()]
     escalated = escalation_rule_file(stack, files, served)

@@ -28,7 +28,7 @@ from generator.alerting.delay import CONFIRMING
 from generator.model import Stack
 from generator.promql_analysis import template_labels
 from generator.render._alerting import FIXTURES, Rule, TestFile, expand_labels, test_group
-from generator.render.rules import pack_names, resolve_pack
+from generator.render.rules import resolve_pack
 from generator.render.scrape_failures import Timing, timings
 from generator.rules_catalog import FailedScrapes
 from generator.units import Duration
@@ -179,7 +179,7 @@ def test_files(stack: Stack, served: Mapping[str, str]) -> list[TestFile]:
     evaluates a whole file at one), each against a fixture holding only those alerts."""
     index = rules_catalog.alert_index()
     paced: dict[Duration, list[tuple[Rule, FailedScrapes]]] = {}
-    for pack in pack_names(stack):
+    for pack in rules_catalog.pack_names(stack):
         rule_file, _ = resolve_pack(stack, pack, served)
         for group in rule_file.groups:
             for rule in group.rules:

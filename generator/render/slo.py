@@ -37,30 +37,35 @@ from generator.slo_math import (
     budget,
     burn_factor,
     error_ratio,
+    events,
     record_name,
-    selectors,
     sli_error,
     threshold,
     windows,
 )
 from generator.units import Duration
 
-# Traffic guard: a tier fires only when its short window saw at least this many requests, so one
-# failed request at 3 a.m. on an idle service does not page anyone.
+# Traffic guard: a tier fires only when its short window saw at least this many requests (or probe
+# results), so one failed request at 3 a.m. on an idle service does not page anyone. A probe that runs
+# less often than every 30s therefore never feeds the 1h tier (5m short window): the 6h tier pages.
 MIN_REQUESTS = 10
 # the short window already debounces; `for` rides out one bad eval
 FOR = {"critical": Duration("2m"), "warning": Duration("15m")}
 
 
 def _what(slo: SLO) -> str:
-    return f"were slower than {slo.threshold}" if slo.kind == "latency" else "failed"
+    """What the bad events of the SLO were, after "{{ $value }} of ..." in its alert's description."""
+    if slo.probe is not None:
+        return f"the results of the {slo.probe.probe} probe of {{{{ $labels.service }}}} were failures"
+    return "the requests to {{ $labels.service }} " + (
+        f"were slower than {slo.threshold}" if slo.kind == "latency" else "failed"
+    )
 
 
 def _alert(stack: Stack, service: Service, slo: SLO, tier: Tier, served: Mapping[str, str]) -> dict[str, Any]:
     limit = plain(threshold(slo, tier))
-    _, total = selectors(service, slo)
     long, short = (sli_error(service.name, slo, window) for window in (tier.long, tier.short))
-    traffic = f"sum(increase({total}[{tier.short}]))"
+    traffic = events(service, slo, tier.short)
     expr = f"{long} > {limit}\nand\n{short} > {limit}\nand on()\n{traffic} >= {MIN_REQUESTS}"
     factor = plain(burn_factor(slo, tier))
     gone = Duration.of_ms(int(Decimal(slo.period.ms) / burn_factor(slo, tier)) // 60_000 * 60_000)
@@ -68,7 +73,7 @@ def _alert(stack: Stack, service: Service, slo: SLO, tier: Tier, served: Mapping
         f"{{{{ $labels.service }}}}: the {{{{ $labels.slo }}}} error budget burns {factor}x too fast ({tier.name})."
     )
     description = (
-        f"{{{{ $value | humanizePercentage }}}} of the requests to {{{{ $labels.service }}}} {_what(slo)} over the "
+        f"{{{{ $value | humanizePercentage }}}} of {_what(slo)} over the "
         f"last {tier.long} (and still over the last {tier.short}). The {plain(slo.objective)}% objective over "
         f"{slo.period} allows {plain(budget(slo) * 100)}%; at this rate the whole error budget is gone in {gone}."
     )
@@ -96,10 +101,15 @@ def _labels(stack: Stack, service: Service, slo: SLO, tier: Tier) -> dict[str, s
     }
 
 
+def _interval(service: Service, slo: SLO) -> Duration:
+    """How often the SLO's events are sampled: the service's scrape, or its probe's."""
+    return slo.probe.interval if slo.probe is not None else service.interval
+
+
 def slo_rule_file(stack: Stack, served: Mapping[str, str]) -> RuleFile | None:
     groups = []
     for service in stack.services:
-        if not service.slos or service.http is None:
+        if not service.slos:
             continue
         rules: list[Rule] = []
         source = f"SLOs of service {service.name}"
@@ -109,7 +119,7 @@ def slo_rule_file(stack: Stack, served: Mapping[str, str]) -> RuleFile | None:
                 Rule(
                     {"record": record_name(w), "expr": error_ratio(service, slo, w), "labels": labels},
                     source,
-                    service.interval,
+                    _interval(service, slo),
                     "slo",
                 )
                 for w in windows()
@@ -117,7 +127,10 @@ def slo_rule_file(stack: Stack, served: Mapping[str, str]) -> RuleFile | None:
         if enabled(stack, conventions.SLO_ALERT):
             rules.extend(
                 Rule(
-                    _alert(stack, service, slo, tier, served), f"SLO {service.name}/{slo.name}", service.interval, "slo"
+                    _alert(stack, service, slo, tier, served),
+                    f"SLO {service.name}/{slo.name}",
+                    _interval(service, slo),
+                    "slo",
                 )
                 for slo in service.slos
                 for tier in TIERS
@@ -129,7 +142,8 @@ def slo_rule_file(stack: Stack, served: Mapping[str, str]) -> RuleFile | None:
 # ---- tests --------------------------------------------------------------------------------------
 
 TEST_REQUESTS = Decimal(100)  # requests per minute in the busy cases
-LOW_TRAFFIC = Decimal(1)  # requests per minute in the near-zero traffic case: too few for the 5m window
+TEST_PROBES = Decimal(4)  # probe results per minute in the busy cases of an SLO measured by a probe
+LOW_TRAFFIC = Decimal(1)  # requests (results) per minute in the near-zero traffic case: too few for 5m
 
 
 def eval_minutes(stack: Stack) -> int:
@@ -160,6 +174,12 @@ def _points(limits: list[Decimal]) -> list[Decimal]:
 def _series(
     service: Service, slo: SLO, ratio: Decimal, per_minute: Decimal, le: str | None, steps: int
 ) -> list[dict[str, str]]:
+    if slo.probe is not None:
+        # one result every 60/per_minute seconds (the group's interval: `_sampling`); a value between 0
+        # and 1 stands for that share of successful results, exactly, in every window
+        labels = f'job="{slo.probe.job}",instance="http://{service.name}/",probe="{slo.probe.probe}"'
+        values = f"{plain(1 - ratio)}x{steps * int(per_minute)}"
+        return [{"series": f"{slo.probe.metric}{{{labels}}}", "values": values}]
     assert service.http is not None
     base = f'job="{service.name}",instance="{service.name}:8000"'
     if slo.kind == "latency":
@@ -192,7 +212,11 @@ def _label_example(errors: str) -> tuple[str, str]:
 
 
 def _family(service: Service, slo: SLO) -> list[SLO]:
-    return [s for s in service.slos if s.kind == slo.kind and s.threshold_seconds == slo.threshold_seconds]
+    return [
+        s
+        for s in service.slos
+        if s.kind == slo.kind and s.threshold_seconds == slo.threshold_seconds and s.probe == slo.probe
+    ]
 
 
 def slo_test_groups(stack: Stack, served: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -202,11 +226,9 @@ def slo_test_groups(stack: Stack, served: Mapping[str, str]) -> list[dict[str, A
         return []
     groups: list[dict[str, Any]] = []
     for service in stack.services:
-        if service.http is None:
-            continue
-        done: set[tuple[str, Decimal | None]] = set()
+        done: set[tuple[str, Decimal | None, str]] = set()
         for slo in service.slos:
-            key = (slo.kind, slo.threshold_seconds)
+            key = (slo.kind, slo.threshold_seconds, slo.probe.probe if slo.probe else "")
             if key in done:
                 continue
             done.add(key)
@@ -216,7 +238,8 @@ def slo_test_groups(stack: Stack, served: Mapping[str, str]) -> list[dict[str, A
                 text = plain(slo.threshold_seconds)
                 les = [text, f"{text}.0"] if "." not in text else [text]
             limits = [threshold(s, t) for s in family for t in TIERS]
-            cases = [(r, TEST_REQUESTS, les[0]) for r in _points(limits)]
+            busy = TEST_PROBES if slo.probe is not None else TEST_REQUESTS
+            cases = [(r, busy, les[0]) for r in _points(limits)]
             cases += [(Decimal(1), LOW_TRAFFIC, les[0])] + [(_points(limits)[-1], TEST_REQUESTS, le) for le in les[1:]]
             try:
                 groups.extend(
@@ -252,11 +275,15 @@ def _case(
                 }
                 expected.append(expected_alert(shown, data["labels"], notes))
     kind = family[0].kind + (f" le={le}" if le else "")
+    what = "probe results" if family[0].probe is not None else "requests"
     name = (
         f"SLO {service.name}/{'+'.join(s.name for s in family)} ({kind}): error ratio {plain(ratio)} "
-        f"at {plain(per_minute)} requests/min fires {len(expected)} tier alert(s)"
+        f"at {plain(per_minute)} {what}/min fires {len(expected)} tier alert(s)"
     )
     at = eval_minutes(stack)
     series = _series(service, family[0], ratio, per_minute, le, at + 5)
     case = {"eval_time": f"{at}m", "alertname": conventions.SLO_ALERT, "exp_alerts": expected}
-    return test_group(stack, name, series, [case])
+    group = test_group(stack, name, series, [case])
+    if family[0].probe is not None:
+        group["interval"] = Duration.of_ms(60_000 // int(per_minute))  # per_minute results a minute
+    return group

@@ -11,7 +11,6 @@ the last good tree back, the same way, and brings the touched components back to
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from abc import ABC, abstractmethod
@@ -23,27 +22,16 @@ from typing import ClassVar
 from generator import conventions
 from generator.errors import DeployError
 from generator.model import Stack
+from generator.pause import checkpoint
 from generator.render import Target, Tree
-from generator.runtimes import health
+from generator.runtimes import health, monitored
 from generator.runtimes.files import FileChange, compare, folders, install
-from generator.runtimes.state import ALL_PENDING, State
+from generator.runtimes.state import ALL, State
 from generator.write import Secrets, manifest, materialize
 
 Progress = Callable[[str], None]
 
 RELOADABLE = health.RELOADABLE
-# tests only: `up` stops at this named step of `execute` (installed, converged, reloaded) and waits there
-# until it is killed or interrupted, so a test can interrupt it at an exact point; never set it otherwise
-PAUSE_ENV = "PROMSTACK_TEST_PAUSE_AT"
-
-
-def checkpoint(step: str, out: Progress) -> None:
-    """Where a test may interrupt `execute` (see PAUSE_ENV); does nothing unless that variable names `step`."""
-    if os.environ.get(PAUSE_ENV) != step:
-        return
-    out(f"  paused at {step} ({PAUSE_ENV} is set: a test is about to interrupt this run)")
-    while True:
-        time.sleep(3600)
 
 
 @dataclass
@@ -103,6 +91,10 @@ class Backend(ABC):
     def notes(self) -> list[str]:
         """What this runtime does differently from what the spec asks, said plainly by `up`."""
         return []
+
+    def refuse_foreign(self) -> None:  # noqa: B027 - optional hook: the local runtime's state dir is its claim
+        """DeployError if where this runtime deploys the project holds what promstack did not create (a compose
+        project of another application): checked first, before the checks run and long before anything starts."""
 
     @abstractmethod
     def preflight(self, tree: Tree) -> None:
@@ -176,13 +168,16 @@ def make_plan(
     new: dict[str, str],
     old: dict[str, str],
     procs: dict[str, Proc],
-    pending: frozenset[str] = frozenset(),
+    pending: dict[str, str] | None = None,
 ) -> Plan:
     """Decide per component. `new`/`old`: fingerprints of how each component runs, now and as deployed;
-    `pending`: components an interrupted `up` left unconfirmed (State.pending), reloaded or restarted
-    even when their files did not change since (they are on disk, but maybe not what the process runs)."""
+    `pending`: components an interrupted `up` left unconfirmed, with what confirms each (State.pending):
+    reloaded or recreated even when their files and fingerprints did not change since (they are on disk
+    and in state.json, but maybe not what the process runs: a rollback that was cut short may have put
+    its old flags back)."""
     plan = Plan(files=changes)
-    unconfirmed = set(new) if pending == ALL_PENDING else set(pending)
+    pending = pending or {}
+    unconfirmed = dict.fromkeys(new, pending[ALL]) if ALL in pending else pending
     touched: dict[str, list[str]] = {}
     for change in changes:
         if change.component:
@@ -195,6 +190,9 @@ def make_plan(
         elif old.get(name) != fingerprint:
             plan.recreate.append(name)
             plan.reasons[name] = "how it runs changed (image, flags, ports or environment)"
+        elif unconfirmed.get(name) == "recreate":
+            plan.recreate.append(name)
+            plan.reasons[name] = "an earlier `up` was interrupted before its restart was confirmed"
         elif name in touched or name in unconfirmed:
             files = ", ".join(touched.get(name, [])[:3]) + (" ..." if len(touched.get(name, [])) > 3 else "")
             why = f"files changed: {files}" if files else "an earlier `up` was interrupted before it was confirmed"
@@ -215,8 +213,21 @@ Verified = health.Verified
 
 
 def verify(backend: Backend, run: list[str], skipped: dict[str, str], timeout: float) -> Verified:
+    """Healthy, scraped, alerting (health.verify); then a target whose exporter cannot reach what it watches
+    is down too, with the reason (a warning: the team's Redis being down is no failure of the deployment)."""
     endpoints = {name: health.Endpoint.of(backend.stack.components[name], backend.secrets) for name in run}
-    return health.verify(backend.stack, endpoints, backend.state.tree, skipped, timeout, backend.out, backend.gave_up)
+    stack = backend.stack
+    verified = health.verify(stack, endpoints, backend.state.tree, skipped, timeout, backend.out, backend.gave_up)
+    if "prometheus" in endpoints:
+        down = monitored.backends_down(endpoints["prometheus"], stack)
+        judged = monitored.judged(verified.targets, down)
+        verified.warnings += [
+            f"target {t.job} {t.instance} is down: {t.error}"
+            for t, before in zip(judged, verified.targets, strict=True)
+            if t.health != before.health
+        ]
+        verified.targets = judged
+    return verified
 
 
 def _problem(exc: BaseException, backend: Backend, seen: dict[str, set[str]] | None = None) -> str:
@@ -264,7 +275,7 @@ def execute(
     """
     state = backend.state
     # journal first: if this run dies before `verify`, the next `up` reloads or restarts these again
-    state.mark_pending([*plan.reload, *plan.recreate])
+    state.mark_pending({**dict.fromkeys(plan.reload, "reload"), **dict.fromkeys(plan.recreate, "recreate")})
     seen: dict[str, set[str]] = {}  # component -> its log lines before its reload
     try:
         install(state.staging, state.tree, plan.files, backend.owner)
@@ -326,6 +337,7 @@ def rollback(backend: Backend, plan: Plan, before: set[str], timeout: float = 90
         if time.monotonic() > deadline:
             raise DeployError(f"{', '.join(touched)} did not come back within {timeout:g}s")
         time.sleep(0.25)
+    checkpoint("rolled-back", backend.out)
     for name in plan.reload:
         health.reload(health.Endpoint.of(backend.stack.components[name], backend.secrets), backend.signal)
         backend.out(f"  {name:<18} back on its previous configuration")

@@ -2,12 +2,11 @@
 
 `auto` picks compose where a Docker engine answers, a compose client is installed and the stack's
 images can be had, else local; a stack already deployed stays on the runtime it runs on. A runtime
-that cannot run an optional component here (Grafana without a binary) runs the stack without it.
+that cannot run an optional component here (Grafana or cAdvisor without a binary) runs the stack
+without it, its alerts and its dashboards.
 """
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 from generator.errors import DeployError, UsageError
 from generator.model import Stack
@@ -64,10 +63,11 @@ def backend(runtime: str, state: State, stack: Stack, secrets: Secrets, out: Pro
 
 
 def runnable(runner: Backend, stack: Stack) -> tuple[Stack, dict[str, str]]:
-    """The stack without the optional components this runtime cannot run here (e.g. Grafana without a
-    binary): nothing is deployed for them, not even a scrape job that would only page about them."""
+    """The stack without the optional components this runtime cannot run here (Grafana or cAdvisor without
+    a binary): nothing is deployed for them, not a scrape job that would only page about them, nor their
+    alerts or dashboards (`Stack.without`)."""
     skipped = runner.skips()
     if skipped:
-        stack = replace(stack, components={n: c for n, c in stack.components.items() if n not in skipped})
+        stack = stack.without(skipped)
         runner.stack = stack
     return stack, skipped

@@ -33,13 +33,12 @@ from generator.checks import compose_config
 from generator.errors import DeployError
 from generator.model import Stack
 from generator.render import Tree
-from generator.runtimes import procs
+from generator.runtimes import compose_project, procs
 from generator.runtimes.apply import Backend, Plan, Proc, Progress
+from generator.runtimes.compose_project import PROJECT_LABEL, SERVICE_LABEL
 
 PULL_TIMEOUT = 300.0
 COMPOSE_TIMEOUT = 600.0
-_PROJECT_LABEL = "com.docker.compose.project"
-_SERVICE_LABEL = "com.docker.compose.service"
 CONFIG_HASH_LABEL = "promstack.config-hash"
 
 
@@ -177,6 +176,9 @@ class ComposeBackend(Backend):
                 "to an image you have, or make the registry reachable):\n  " + "\n  ".join(missing)
             )
 
+    def refuse_foreign(self) -> None:
+        compose_project.refuse_foreign(self.client, self.state.project)
+
     def _ports_free(self) -> None:
         """Refuse host ports another container publishes, or another program listens on (docker-proxy
         included: without it, a published port has no listener at all); this project's own are fine."""
@@ -189,7 +191,7 @@ class ComposeBackend(Backend):
         others: set[int] = set()
         problems = []
         for container in self.client.containers.list():
-            project = container.labels.get(_PROJECT_LABEL)
+            project = container.labels.get(PROJECT_LABEL)
             published = (container.attrs.get("NetworkSettings") or {}).get("Ports") or {}
             ports = {int(b["HostPort"]) for bindings in published.values() for b in bindings or [] if b.get("HostPort")}
             if project == self.state.project:
@@ -289,16 +291,16 @@ class ComposeBackend(Backend):
         for name in plan.remove:
             self._remove(name)
         if create:
-            self.compose("up", "--detach", "--no-deps", "--remove-orphans", "--no-build", *create)
+            # no --remove-orphans: it removes every container of the project that is not in compose.yaml, a
+            # user's too; promstack's own that left the spec are in plan.remove
+            self.compose("up", "--detach", "--no-deps", "--no-build", *create)
         if recreate:
             # --force-recreate also covers a restart for files the component cannot reload
             self.compose("up", "--detach", "--no-deps", "--force-recreate", "--no-build", *recreate)
 
     def _containers(self, service: str | None = None) -> list[Any]:
-        labels = [f"{_PROJECT_LABEL}={self.state.project}"]
-        if service:
-            labels.append(f"{_SERVICE_LABEL}={service}")
-        return list(self.client.containers.list(all=True, filters={"label": labels}))
+        """This project's containers that promstack created (compose_project): never a user's own."""
+        return list(self.client.containers.list(all=True, filters=compose_project.ours(self.state.project, service)))
 
     def _remove(self, service: str) -> None:
         for container in self._containers(service):
@@ -309,7 +311,7 @@ class ComposeBackend(Backend):
     def processes(self) -> dict[str, Proc]:
         found: dict[str, Proc] = {}
         for container in self._containers():
-            service = container.labels.get(_SERVICE_LABEL, container.name)
+            service = container.labels.get(SERVICE_LABEL, container.name)
             attrs = container.attrs.get("State", {})
             status = str(attrs.get("Status", container.status))
             health = (attrs.get("Health") or {}).get("Status", "")
@@ -344,18 +346,24 @@ class ComposeBackend(Backend):
             container.kill(signal=f"SIG{signame}")
 
     def stop(self, volumes: bool) -> None:
-        if self.compose_file.exists():
-            self.compose("down", "--remove-orphans", "--timeout", "30", *(["--volumes"] if volumes else []))
-        # belt and braces: whatever compose no longer knows about (a lost tree, a renamed service)
+        project = self.state.project
+        theirs = compose_project.foreign(self.client, project)
+        if theirs:
+            # `compose down` would stop a container of theirs that has one of our service names
+            self.out(f"  left alone: {', '.join(theirs)} (compose project {project!r}; promstack did not create them)")
+        elif self.compose_file.exists():
+            # no --remove-orphans: it removes every container of the project, not only ours
+            self.compose("down", "--timeout", "30", *(["--volumes"] if volumes else []))
+        # also whatever compose no longer knows about (a lost tree, a renamed service): promstack's own only
         for container in self._containers():
             with contextlib.suppress(docker.errors.NotFound):
+                container.stop(timeout=30)
                 container.remove(force=True)
-        label = {"label": [f"{_PROJECT_LABEL}={self.state.project}"]}
-        for network in self.client.networks.list(filters=label):
+        for network in compose_project.networks(self.client, project):
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
                 network.remove()
         if volumes:
-            for volume in self.client.volumes.list(filters=label):
+            for volume in compose_project.volumes(self.client, project):
                 with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
                     volume.remove(force=True)
 

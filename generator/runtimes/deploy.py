@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator import conventions, pipeline
+from generator.errors import DeployError
 from generator.model import Stack
 from generator.render import render
-from generator.runtimes import access, apply, files
+from generator.runtimes import access, apply, deployed_secrets, files
 from generator.runtimes.apply import Plan, Progress, Verified
 from generator.runtimes.choose import backend, choose, compose_or_local, runnable
-from generator.runtimes.lock import locked
+from generator.runtimes.lock import locked, seconds
 from generator.runtimes.options import Options, project_name
 from generator.runtimes.report import check_lines
 from generator.runtimes.state import Record, State
@@ -41,21 +42,29 @@ def up(spec: Path, options: Options) -> Outcome:
     """Render, check, deploy or apply the difference live, wait until healthy; raise on any failure."""
     began = time.monotonic()
     out = options.out
-    stack = load_stack(spec)
+    timeout = seconds(options.timeout, "--timeout", "how long up waits for health and scrape targets")
+    stack = load_stack(spec, options.env)
     project = project_name(stack, options)
     state = State.of(project)
     with locked(state, on_wait=out), state.staging_removed():
+        deployed_secrets.remember(state)  # a log may quote what an earlier deployment was given
         record = state.load()
+        if state.restore_journal.exists():
+            raise DeployError(
+                f"a `promstack restore` was stopped while it wrote the data volumes ({state.restore_journal}); "
+                "run the restore again, or `promstack down --volumes` to start without that data"
+            )
         runtime = choose(options.runtime, record)
         if runtime == "compose" and options.runtime == "auto" and record is None:
             runtime = compose_or_local(stack, out)
         # a secret promstack generates (Grafana's admin password) is made once and kept in the state dir
         secrets = Secrets(spec.absolute().parent, keep=state.generated, persist=True)
         runner = backend(runtime, state, stack, secrets, out)
+        runner.refuse_foreign()
         out(f"promstack up: stack {stack.name!r} as project {project!r} on the {runtime} runtime")
         stack, skipped = runnable(runner, stack)
         for why in skipped.values():
-            out(f"  skipped: {why}")
+            out(f"  {pipeline.left_out_line(why)}")
         for note in runner.notes():
             out(f"  note: {note}")
         tree = render(stack, runner.target())
@@ -83,7 +92,7 @@ def up(spec: Path, options: Options) -> Outcome:
             plan,
             run,
             skipped,
-            options.timeout,
+            timeout,
             saved=lambda: state.save(new),
             restore_record=lambda: state.save(record) if record else None,
             before=set(record.components) if record else None,

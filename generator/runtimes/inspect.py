@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator import conventions
+from generator import catalog, conventions
 from generator.errors import DeployError, SecretError
 from generator.model import Stack
 from generator.render import Tree, render
-from generator.runtimes import apply, files, health
+from generator.runtimes import apply, deployed_secrets, files, health, monitored
 from generator.runtimes.apply import Plan
 from generator.runtimes.choose import backend, choose, runnable
 from generator.runtimes.options import Options, project_name
@@ -25,10 +25,11 @@ from generator.write import Secrets, materialize
 
 def status(spec: Path, options: Options) -> dict[str, Any]:
     """Each component (state, health, version, uptime), scrape targets, firing alerts."""
-    stack = load_stack(spec)
+    stack = load_stack(spec, options.env)
     project = project_name(stack, options)
     state = State.of(project)
     state.check()  # a folder at the state path that is not ours is refused, not read
+    deployed_secrets.remember(state)
     record = state.load()
     report: dict[str, Any] = {
         "stack": stack.name,
@@ -39,6 +40,8 @@ def status(spec: Path, options: Options) -> dict[str, Any]:
         "targets": [],
         "alerts": [],
         "state_dir": str(state.root),
+        "health": "not deployed",
+        "problems": [],
     }
     if record is None:
         return report
@@ -68,10 +71,16 @@ def status(spec: Path, options: Options) -> dict[str, Any]:
         )
         entry["version"] = health.version(endpoint) if answer and answer.ok else ""
         entry["uptime_seconds"] = round(now - proc.started) if proc and proc.up and proc.started else None
+        if answer and answer.ok and catalog.entry(name).reload.get("gauge"):
+            failed = monitored.failed_reload(endpoint)
+            entry["config_reload"] = "failed" if failed else "ok"
+            if failed:
+                entry["reason"] = failed
         report["components"][name] = entry
     prometheus = endpoints.get("prometheus")
     if prometheus is not None:
-        report["targets"] = [t.as_dict() for t in health.targets(prometheus) or []]
+        found = health.targets(prometheus) or []
+        report["targets"] = [t.as_dict() for t in monitored.judged(found, monitored.backends_down(prometheus, stack))]
         report["alerts"] = [
             {
                 "alertname": a.get("labels", {}).get("alertname", ""),
@@ -80,15 +89,37 @@ def status(spec: Path, options: Options) -> dict[str, Any]:
             }
             for a in health.firing(prometheus)
         ]
+    report["problems"] = _problems(report)
+    report["health"] = "degraded" if report["problems"] else "healthy"
     return report
+
+
+def _problems(report: dict[str, Any]) -> list[str]:
+    """Every reason the stack does not monitor all it should, one sentence each (a component that does not
+    run or answer, a config it refused, a target down, what an exporter watches not answering it)."""
+    found = []
+    for name, entry in report["components"].items():
+        if entry["state"] == "skipped":
+            continue
+        if entry["health"] != "healthy":
+            health = f" and {entry['health']}" if entry["health"] != "-" else ""
+            found.append(f"{name} is {entry['state']}{health}")
+        elif entry.get("config_reload") == "failed":
+            found.append(f"{name}: {entry['reason']}")
+    for target in report["targets"]:
+        if target["health"] != "up":
+            why = target["error"] or ("not scraped yet" if target["health"] == "unknown" else target["health"])
+            found.append(f"target {target['job']} {target['instance']} is {target['health']}: {why}")
+    return found
 
 
 def deployed_endpoint(spec: Path, options: Options, name: str) -> tuple[Stack, health.Endpoint]:
     """How to reach component `name` of the deployed stack of `spec`, found as `status` finds it (the
     stack's project and state dir; its credentials where the spec protects it, never printed)."""
-    stack = load_stack(spec)
+    stack = load_stack(spec, options.env)
     state = State.of(project_name(stack, options))
     state.check()
+    deployed_secrets.remember(state)  # what it prints is cleaned of earlier deployments' secrets too
     record = state.load()
     component = stack.components.get(name)
     if record is None or component is None:
@@ -109,10 +140,11 @@ class Difference:
 
 def diff(spec: Path, options: Options) -> Difference:
     """What `up` would change: per component, and file by file (secret files named, never shown)."""
-    stack = load_stack(spec)
+    stack = load_stack(spec, options.env)
     project = project_name(stack, options)
     state = State.of(project)
     state.check()
+    deployed_secrets.remember(state)
     record = state.load()
     runtime = choose(options.runtime, record)
     secrets = Secrets(spec.absolute().parent, keep=state.generated)  # read only: diff generates nothing

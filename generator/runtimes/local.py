@@ -66,20 +66,9 @@ class LocalBackend(Backend):
             self._target = dataclasses.replace(super().target(), versions=binaries.versions(self.stack))
         return self._target
 
-    def _missing(self) -> dict[str, str]:
-        missing = {}
-        for name, component in self.stack.components.items():
-            if component.runs and not self.binary(name):
-                entry = catalog.entry(name)
-                missing[name] = (
-                    f"{name} is not installed: none of {', '.join(entry.binaries) or '(no binary)'} is on PATH "
-                    f"(package: {entry.package})"
-                )
-        return missing
-
     def skips(self) -> dict[str, str]:
         # what the stack works without (catalog `local.optional`) is reported plainly when missing
-        return {name: why for name, why in self._missing().items() if catalog.entry(name).optional}
+        return binaries.left_out(self.stack)
 
     def notes(self) -> list[str]:
         # host processes have no container network in between: every one listens on loopback only
@@ -93,7 +82,7 @@ class LocalBackend(Backend):
         ]
 
     def preflight(self, tree: Tree) -> None:
-        missing = [why for name, why in self._missing().items() if not catalog.entry(name).optional]
+        missing = [why for name, why in binaries.missing(self.stack).items() if not catalog.entry(name).optional]
         if missing:
             raise DeployError(
                 "the local runtime runs every component from a binary on PATH:\n  " + "\n  ".join(missing)

@@ -14,25 +14,29 @@ from generator.runtimes.state import State
 
 LOCK_TIMEOUT_ENV = "PROMSTACK_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = 120.0
-MAX_LOCK_TIMEOUT = 86400.0  # a day; anything longer is a wait without end to whoever is watching
+MAX_WAIT = 86400.0  # a day; anything longer is a wait without end to whoever is watching
+
+
+def seconds(raw: str | float, name: str, why: str) -> float:
+    """`raw` as a number of seconds from 0 to a day, for every wait the user sets (`up --timeout`,
+    $PROMSTACK_LOCK_TIMEOUT); UsageError naming `name` else: nan or inf would make a wait without end, and
+    garbage must not quietly mean a default."""
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= MAX_WAIT:  # false for nan too
+        shown = repr(raw) if isinstance(raw, str) else f"{raw:g}"
+        raise UsageError(f"{name}={shown} is not a number of seconds from 0 to {MAX_WAIT:g} ({why})")
+    return value
 
 
 def lock_timeout() -> float:
-    """Seconds a second up/down waits for the lock: $PROMSTACK_LOCK_TIMEOUT, from 0 to a day (UsageError else:
-    nan or inf would make it wait for ever, garbage must not quietly mean the default)."""
+    """Seconds a second up/down waits for the lock: $PROMSTACK_LOCK_TIMEOUT (see `seconds`)."""
     raw = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
     if not raw:
         return DEFAULT_LOCK_TIMEOUT
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = math.nan
-    if not 0 <= seconds <= MAX_LOCK_TIMEOUT:  # false for nan too
-        raise UsageError(
-            f"{LOCK_TIMEOUT_ENV}={raw!r} is not a number of seconds from 0 to {MAX_LOCK_TIMEOUT:g} "
-            "(how long a second up/down waits for the first)"
-        )
-    return seconds
+    return seconds(raw, LOCK_TIMEOUT_ENV, "how long a second up/down waits for the first")
 
 
 @contextlib.contextmanager

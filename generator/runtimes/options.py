@@ -21,14 +21,15 @@ def _stderr(line: str) -> None:
 @dataclass
 class Options:
     runtime: str = "auto"
-    project: str | None = None  # default: $PROMSTACK_PROJECT, else the stack's name
+    project: str | None = None  # default: $PROMSTACK_PROJECT, else the stack's (Stack.project)
     timeout: float = 180.0  # seconds `up` waits for health and scrape targets
     out: Progress = _stderr
     checks: bool = True  # run every check before touching anything (only tests of the rollback turn it off)
+    env: str | None = None  # the spec's environment to deploy (`--env`); None: the base spec
 
 
 def project_name(stack: Stack, options: Options) -> str:
-    name = options.project or os.environ.get(PROJECT_ENV) or stack.name
+    name = options.project or os.environ.get(PROJECT_ENV) or stack.project
     if not name.replace("-", "").replace("_", "").isalnum() or name != name.lower():
         raise UsageError(f"project name {name!r} must be lower-case letters, digits, - and _")
     return name

@@ -27,6 +27,7 @@ MARKER = ".promstack-state"
 # every entry of a state dir (see `state`'s layout): what an earlier promstack may have left
 LAYOUT = frozenset(
     {"tree", "last-good", "staging", "data", "generated", "logs", "run", "lock", "state.json", "pending.json"}
+    | {"restore", "restore.json"}
     | {".last-good.new", ".last-good.old", ".state.json.tmp", ".pending.json.tmp", MARKER}
 )
 # the folders promstack writes into, searched whole for symlinks; data/ only one level deep (each

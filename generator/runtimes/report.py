@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from generator.pipeline import left_out_line
+
 if TYPE_CHECKING:
     from generator.checks import Report
     from generator.runtimes import Difference, Outcome
@@ -53,7 +55,7 @@ def summary(outcome: Outcome) -> list[str]:
     for warning in verified.warnings:
         lines.append(f"  warning: {warning}")
     for why in outcome.skipped.values():
-        lines.append(f"  not running: {why}")
+        lines.append(f"  {left_out_line(why)}")
     lines.append("")
     for what, url in outcome.urls:
         lines.append(f"  {what:<13} {url}")
@@ -67,11 +69,9 @@ def summary(outcome: Outcome) -> list[str]:
 def status_lines(report: dict[str, Any]) -> list[str]:
     if not report["deployed"]:
         return [f"stack {report['stack']!r} (project {report['project']!r}) is not deployed"]
-    lines = [
-        f"stack {report['stack']!r} on {report['runtime']} (project {report['project']!r})",
-        "",
-        f"  {'component':<18} {'state':<12} {'health':<12} {'version':<12} uptime",
-    ]
+    lines = [f"stack {report['stack']!r} on {report['runtime']} (project {report['project']!r}): {report['health']}"]
+    lines += [f"  {problem}" for problem in report["problems"]]
+    lines += ["", f"  {'component':<18} {'state':<12} {'health':<12} {'version':<12} uptime"]
     for name, entry in report["components"].items():
         lines.append(
             f"  {name:<18} {entry['state']:<12} {entry['health']:<12} {entry.get('version') or '-':<12} "

@@ -19,10 +19,16 @@ Layout of `<state>/` (default `~/.local/state/promstack/<project>/`, or `$PROMST
     lock         `fcntl.flock`ed by `up` and `down`
     state.json   what was deployed: runtime, project, spec, and a fingerprint per component
     pending.json the journal of an `up` under way: the components whose new files or definitions were
-                 put in place but not yet confirmed running (reloaded, verified). Written before the live
-                 tree is touched, removed once verified or rolled back; an `up` that was killed or
-                 interrupted leaves it, and the next `up` reloads or restarts those components even when
-                 the live tree already equals the spec (the processes may still run the old files)
+                 put in place but not yet confirmed running, each with what confirms it (`reload`, or
+                 `recreate` where how it runs changed). Written before the live tree is touched, removed
+                 once verified or rolled back; an `up` that was killed or interrupted (or whose rollback
+                 failed) leaves it, and the next `up` reloads or recreates those components even when the
+                 live tree and state.json already equal the spec (the processes may still run the old
+                 files, or the old flags a rollback put back)
+    restore/     `promstack restore` only: the archive extracted and checked, before it is moved into place;
+                 removed when the restore ends, however it ends
+    restore.json compose only: the volumes a restore is writing; left only by a restore that was killed,
+                 and then `up` refuses to start on them (see runtimes/data_compose.py)
     .promstack-state  the marker, written when promstack creates the folder: the proof that it is ours
                  (a folder there without it is refused by every command, see `ownership`)
 """
@@ -36,7 +42,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +57,9 @@ _RECORD_MAX = 1 << 20
 # AF_UNIX paths are limited to 108 bytes on Linux; deeper state dirs reach their socket by a short link
 _SOCKET_MAX = 100
 # what State.pending answers when the journal cannot be read: every component counts as unconfirmed
-ALL_PENDING = frozenset({"*"})
+ALL = "*"
+# what confirms a component an interrupted `up` left: the stronger one wins when journals meet
+ACTIONS = ("reload", "recreate")
 
 
 def _short_folders() -> list[Path]:
@@ -126,6 +134,14 @@ class State:
         return self.root / "pending.json"
 
     @property
+    def restore_dir(self) -> Path:
+        return self.root / "restore"
+
+    @property
+    def restore_journal(self) -> Path:
+        return self.root / "restore.json"
+
+    @property
     def socket_file(self) -> Path:
         """supervisord's unix socket (never a TCP port): always in run/ (see the layout above)."""
         return self.run / "supervisor.sock"
@@ -173,6 +189,8 @@ class State:
         """Before `up` or `down` writes anything, the lock included: create the state dir with its marker, or
         adopt one (see `ownership`); refuse a foreign folder, or a symlink where promstack writes."""
         found = ownership.verdict(self.root, self.project, self._hint)
+        if found == "adopt":
+            ownership.refuse_symlinks(self.root)  # before the marker: a refused folder is left as it was
         try:
             if found != "ours":
                 self.root.mkdir(parents=True, exist_ok=True)
@@ -236,25 +254,31 @@ class State:
             tmp.unlink(missing_ok=True)
             raise DeployError(f"cannot write {self.record_file}: {exc.strerror}") from None
 
-    def pending(self) -> frozenset[str]:
-        """Components an interrupted `up` left unconfirmed (ALL_PENDING if the journal is unreadable)."""
+    def pending(self) -> dict[str, str]:
+        """Components an interrupted `up` left unconfirmed, with what confirms each (`ACTIONS`); {ALL:
+        "recreate"} if the journal cannot be read: trust nothing that runs."""
         try:
-            data = json.loads(self.pending_file.read_text())
-            return frozenset(str(name) for name in data["components"])
+            data = json.loads(self.pending_file.read_text())["components"]
+            if isinstance(data, list):  # the journal of an earlier promstack: names only, all reloaded
+                return {str(name): "reload" for name in data}
+            return {str(name): action if action in ACTIONS else "recreate" for name, action in data.items()}
         except FileNotFoundError:
-            return frozenset()
-        except (OSError, ValueError, KeyError, TypeError):
-            return ALL_PENDING  # a damaged journal: trust nothing that runs
+            return {}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return {ALL: "recreate"}
 
-    def mark_pending(self, names: Iterable[str]) -> None:
-        """Journal `names` (with what is pending already) before their files or definitions change."""
-        known = self.pending()
-        names = sorted(set(names) | (set() if known == ALL_PENDING else known))
-        if not names:
+    def mark_pending(self, actions: dict[str, str]) -> None:
+        """Journal `actions` (component -> reload or recreate), merged with what is pending already, before
+        their files or definitions change."""
+        merged = dict(self.pending())
+        for name, action in actions.items():
+            if ACTIONS.index(action) >= ACTIONS.index(merged.get(name, "reload")):
+                merged[name] = action
+        if not merged:
             return
         tmp = self.pending_file.with_name(f".{self.pending_file.name}.tmp")
         try:
-            tmp.write_text(json.dumps({"components": names}) + "\n")
+            tmp.write_text(json.dumps({"components": dict(sorted(merged.items()))}) + "\n")
             os.replace(tmp, self.pending_file)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
@@ -274,6 +298,7 @@ class State:
             shutil.rmtree(self.data, ignore_errors=True)
             shutil.rmtree(self.generated, ignore_errors=True)
             shutil.rmtree(self.logs, ignore_errors=True)  # component logs may quote secrets they were given
+            self.restore_journal.unlink(missing_ok=True)  # the volumes it names are gone with the others
         if self.socket != self.socket_file:
             with contextlib.suppress(OSError):
                 self.socket.parent.unlink()  # the short link to run/

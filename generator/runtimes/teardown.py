@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from generator.errors import DeployError
+from generator.runtimes import deployed_secrets
 from generator.runtimes.choose import backend, choose
 from generator.runtimes.lock import locked
 from generator.runtimes.options import Options, project_name
@@ -16,11 +17,12 @@ from generator.write import Secrets
 
 def down(spec: Path, options: Options, volumes: bool = False) -> str:
     """Stop and remove the stack; its data stays unless `volumes`."""
-    stack = load_stack(spec)
+    stack = load_stack(spec, options.env)
     project = project_name(stack, options)
     state = State.of(project)
     secrets = Secrets(spec.absolute().parent)
     with locked(state, on_wait=options.out):
+        deployed_secrets.remember(state)
         try:
             record = state.load()
         except DeployError as exc:  # a damaged state.json must not keep a stack from coming down

@@ -2,31 +2,28 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from generator import catalog, conventions
 from generator.model import (
-    SLO,
     TLS,
     AlertRule,
     Alerts,
     Auth,
     BasicAuth,
     Component,
-    DeclaredMetric,
     Demo,
-    HttpMetrics,
     Override,
     Probe,
     RecordingRule,
     RuleTest,
-    Service,
     Stack,
 )
+from generator.spec import build_kubernetes
 from generator.spec.build_dashboards import dashboards as build_dashboards
 from generator.spec.build_kinds import kind_rule
 from generator.spec.build_notifications import notifications, secret
+from generator.spec.build_services import services as build_services
 from generator.spec.loader import Document
 from generator.units import Duration, Size, compose_memory
 
@@ -69,7 +66,8 @@ def _component(name: str, spec: dict[str, Any], stack: dict[str, Any], interval:
         memory=compose_memory(Size(spec["memory"])) if "memory" in spec else entry.memory,
         auth=_auth(spec.get("auth")),
         interval=interval,
-        runs=entry.image is not None,
+        # a component that runs only on Kubernetes, given `targets`, is scraped where it runs instead
+        runs=entry.image is not None and not (entry.kubernetes.only and spec.get("targets")),
         url=str(spec.get("url") or f"http://localhost:{int(spec.get('port', entry.port))}"),
         **extra,
     )
@@ -115,83 +113,13 @@ def _components(data: dict[str, Any], scrape: Duration, error_ratio: float) -> d
     for key, spec in (data.get("exporters") or {}).items():
         found[conventions.EXPORTERS[key]] = _catalog_component(conventions.EXPORTERS[key], spec or {}, data, scrape)
     receivers = (data.get("notifications") or {}).get("receivers") or []
-    if any("dingtalk" in r for r in receivers):
-        found["dingtalk"] = _component("dingtalk", {}, data, scrape)
+    for kind, name in catalog.adapters().items():
+        if any(kind in r for r in receivers):
+            found[name] = _catalog_component(name, core.get(name) or {}, data, scrape)
     demo = data.get("demo") or {}
     if demo.get("enabled"):
         found["demo"] = _component("demo", demo, data, scrape, options={"error_ratio": error_ratio})
     return {name: found[name] for name in conventions.ORDER if name in found}
-
-
-def _slo(spec: dict[str, Any]) -> SLO:
-    threshold = spec.get("threshold")
-    return SLO(
-        name=spec["name"],
-        kind="latency" if threshold else "availability",
-        objective=Decimal(str(spec["objective"])),
-        period=Duration(spec.get("period", conventions.DEFAULT_SLO_PERIOD)),
-        threshold=_duration(threshold),
-        description=spec.get("description", ""),
-    )
-
-
-def _service(spec: dict[str, Any], default_interval: Duration) -> Service:
-    http = spec.get("http")
-    return Service(
-        name=spec["name"],
-        targets=tuple(spec["targets"]),
-        metrics_path=spec.get("metrics_path", "/metrics"),
-        scheme=spec.get("scheme", "http"),
-        interval=_duration(spec.get("interval")) or default_interval,
-        labels=dict(spec.get("labels", {})),
-        http=HttpMetrics(
-            http["requests"],
-            http.get("duration"),
-            http.get("errors", conventions.DEFAULT_HTTP_ERRORS),
-            Decimal(str(http.get("quantile", conventions.DEFAULT_LATENCY_QUANTILE))),
-        )
-        if http
-        else None,
-        slos=tuple(_slo(s) for s in spec.get("slos", ())),
-        metrics=_declared(spec.get("metrics", ())),
-    )
-
-
-def _declared(metrics: Any) -> tuple[DeclaredMetric, ...]:
-    return tuple(
-        DeclaredMetric(m["name"], m["type"], m.get("help", ""), m.get("unit", ""), tuple(m.get("labels", ())))
-        for m in metrics
-    )
-
-
-def _services(data: dict[str, Any], interval: Duration) -> tuple[Service, ...]:
-    services = [_service(s, interval) for s in data.get("services", ())]
-    demo = data.get("demo") or {}
-    if demo.get("enabled"):
-        # the demo is scraped like a team service, so its RED panels, SLO rules and alerts are real
-        services.append(
-            Service(
-                name="demo",
-                targets=(),
-                metrics_path="/metrics",
-                scheme="http",
-                interval=interval,
-                labels={"team": "demo"},
-                component="demo",
-                http=HttpMetrics(
-                    "demo_http_requests_total",
-                    "demo_http_request_duration_seconds",
-                    conventions.DEFAULT_HTTP_ERRORS,
-                    conventions.DEFAULT_LATENCY_QUANTILE,
-                ),
-                slos=tuple(_slo(s) for s in demo.get("slos", DEMO_SLOS)),
-                metrics=_declared(conventions.DEMO_METRICS),
-            )
-        )
-    return tuple(services)
-
-
-DEMO_SLOS = ({"name": "availability", "objective": 99}, {"name": "latency", "objective": 95, "threshold": "500ms"})
 
 
 def _where(doc: Document, path: str) -> str:
@@ -243,7 +171,8 @@ def _alerts(doc: Document, data: dict[str, Any], components: dict[str, Component
         RecordingRule(r["record"], r["expr"], dict(r.get("labels", {})), _where(doc, f"$.alerts.recording[{i}]"))
         for i, r in enumerate(data.get("recording") or [])
     )
-    return Alerts(packs=names, overrides=overrides, rules=rules, recording=recording)
+    base = str(data.get("runbook_base_url", ""))
+    return Alerts(packs=names, overrides=overrides, rules=rules, recording=recording, runbook_base_url=base)
 
 
 def _default_timeout(interval: Duration) -> Duration:
@@ -252,8 +181,9 @@ def _default_timeout(interval: Duration) -> Duration:
     return interval if interval.ms < default.ms else default
 
 
-def build(doc: Document) -> Stack:
-    """Map a validated document to the model."""
+def build(doc: Document, env: str | None = None) -> Stack:
+    """Map a validated document to the model; `env`: the name of the spec's environment (an override of
+    its base) that `doc` is the merged document of, if it is one."""
     data: dict[str, Any] = doc.data
     environment = data.get("environment", "production")
     scrape_interval = Duration(data.get("scrape_interval", conventions.DEFAULT_SCRAPE_INTERVAL))
@@ -263,7 +193,7 @@ def build(doc: Document) -> Stack:
     labels = {conventions.LABEL_STACK: data["name"], conventions.LABEL_ENV: environment}
     labels.update(data.get("external_labels", {}))
     retention = data.get("retention") or {}
-    services = _services(data, scrape_interval)
+    services = build_services(data, scrape_interval, components, build_kubernetes.kubernetes(data, env).namespace)
     return Stack(
         name=data["name"],
         environment=environment,
@@ -285,4 +215,6 @@ def build(doc: Document) -> Stack:
             float(error_ratio),
         ),
         source=doc.file,
+        kubernetes=build_kubernetes.kubernetes(data, env),
+        project=f"{data['name']}-{env}" if env else data["name"],
     )

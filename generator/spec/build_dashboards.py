@@ -57,6 +57,7 @@ def _panel(spec: dict[str, Any], metrics: Mapping[str, tuple[Service, DeclaredMe
         queries=tuple(queries),
         metric=metric,
         service=service.name if service else "",
+        match=tuple(sorted((str(k), str(v)) for k, v in (spec.get("match") or {}).items())),
         decimals=spec.get("decimals"),
         thresholds=tuple((t["color"], _float(t.get("value"))) for t in spec.get("thresholds", ())),
         min=_float(spec.get("min")),

@@ -1,4 +1,5 @@
-"""Semantic checks that need the catalog: dashboard names, receiver kinds the chosen Alertmanager supports."""
+"""Semantic checks that need the catalog: dashboard names, receiver kinds the chosen Alertmanager supports,
+receiver adapters set up only where a receiver uses them."""
 
 from __future__ import annotations
 
@@ -28,6 +29,20 @@ def _alertmanager_version(data: dict[str, Any]) -> tuple[int, int] | None:
     return catalog.tag_version(tag)
 
 
+def _adapter_problems(doc: Document, data: dict[str, Any], receivers: list[Any]) -> Iterator[Problem]:
+    """A receiver's adapter (catalog `spec.receiver`) is set up under `components` only where it runs."""
+    components = data.get("components")
+    if not isinstance(components, dict):
+        return
+    for kind, name in catalog.adapters().items():
+        if name in components and not any(isinstance(r, dict) and kind in r for r in receivers):
+            yield doc.problem(
+                f"$.components.{name}",
+                f"no receiver uses {kind}, so there is no {name} adapter to set up; remove it or add a "
+                f"receiver with {kind}: {{...}}",
+            )
+
+
 def catalog_problems(doc: Document) -> Iterator[Problem]:
     data = doc.data if isinstance(doc.data, dict) else {}
     dashboards = data.get("dashboards")
@@ -41,6 +56,7 @@ def catalog_problems(doc: Document) -> Iterator[Problem]:
                 yield doc.problem(f"$.dashboards.exclude[{index}]", f"unknown dashboard '{name}'; {hint}")
     notifications = data.get("notifications")
     receivers = notifications.get("receivers") if isinstance(notifications, dict) else None
+    yield from _adapter_problems(doc, data, receivers if isinstance(receivers, list) else [])
     if not isinstance(receivers, list):
         return
     version = _alertmanager_version(data)

@@ -14,6 +14,8 @@ from typing import Any
 
 from generator import conventions, dashboard_json
 from generator.errors import Problem
+from generator.kinds import Metric
+from generator.kinds import metrics as kind_metrics
 from generator.spec.loader import Document
 
 SOURCES = ("expr", "exprs", "metric")
@@ -25,19 +27,6 @@ def _items(value: Any) -> Iterator[tuple[int, dict[str, Any]]]:
         for index, item in enumerate(value):
             if isinstance(item, dict):
                 yield index, item
-
-
-def _declared(data: dict[str, Any]) -> set[str]:
-    names = {
-        str(m["name"])
-        for _, service in _items(data.get("services"))
-        for _, m in _items(service.get("metrics"))
-        if isinstance(m.get("name"), str)
-    }
-    demo = data.get("demo")
-    if isinstance(demo, dict) and demo.get("enabled") is True:
-        names |= {str(m["name"]) for m in conventions.DEMO_METRICS}
-    return names
 
 
 def _hint(name: str, known: set[str], what: str) -> str:
@@ -115,8 +104,32 @@ def _exprs(panel: dict[str, Any], path: str) -> Iterator[tuple[str, str]]:
             yield f"{path}.exprs[{index}].expr", item["expr"]
 
 
+def _match_problems(
+    doc: Document, path: str, panel: dict[str, Any], variables: set[str], metric: Metric | None
+) -> Iterator[Problem]:
+    """`match` narrows a declared metric's series: only with `metric`, on labels its series carry, with
+    variables the dashboard defines."""
+    match = panel.get("match")
+    if not isinstance(match, dict):
+        return
+    if "metric" not in panel:
+        yield doc.problem(f"{path}.match", "match narrows a declared metric's series; with expr, write the matchers")
+        return
+    allowed = kind_metrics.label_names(metric) if metric is not None else None
+    for label, value in match.items():
+        if allowed is not None and label not in allowed:
+            assert metric is not None
+            yield doc.problem(
+                f"{path}.match.{label}", f"{metric.name} has no label '{label}' (it has {', '.join(sorted(allowed))})"
+            )
+        for name in sorted(dashboard_json.variable_names(str(value)) - variables):
+            if not name.startswith("__"):
+                hint = _hint(name, variables, "its variables")
+                yield doc.problem(f"{path}.match.{label}", f"${name} is not a variable of this dashboard; {hint}")
+
+
 def _panel_problems(
-    doc: Document, path: str, panel: dict[str, Any], variables: set[str], metrics: set[str]
+    doc: Document, path: str, panel: dict[str, Any], variables: set[str], metrics: dict[str, Metric]
 ) -> Iterator[Problem]:
     given = [key for key in SOURCES if key in panel]
     kind = panel.get("type", "timeseries")
@@ -133,10 +146,11 @@ def _panel_problems(
         )
     metric = panel.get("metric")
     if isinstance(metric, str) and metric not in metrics:
-        hint = _hint(metric, metrics, "declared")
+        hint = _hint(metric, set(metrics), "declared")
         yield doc.problem(
             f"{path}.metric", f"metric '{metric}' is not declared by any service (services[].metrics[]); {hint}"
         )
+    yield from _match_problems(doc, path, panel, variables, metrics.get(metric) if isinstance(metric, str) else None)
     for where, expr in _exprs(panel, path):
         for name in sorted(dashboard_json.variable_names(expr) - variables):
             if not name.startswith("__"):
@@ -152,7 +166,7 @@ def dashboard_problems(doc: Document) -> Iterator[Problem]:
         return
     yield from _uids(doc, custom)
     yield from _folders(doc, section, custom)
-    metrics = _declared(data)
+    metrics = {name: metric for name, (metric, _) in kind_metrics.declared(data).items()}
     for index, board in custom:
         base = f"$.dashboards.custom[{index}]"
         yield from _variable_problems(doc, base, board)

@@ -63,8 +63,9 @@ def _listeners(data: dict[str, Any]) -> Iterator[tuple[str, str, int, bool]]:
     if demo.get("enabled") is True:
         running.append(("demo", "$.demo", demo))
     receivers = mapping(data, "notifications").get("receivers")
-    if any("dingtalk" in r for _, r in named(receivers)):
-        running.append(("dingtalk", "$.notifications.receivers", {}))
+    for kind, name in catalog.adapters().items():
+        if any(kind in r for _, r in named(receivers)) and name not in {n for n, _, _ in running}:
+            running.append((name, "$.notifications.receivers", {}))
     for name, path, value in running:
         if catalog.entry(name).spec.can_disable and value.get("enabled") is False:
             continue

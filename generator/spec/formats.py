@@ -25,6 +25,14 @@ FORMATS: dict[str, tuple[re.Pattern[str] | None, str]] = {
     "url": (re.compile(r"^https?://[^\s/$.?#].[^\s]*$"), "URL (http:// or https://)"),
     "alertname": (re.compile(r"^[A-Z][A-Za-z0-9]*$"), "alert name (CamelCase, e.g. OrdersStalled)"),
     "datetime": (None, "date and time with a zone, RFC 3339 (e.g. 2024-06-01T03:00:00+02:00)"),
+    "dnslabel": (
+        re.compile(r"^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$"),
+        "Kubernetes name (lower-case letters, digits and -, at most 63, starting and ending with a letter or digit)",
+    ),
+    "portname": (
+        re.compile(r"^(?=.*[a-z])[a-z0-9](?:[-a-z0-9]{0,13}[a-z0-9])?$"),
+        "Kubernetes port name (lower-case letters, digits and -, at most 15, with a letter)",
+    ),
 }
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$")
 

@@ -28,7 +28,7 @@ def _component(entry: catalog.Entry, defs: dict[str, Any]) -> dict[str, Any]:
     if entry.spec.args:
         properties["args"] = {"$ref": "#/$defs/component_args"}
     properties.update(copy.deepcopy(entry.spec.properties))
-    if entry.spec.section == "components":
+    if entry.spec.section == "components" and not entry.spec.receiver:  # an adapter has no page to link to
         properties["url"] = {"$ref": "#/$defs/component_url"}
     part: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": properties}
     if entry.spec.required:

@@ -3,6 +3,7 @@ relies on (one-line strings, finite numbers), and each error turned into one sen
 
 from __future__ import annotations
 
+import collections
 import difflib
 import math
 from collections.abc import Iterator
@@ -56,6 +57,13 @@ def _type(validator: Any, types: Any, instance: Any, schema: dict[str, Any]) -> 
     yield from _BASE_TYPE(validator, types, instance, schema)
     if isinstance(instance, str) and "string" in wanted and _broken(instance) and not schema.get("x-multiline"):
         yield jsonschema.ValidationError("not one line", validator="x-single-line")
+    if isinstance(instance, dict) and "object" in wanted:
+        # a key is a value too (a label name, a matcher's name, an alert name): it lands in the same files
+        for key in instance:
+            if isinstance(key, str) and _broken(key):
+                yield jsonschema.ValidationError(
+                    "key not one line", validator="x-single-line-key", path=collections.deque([key]), instance=key
+                )
 
 
 def _finite(base: Any) -> Any:
@@ -116,9 +124,14 @@ def _explain(doc: Document, error: jsonschema.ValidationError) -> Iterator[Probl
         # `url: {https://hooks.../SECRET}` is YAML for a mapping with the secret as its key: never name the key
         yield doc.problem(path, f"{SECRET_HINT}; this one has other keys (not shown: one may be the secret)")
         return
+    if kind == "x-single-line-key":
+        what = "a line break" if "\n" in value else "a carriage return"
+        yield doc.problem(path, f"the key {_show(value)} must be a single line, but it contains {what}", key=True)
+        return
     if kind == "additionalProperties":
         allowed = sorted(sub.get("properties", {}))
-        for key in sorted(k for k in value if k not in sub.get("properties", {})):
+        # a key with a line break is reported as such (x-single-line-key), not as unknown as well
+        for key in sorted(k for k in value if k not in sub.get("properties", {}) and not _broken(str(k))):
             yield doc.problem(child_path(path, key), _unknown_key(path, key, allowed), key=True)
         return
     if kind == "required":
@@ -195,6 +208,8 @@ def _message(error: jsonschema.ValidationError, path: str, sub: dict[str, Any], 
         if sub["pattern"] == "^/":
             return f"{_show(value)} must start with '/'"
         return f"{_show(value)} must match {sub['pattern']}"
+    if kind == "not" and sub.get("x-message"):
+        return str(sub["x-message"])
     if kind == "oneOf" and path == "$.alerts.packs":
         return "must be 'default', 'none' or a list of rule pack names"
     return "invalid secret reference" if in_secret else error.message

@@ -21,6 +21,7 @@ def service_problems(doc: Document) -> Iterator[Problem]:
     yield from duplicates(doc, "$.services", services, "service name")
     exporters = mapping(data, "exporters")
     jobs = {conventions.EXPORTERS.get(k, k) for k in exporters} | set(conventions.CORE) | {"demo"}
+    probes = _probes(exporters)
     for index, service in named(services):
         name = service.get("name")
         if isinstance(name, str) and name in jobs:
@@ -29,22 +30,45 @@ def service_problems(doc: Document) -> Iterator[Problem]:
                 f"service name '{name}' is taken by a component of the stack; choose another",
             )
         yield from duplicates(doc, f"$.services[{index}].slos", service.get("slos"), "SLO name")
-        yield from _slo_problems(doc, f"$.services[{index}]", service)
+        yield from _slo_problems(doc, f"$.services[{index}]", service, probes)
     # the demo is an instrumented service of its own: its SLOs obey the same rules
     demo = {"http": {"requests": "demo", "duration": "demo"}, "slos": mapping(data, "demo").get("slos")}
     yield from duplicates(doc, "$.demo.slos", demo["slos"], "SLO name")
-    yield from _slo_problems(doc, "$.demo", demo)
+    yield from _slo_problems(doc, "$.demo", demo, probes)
 
 
-def _slo_problems(doc: Document, base: str, service: dict[str, Any]) -> Iterator[Problem]:
+def _probes(exporters: dict[str, Any]) -> set[str]:
+    """The names of the spec's probes (`exporters.<name>.probes[]`), which an SLO may be measured by."""
+    found = (p.get("name") for e in exporters.values() if isinstance(e, dict) for _, p in named(e.get("probes")))
+    return {name for name in found if isinstance(name, str)}
+
+
+def _probe_problems(doc: Document, path: str, slo: dict[str, Any], probes: set[str]) -> Iterator[Problem]:
+    probe = slo["probe"]
+    if isinstance(probe, str) and probe not in probes:
+        known = ", ".join(sorted(probes)) or "none: add exporters.blackbox.probes"
+        yield doc.problem(f"{path}.probe", f"no probe is named '{probe}' (probes: {known})")
+    if "threshold" in slo:
+        yield doc.problem(
+            f"{path}.threshold", "an SLO measured by a probe counts failed probes; a latency threshold needs requests"
+        )
+
+
+def _slo_problems(doc: Document, base: str, service: dict[str, Any], probes: set[str]) -> Iterator[Problem]:
     http = service["http"] if isinstance(service.get("http"), dict) else None
     for index, slo in named(service.get("slos")):
         path = f"{base}.slos[{index}]"
-        if http is None:
-            yield doc.problem(path, "an SLO needs the service's http metrics: add http: {requests: ..., duration: ...}")
+        if "probe" in slo:
+            yield from _probe_problems(doc, path, slo, probes)
+        elif http is None:
+            yield doc.problem(
+                path,
+                "an SLO needs the service's http metrics (add http: {requests: ..., duration: ...}) "
+                "or a probe that measures it (probe: <name of a blackbox probe>)",
+            )
             continue
         threshold = slo.get("threshold")
-        if threshold is not None and not http.get("duration"):
+        if threshold is not None and http is not None and not http.get("duration"):
             yield doc.problem(f"{path}.threshold", "a latency SLO needs http.duration (a histogram metric name)")
         objective = slo.get("objective")
         if isinstance(objective, (int, float)) and not isinstance(objective, bool) and 0 < objective < 100:

@@ -1,7 +1,8 @@
 """Stage `validate`: JSON Schema plus semantic checks; collects every problem before failing.
 
 Each concern has its module: the schema's errors in words (`schema_errors`), then the semantic checks
-of services, exposure and ports, durations, notifications, rules, alert kinds, labels and the catalog."""
+of services, exposure and ports, durations, notifications, rules, alert kinds, labels, the catalog and
+what the runtime can run (`kubernetes_semantics`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from generator.spec.duration_semantics import duration_problems
 from generator.spec.exposure_semantics import exposure_problems, port_problems
 from generator.spec.items import duplicates, mapping
 from generator.spec.kinds_semantics import kind_problems
+from generator.spec.kubernetes_semantics import kubernetes_problems
 from generator.spec.label_semantics import label_problems
 from generator.spec.loader import Document, printable
 from generator.spec.notification_semantics import notification_problems
@@ -37,10 +39,12 @@ def _semantic_problems(doc: Document) -> Iterator[Problem]:
         yield from notification_problems(doc, notifications)
 
 
-def validate(doc: Document) -> None:
-    """Raise SpecError with every schema and semantic problem of the document."""
+def validate(doc: Document, runtime: str = "compose") -> None:
+    """Raise SpecError with every schema and semantic problem of the document, for `runtime` (what a
+    stack may run and scrape depends on where: compose, local or kubernetes)."""
     problems = list(schema_problems(doc))
     problems.extend(_semantic_problems(doc))
+    problems.extend(kubernetes_problems(doc, runtime))
     problems.extend(rule_problems(doc))
     problems.extend(kind_problems(doc))
     problems.extend(label_problems(doc))
