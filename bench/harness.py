@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from dataclasses import dataclass
@@ -68,11 +69,16 @@ class Webhook:
         self.url = f"http://{host}:{self.server.server_address[1]}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def first(self, alertname: str, status: str, after: float, timeout: float = 120) -> float:
+    def first(
+        self, alertname: str, status: str, after: float, timeout: float = 120, receiver: str | None = None
+    ) -> float:
+        """When the first notification of `alertname` in `status` arrived after `after` (at `receiver`)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self.lock:
                 for at, body in self.received:
+                    if receiver is not None and body.get("receiver") != receiver:
+                        continue
                     if at >= after and any(
                         a["labels"].get("alertname") == alertname and a["status"] == status for a in body["alerts"]
                     ):
@@ -186,8 +192,11 @@ class Bench:
             time.sleep(0.05)
         raise TimeoutError(f"{component} did not answer again within {timeout}s of SIGKILL")
 
-    def time_to_alert(self, hook: Webhook, fault: str = "stop", phase: float = 2.0) -> float:
-        """Seconds from a Pushgateway fault (FAULTS) to the firing TargetDown notification; then recover.
+    def time_to_alert(
+        self, hook: Webhook, fault: str = "stop", phase: float = 2.0, page: str | None = None, copy: str | None = None
+    ) -> tuple[float, float | None]:
+        """Seconds from a Pushgateway fault (FAULTS) to the firing TargetDown notification (at receiver
+        `page`, any when None) and to its copy (at receiver `copy`, a `copy_to` one); then recover.
 
         Only the first fault of a run opens a new Alertmanager group (held for group_wait): Prometheus
         re-sends a resolved alert every minute for 15 minutes, which keeps its group alive, so every
@@ -197,11 +206,12 @@ class Bench:
         cause, cure = FAULTS[fault]
         began = time.monotonic()
         self.exporter(cause)
-        fired = hook.first("TargetDown", "firing", began)
+        fired = hook.first("TargetDown", "firing", began, receiver=page)
+        copied = hook.first("TargetDown", "firing", began, receiver=copy) if copy else None
         self.exporter(cure)
         hook.first("TargetDown", "resolved", fired, timeout=300)
         self.no_alert_group("TargetDown")
-        return fired - began
+        return fired - began, (copied - began if copied is not None else None)
 
     def no_alert_group(self, alertname: str, timeout: float = 60) -> None:
         """Wait until Alertmanager lists no active alert of `alertname` (the API hides a group whose
@@ -214,6 +224,84 @@ class Bench:
                 return
             time.sleep(0.1)
         raise TimeoutError(f"Alertmanager kept the {alertname} group for {timeout}s")
+
+
+@dataclass(frozen=True)
+class Scrape:
+    at: str  # lastScrape as Prometheus reports it
+    up: bool
+
+
+class Blips:
+    """Single-scrape blips of the Pushgateway: its port refuses exactly one scrape, then answers again.
+
+    Stopped right after a scrape succeeded, started again as soon as the next scrape has failed, so that
+    the one after it succeeds: a blip counts only when Prometheus' own record shows one failed scrape
+    between two good ones (`up` over the whole run is checked again at the end)."""
+
+    JOB = "pushgateway"
+
+    def __init__(self, bench: Bench) -> None:
+        self.bench = bench
+
+    def scrape(self) -> Scrape | None:
+        with urllib.request.urlopen(f"{self.bench.prometheus}/api/v1/targets?state=active", timeout=5) as answer:
+            targets = json.loads(answer.read())["data"]["activeTargets"]
+        found = [t for t in targets if t["labels"].get("job") == self.JOB]
+        return Scrape(found[0]["lastScrape"], found[0]["health"] == "up") if found else None
+
+    def next_scrape(self, after: Scrape | None, timeout: float = 120) -> Scrape:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.scrape()
+            if found is not None and (after is None or found.at != after.at):
+                return found
+            time.sleep(0.02)
+        raise TimeoutError(f"no new scrape of {self.JOB} within {timeout}s")
+
+    def one(self) -> bool:
+        """One blip; False when it was not a single failed scrape (then it does not count)."""
+        good = self.next_scrape(self.scrape())
+        while not good.up:
+            good = self.next_scrape(good)
+        self.bench.exporter("stop")
+        failed = self.next_scrape(good)
+        self.bench.exporter("start")
+        after = self.next_scrape(failed)
+        return not failed.up and after.up
+
+    def run(self, hook: Webhook, count: int, grace: float) -> tuple[int, int, int, int, float]:
+        """`count` valid blips, then `grace` seconds for a notification on its way; (blips tried, failed
+        scrapes in Prometheus' record, TargetDown notifications, evaluations that fired, seconds)."""
+        began = time.monotonic()
+        tried = valid = 0
+        while valid < count and tried < 2 * count:
+            tried += 1
+            valid += self.one()
+            time.sleep(random.uniform(0, 3))  # a random phase against the evaluations
+        if valid < count:
+            raise RuntimeError(f"only {valid} of {tried} blips were single failed scrapes")
+        time.sleep(grace)  # a notification on its way would arrive within the worst case
+        span = time.monotonic() - began
+        with hook.lock:
+            notified = sum(
+                1
+                for at, body in hook.received
+                if at >= began
+                for a in body["alerts"]
+                if a["labels"].get("alertname") == "TargetDown" and a["labels"].get("job") == self.JOB
+            )
+        window = f"[{int(span) + 1}s]"
+        fired = self.query(f'count_over_time(ALERTS{{alertname="TargetDown", job="{self.JOB}"}}{window})')
+        up = f'up{{job="{self.JOB}"}}'
+        failed = self.query(f"count_over_time({up}{window}) - sum_over_time({up}{window})")
+        return tried, int(failed), notified, int(fired), span
+
+    def query(self, expr: str) -> float:
+        url = f"{self.bench.prometheus}/api/v1/query?query={urllib.parse.quote(expr)}"
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            result = json.loads(answer.read())["data"]["result"]
+        return sum(float(r["value"][1]) for r in result)
 
 
 class RuleWatch:

@@ -4,6 +4,8 @@
 Per runtime (local host processes; compose too where a Docker engine answers):
   cold up     `promstack up` on an empty state dir until every component is healthy (checks included)
   rule change a new alert rule in the spec -> `up` -> the rule is loaded in Prometheus (test intervals only)
+  blips       the Pushgateway refuses one scrape, then answers again (ten times): no TargetDown
+              notification, no evaluation that fired (two consecutive failed scrapes make a page)
   alert       a Pushgateway fault -> TargetDown notification received by a webhook, next to the worst
               case the configured timers allow (generator.render.rules.notification_delay)
   crash       SIGKILL to Alertmanager's, then Prometheus' process -> a new process answers /-/ready
@@ -33,6 +35,7 @@ from docker_bridge import bridge_gateway
 from harness import (
     FAULTS,
     Bench,
+    Blips,
     RuleWatch,
     Webhook,
     compose_images,
@@ -40,13 +43,30 @@ from harness import (
 )
 from port_registry import free_port
 
-from generator.render.rules import Delay, notification_delay
+from generator.alerting import routing
+from generator.alerting.delay import Delay
+from generator.model import Stack
+from generator.render import alertmanager_routes
+from generator.render.rules import notification_delay
 from generator.spec import load_stack
+from generator.units import Duration
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "stack" / "stack.yaml"
 # the example's timing keys, copied as they are (absent ones keep promstack's defaults, as in the example)
 EXAMPLE_TIMING = ("scrape_interval", "scrape_timeout", "evaluation_interval")
-EXAMPLE_ROUTING = ("default_receiver", "routes", "group_by", "group_wait", "group_interval", "repeat_interval", "tests")
+EXAMPLE_ROUTING = (
+    "default_receiver",
+    "routes",
+    "group_by",
+    "group_wait",
+    "group_interval",
+    "repeat_interval",
+    "time_intervals",
+    "escalations",
+    "copy_to",
+    "inhibit",
+    "tests",
+)
 
 
 def _notifications(args: argparse.Namespace) -> dict[str, Any]:
@@ -92,8 +112,21 @@ def spec(name: str, ports: dict[str, int], args: argparse.Namespace, images: dic
     return data
 
 
+def _receivers(stack: Stack) -> tuple[str | None, str | None]:
+    """Where a Pushgateway TargetDown page goes, and its copy (copy_to), by the route model."""
+    config = {"route": alertmanager_routes.route_tree(stack)}
+    labels = {"alertname": "TargetDown", "severity": "critical", "job": "pushgateway"}
+    found = routing.deliveries(config, labels)
+    copies = alertmanager_routes.copy_positions(stack)
+    pages = [d.receiver for d in found if not (d.path[:1] and d.path[0] in copies)]
+    copied = [d.receiver for d in found if d.path[:1] and d.path[0] in copies]
+    return (pages[0] if pages else None), (copied[0] if copied else None)
+
+
 def _bound(delay: Delay, fault: str) -> Decimal:
-    return delay.worst if fault == "freeze" else delay.refused
+    """The worst case of either fault: the confirming window waits out a scrape timeout even when the
+    port refuses at once (generator/alerting/delay.py)."""
+    return delay.worst
 
 
 def _rule_changes(bench: Bench, args: argparse.Namespace, cold: float) -> str:
@@ -126,13 +159,26 @@ def _rule_changes(bench: Bench, args: argparse.Namespace, cold: float) -> str:
     )
 
 
+class Printed(list[str]):
+    """The figures, each printed as soon as it is known (a long run that fails late keeps what it measured)."""
+
+    def __init__(self, first: list[str]) -> None:
+        super().__init__()
+        for line in first:
+            self.append(line)
+
+    def append(self, line: str) -> None:
+        print(line, flush=True)
+        super().append(line)
+
+
 def run_runtime(runtime: str, args: argparse.Namespace, work: Path) -> list[str]:
     images = compose_images() if runtime == "compose" else None
     host = bridge_gateway() if runtime == "compose" else "127.0.0.1"
     hook = Webhook(host)
     ports = {name: free_port() for name in ("prometheus", "alertmanager", "node", "pushgateway")}
     bench = Bench(runtime, work / runtime, spec(f"bench{runtime}", ports, args, images), ports, hook.url)
-    lines = [f"== {runtime}, {args.intervals} intervals"]
+    lines = Printed([f"== {runtime}, {args.intervals} intervals"])
     try:
         cold = bench.up()
         lines.append(
@@ -143,15 +189,20 @@ def run_runtime(runtime: str, args: argparse.Namespace, work: Path) -> list[str]
             lines.append(_rule_changes(bench, args, cold.total))
 
         delay = notification_delay(load_stack(bench.spec), "TargetDown", "pushgateway")
-        lines.append(
-            f"TargetDown timers        scrape {delay.scrape}s + timeout {delay.timeout}s + evaluation "
-            f"{delay.evaluation}s + for {delay.hold}s + group_wait {delay.group_wait}s "
-            f"(group_interval {delay.group_interval}s)"
-        )
+        lines.append(f"TargetDown timers        {delay.terms()}")
+        if "blip" in args.faults:
+            tried, failed, notified, fired, span = Blips(bench).run(hook, args.blips, float(delay.worst) + 2)
+            lines.append(
+                f"blips                    {args.blips} single-scrape blips ({tried} tried, {failed} failed scrapes in "
+                f"Prometheus' record over {span:.0f}s): {notified} TargetDown notifications, {fired} evaluations "
+                f"that fired{'  PAGED FOR A BLIP' if notified or fired else ''}"
+            )
         # a random phase over a whole scrape interval, so the runs sample every position against the ticks
         phase = float(delay.scrape)
-        for fault in args.faults:
-            alerts = [bench.time_to_alert(hook, fault, phase) for _ in range(args.repeat)]
+        page, copy = _receivers(load_stack(bench.spec))
+        for fault in (f for f in args.faults if f in FAULTS):
+            timed = [bench.time_to_alert(hook, fault, phase, page, copy) for _ in range(args.repeat)]
+            alerts = [t[0] for t in timed]
             median, bound = statistics.median(alerts), float(_bound(delay, fault))
             lines.append(
                 f"{fault:6} -> notification  {median:6.2f}s  median of {args.repeat} (min {min(alerts):.2f}s, "
@@ -161,9 +212,20 @@ def run_runtime(runtime: str, args: argparse.Namespace, work: Path) -> list[str]
                 f"  worst case {bound:6.2f}s  -> median is {median / bound:.2f} x, max {max(alerts) / bound:.2f} x "
                 f"the bound{'  EXCEEDED' if max(alerts) > bound + 1 else ''}"
             )
+            lags = [c - a for a, c in timed if c is not None]
+            if lags:
+                lines.append(
+                    f"  copy to {copy}: {max(abs(x) for x in lags):.2f}s apart from the page at most "
+                    f"(all: {', '.join(f'{x:+.2f}' for x in lags)}): the copy keeps the page's timers"
+                )
         # last: a crash may cost Prometheus the samples of its last moments
-        for component, base in (("alertmanager", bench.alertmanager), ("prometheus", bench.prometheus)):
-            backs = [bench.crash_to_ready(component, base) for _ in range(args.repeat)]
+        crashes = (("alertmanager", bench.alertmanager), ("prometheus", bench.prometheus)) if args.crash else ()
+        for component, base in crashes:
+            try:
+                backs = [bench.crash_to_ready(component, base) for _ in range(args.repeat)]
+            except TimeoutError as exc:
+                lines.append(f"{component} crash -> ready  {exc}")
+                continue
             lines.append(
                 f"{component} crash -> ready {statistics.median(backs):5.2f}s  median of {args.repeat} "
                 f"(max {max(backs):.2f}s; SIGKILL to a new process answering /-/ready)"
@@ -183,22 +245,28 @@ def main() -> int:
     parser.add_argument("--group-wait", default="1s", help="Alertmanager group_wait (test intervals)")
     parser.add_argument(
         "--fault",
-        choices=[*FAULTS, "both"],
-        help="how the Pushgateway fails: stop (refused), freeze (hangs until the scrape timeout); "
-        "default: stop with test intervals, both with the example's",
+        choices=[*FAULTS, "blip", "both", "all"],
+        help="how the Pushgateway fails: stop (refused), freeze (hangs until the scrape timeout), blip (refuses "
+        "one scrape, then answers again: must never page); both: stop and freeze; all: blip, stop and freeze; "
+        "default: stop with test intervals, all with the example's",
     )
+    parser.add_argument("--blips", type=int, default=10, help="single-scrape blips to make (fault blip)")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--no-crash", dest="crash", action="store_false", help="skip the crash -> ready figures (the slowest part)"
+    )
     args = parser.parse_args()
-    fault = args.fault or ("stop" if args.intervals == "test" else "both")
-    args.faults = list(FAULTS) if fault == "both" else [fault]
+    fault = args.fault or ("stop" if args.intervals == "test" else "all")
+    args.faults = {"both": list(FAULTS), "all": ["blip", *FAULTS]}.get(fault, [fault])
+    if "blip" in args.faults and args.intervals == "test" and Duration(args.scrape).ms < 5000:
+        parser.error("a blip needs scrapes at least 5s apart (stop and start take a second or two): --scrape 5s")
     runtimes = ["local", "compose"] if args.runtime == "both" else [args.runtime]
     if args.runtime == "both" and not docker_answers():
         print("compose: skipped, no Docker engine answers")
         runtimes = ["local"]
     with tempfile.TemporaryDirectory(prefix="promstack-bench-") as work:
         for runtime in runtimes:
-            for line in run_runtime(runtime, args, Path(work)):
-                print(line, flush=True)
+            run_runtime(runtime, args, Path(work))
     return 0
 
 

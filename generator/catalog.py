@@ -181,7 +181,7 @@ class Entry:
     # own TLS/basic-auth options), login (its own login; settings protect /metrics), none (it cannot)
     auth: str = "none"
     compose: dict[str, Any] = field(default_factory=dict)  # extra keys of its compose service
-    compose_when: tuple[dict[str, Any], ...] = ()  # [{if: template, set: {key: value}}]
+    compose_when: tuple[dict[str, Any], ...] = ()  # [{if: template, set: {key: value}, add: {key: [items]}}]
     host_mounts: tuple[str, ...] = ()  # read-only host views (compose)
     # honor_labels, multi_target {path, param}, probes {job, path, success}: a job per probe of the spec,
     # `success` the metric that is 1 or 0 per probe result (an SLO measured by a probe counts it)

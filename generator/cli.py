@@ -1,8 +1,8 @@
 """The `promstack` command: a thin typer layer mapping pipeline errors to exit codes (0 ok, 1 failed, 2 bad input).
 
 The commands register on one typer app, in the order `--help` lists them: cli_spec (check, generate, test,
-schema), cli_deploy (up, down, status, diff), cli_ops (backup, restore, report); cli_common is the shared
-edge (options, messages, exit codes). This module is the entry point."""
+schema), cli_deploy (up, down, status, diff), cli_paging (ack, unack), cli_ops (backup, restore, report);
+cli_common is the shared edge (options, messages, exit codes). This module is the entry point."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from types import TracebackType
 
 # isort: off
 # imported in the order `--help` lists their commands (registration order)
-from generator import cli_spec, cli_deploy, cli_ops
+from generator import cli_spec, cli_deploy, cli_paging, cli_ops
 
 # isort: on
 from generator import redact
 from generator.cli_common import app, say, terminated
 
-__all__ = ["app", "cli_deploy", "cli_ops", "cli_spec", "run"]
+__all__ = ["app", "cli_deploy", "cli_ops", "cli_paging", "cli_spec", "run"]
 
 
 def _excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:

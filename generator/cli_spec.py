@@ -93,8 +93,8 @@ def _cwd() -> str | None:
 
 @app.command("test")
 def test_cmd(spec: SpecArg, env: EnvOpt = None, runtime: CheckRuntimeOpt = "local") -> None:
-    """Run the rule unit tests and the route tests of the spec."""
-    only = ["rules/test", "routes/test"]
+    """Run the rule unit tests and the route tests (inhibitions included) of the spec."""
+    only = ["rules/test", "routes/test", "routes/inhibit"]
     report = guarded(lambda: pipeline.check_spec(spec, only=only, env=env, runtime=runtime))
     for name in report.passed:
         echo(f"ok  {name}")

@@ -23,7 +23,9 @@ LABEL_SEVERITY = "severity"
 LABEL_SLO = "slo"
 LABEL_SERVICE = "service"
 LABEL_REPLICA = "replica"  # external label of each Prometheus copy (`replicas`): its name; dropped from alerts
-LABEL_TIER = "tier"  # SLO burn-rate tier: page-fast, page-slow, ticket-fast, ticket-slow
+LABEL_PROBE = "probe"
+LABEL_SLO_TIER = "slo_tier"  # SLO burn-rate tier: page-1h, page-6h, ticket-1d, ticket-3d
+LABEL_ESCALATION = "escalation"  # on the copy of an alert that escalates: the escalation's name
 SEVERITIES = ("critical", "warning", "info")
 
 # Grafana
@@ -66,9 +68,23 @@ DEFAULT_GROUP_BY = ("alertname", "job", "service")
 DEFAULT_GROUP_WAIT = Duration("10s")
 DEFAULT_GROUP_INTERVAL = Duration("1m")
 DEFAULT_REPEAT_INTERVAL = Duration("4h")
+DEFAULT_ACK_FOR = Duration("4h")  # how long `promstack ack` holds an alert when --for is not given
 
 # every scrape job adds `host` (the target's host without port), so "host down" can mute what runs there
 LABEL_HOST = "host"
+TARGET_LABELS = ("job", "instance", LABEL_HOST)  # on every series of every scrape job
+
+# Labels promstack (or Prometheus) writes on alerts itself: a spec label of that name would overwrite
+# them, or be overwritten, so validation refuses it wherever the spec sets labels (README: Reserved
+# labels). The reason is what the message says.
+ALERT_LABELS = {
+    "alertname": "every alert's name",
+    "alertstate": "Prometheus' state of an alert",
+    LABEL_SEVERITY: "every alert's severity",
+    LABEL_SLO: "the SLO of an SLO alert",
+    LABEL_SLO_TIER: "the burn-rate tier of an SLO alert",
+    LABEL_ESCALATION: "the escalation of an escalated alert",
+}
 
 # dashboard uid of each view and component (components: `dashboard` in the catalog); alert
 # `dashboard` annotations link to these
@@ -119,7 +135,7 @@ SLO_ALERT = "SLOErrorBudgetBurn"
 # alerts that Alertmanager's routes and inhibitions single out by name
 ALERT_WATCHDOG = "Watchdog"  # always firing (dead man's switch); routed to a null receiver unless the spec routes it
 ALERT_HOST_DOWN = "HostDown"  # mutes every other alert carrying the same `host` label
-ALERT_TARGET_DOWN = "TargetDown"  # any scrape target down (critical, fires on the first failed scrape)
+ALERT_TARGET_DOWN = "TargetDown"  # any scrape target down (critical, after two consecutive failed scrapes)
 
 # msteams_configs came in Alertmanager 0.26; reading its webhook URL from a file works from 0.28 on,
 # and promstack never writes a webhook URL into alertmanager.yml itself

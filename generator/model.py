@@ -13,6 +13,14 @@ from generator.model_dashboards import CustomRow as CustomRow
 from generator.model_dashboards import CustomVariable as CustomVariable
 from generator.model_dashboards import Dashboards as Dashboards
 from generator.model_dashboards import PanelQuery as PanelQuery
+from generator.model_notifications import Escalation as Escalation
+from generator.model_notifications import InhibitRule as InhibitRule
+from generator.model_notifications import Notifications as Notifications
+from generator.model_notifications import Receiver as Receiver
+from generator.model_notifications import Route as Route
+from generator.model_notifications import RouteTest as RouteTest
+from generator.model_notifications import Smtp as Smtp
+from generator.model_notifications import TimeInterval as TimeInterval
 from generator.model_storage import Relabel as Relabel
 from generator.model_storage import RemoteWrite as RemoteWrite
 from generator.model_storage import Storage as Storage
@@ -221,64 +229,6 @@ class Alerts:
     rules: tuple[AlertRule, ...] = ()
     recording: tuple[RecordingRule, ...] = ()
     runbook_base_url: str = ""  # runbook_url = this + the alert name ("": the Runbooks dashboard)
-
-
-@dataclass(frozen=True)
-class Receiver:
-    name: str
-    # integration kind (email, slack, ...) -> its settings; secret settings are SecretRef values
-    integrations: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Route:
-    receiver: str
-    continue_: bool
-    matchers: tuple[str, ...] = ()  # Alertmanager matcher strings: severity="critical"
-    group_by: tuple[str, ...] | None = None
-    group_wait: Duration | None = None
-    group_interval: Duration | None = None
-    repeat_interval: Duration | None = None
-    mute_during: tuple[str, ...] = ()
-    active_during: tuple[str, ...] = ()
-    routes: tuple[Route, ...] = ()
-
-
-@dataclass(frozen=True)
-class TimeInterval:
-    name: str
-    weekdays: tuple[str, ...] = ()
-    times: tuple[tuple[str, str], ...] = ()
-    location: str | None = None
-
-
-@dataclass(frozen=True)
-class Smtp:
-    smarthost: str
-    from_: str
-    username: str | None
-    password: SecretRef | None
-    require_tls: bool
-
-
-@dataclass(frozen=True)
-class RouteTest:
-    labels: Mapping[str, str]
-    receivers: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Notifications:
-    receivers: tuple[Receiver, ...]
-    default_receiver: str
-    group_by: tuple[str, ...]
-    group_wait: Duration
-    group_interval: Duration
-    repeat_interval: Duration
-    routes: tuple[Route, ...] = ()
-    time_intervals: tuple[TimeInterval, ...] = ()
-    smtp: Smtp | None = None
-    tests: tuple[RouteTest, ...] = ()
 
 
 @dataclass(frozen=True)

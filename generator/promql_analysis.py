@@ -162,10 +162,19 @@ _TEMPLATE_LABEL = re.compile(
 _TEMPLATE_EXTERNAL = re.compile(r"\$externalLabels\.([A-Za-z_][A-Za-z0-9_]*)|index\s+\$externalLabels\s+\"([^\"]+)\"")
 
 
+# a template action, `{{ ... }}`, its string literals read whole (`{{ "{{" }}` prints "{{")
+_ACTION = re.compile(r'\{\{(?:"(?:\\.|[^"\\])*"|`[^`]*`|[^"`}]|\}(?!\}))*\}\}')
+
+
+def _actions(text: str) -> str:
+    """The template actions of `text`: what Prometheus evaluates; the rest is printed as written."""
+    return "\n".join(m.group(0) for m in _ACTION.finditer(text))
+
+
 def template_labels(text: str) -> set[str]:
     """Label names a Prometheus alert template reads from `$labels`."""
-    return {next(g for g in m.groups() if g) for m in _TEMPLATE_LABEL.finditer(text)}
+    return {next(g for g in m.groups() if g) for m in _TEMPLATE_LABEL.finditer(_actions(text))}
 
 
 def template_external_labels(text: str) -> set[str]:
-    return {next(g for g in m.groups() if g) for m in _TEMPLATE_EXTERNAL.finditer(text)}
+    return {next(g for g in m.groups() if g) for m in _TEMPLATE_EXTERNAL.finditer(_actions(text))}

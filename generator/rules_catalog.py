@@ -9,6 +9,8 @@ A pack file is a Prometheus rule file plus promstack keys that are stripped when
     declare that http metric.
   - per rule `runtimes: [local]`: render the rule only on these runtimes (what the component measures
     elsewhere is not what the alert is about; the pack says why in a comment).
+  - per rule `failed_scrapes: {metric: up, jobs: <regex>}` instead of `expr`: fires after two consecutive
+    failed scrapes (0) of the jobs `jobs` matches (all by default): render/scrape_failures.py.
   - per pack (top level) `dashboard: <key of conventions.DASHBOARD_UIDS>` (default: the pack name).
   - per pack (top level) `runbooks: {<Alert>: {meaning, checks: [...], causes: [...]}}` (Markdown): the
     runbook of every alert of the pack (and of alerts generated for it elsewhere: the service pack holds
@@ -57,13 +59,19 @@ from generator.units import Duration
 
 ALWAYS = ("stack",)  # packs rendered whatever `alerts.packs` says
 SERVICE_PACK = conventions.PER_SERVICE_RULES[0]  # instantiated once per service that declares http metrics
-_EXTENSION_KEYS = ("threshold", "bounds", "requires", "runtimes", "__line__")
+_EXTENSION_KEYS = ("threshold", "bounds", "requires", "runtimes", "failed_scrapes", "__line__")
 _BOUNDS: dict[str, Callable[[Decimal, Decimal], bool]] = {
     "above": operator.gt,
     "below": operator.lt,
     "min": operator.ge,
     "max": operator.le,
 }
+
+
+@dataclass(frozen=True)
+class FailedScrapes:  # `failed_scrapes:` of a pack alert
+    metric: str  # up, probe_success
+    jobs: str  # a regex of job names; "" for every job
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,7 @@ class PackRule:
     bounds: Mapping[str, Decimal] = field(default_factory=dict)
     requires: tuple[str, ...] = ()
     runtimes: tuple[str, ...] = ()  # empty: every runtime
+    failed_scrapes: FailedScrapes | None = None  # its expr is generated (render/scrape_failures.py)
 
     @property
     def severity(self) -> str:
@@ -152,12 +161,15 @@ def _rule(pack: str, group: str, data: dict[str, Any], file: str) -> PackRule:
     if unknown:
         raise ValueError(f"{file}:{data['__line__']}: unknown rule keys {sorted(unknown)}")
     threshold = data.get("threshold")
+    failing = data.get("failed_scrapes")
+    if ("expr" in data) == (failing is not None) or (failing is not None and "alert" not in data):
+        raise ValueError(f"{file}:{data['__line__']}: an alert has either expr or failed_scrapes")
     return PackRule(
         pack=pack,
         group=group,
         name=str(data.get("alert") or data["record"]),
         alert="alert" in data,
-        expr=str(data["expr"]).strip(),
+        expr=str(data.get("expr", "")).strip(),
         source=f"{file}:{data['__line__']}",
         for_=_duration(data.get("for"), f"{file}:{data['__line__']}"),
         keep_firing_for=_duration(data.get("keep_firing_for"), f"{file}:{data['__line__']}"),
@@ -167,6 +179,7 @@ def _rule(pack: str, group: str, data: dict[str, Any], file: str) -> PackRule:
         bounds={str(k): Decimal(str(v)) for k, v in _strip(data.get("bounds", {})).items() if k in _BOUNDS},
         requires=tuple(data.get("requires", ())),
         runtimes=tuple(data.get("runtimes", ())),
+        failed_scrapes=FailedScrapes(str(failing["metric"]), str(failing.get("jobs", ""))) if failing else None,
     )
 
 

@@ -499,6 +499,204 @@ CASES: list[tuple[str, str | bytes | None, list[str]]] = [
             "10:13: $.retention.tme: unknown key 'tme'; did you mean 'time'?",
         ],
     ),
+    # --- paging: escalations, copies, inhibitions, route tests, time intervals, labels --------
+    (
+        "escalation-unknown-receiver",
+        NOTIFY + "  escalations: [{name: lead, match: {severity: critical}, after: 15m, receivers: [leed]}]\n",
+        ["6:83: $.notifications.escalations[0].receivers[0]: unknown receiver 'leed'; known: team"],
+    ),
+    (
+        "escalation-no-name",
+        NOTIFY + "  escalations: [{match: {severity: critical}, after: 15m, receivers: [team]}]\n",
+        [
+            "6:17: $.notifications.escalations[0]: missing required key 'name': it names the escalation in "
+            "the `escalation` label of its copies, e.g. name: lead"
+        ],
+    ),
+    (
+        "escalation-zero-after",
+        NOTIFY + "  escalations: [{name: lead, after: 0s, receivers: [team]}]\n",
+        [
+            "6:37: $.notifications.escalations[0].after: an escalation waits some time before it escalates: "
+            "give a duration above 0s"
+        ],
+    ),
+    (
+        "escalation-bad-after",
+        NOTIFY + "  escalations: [{name: lead, after: soon, receivers: [team]}]\n",
+        ["6:37: $.notifications.escalations[0].after: 'soon' is not a valid duration (e.g. 30s, 5m, 1h30m, 7d)"],
+    ),
+    (
+        "escalation-duplicate",
+        NOTIFY
+        + "  escalations:\n    - {name: lead, after: 5m, receivers: [team]}\n"
+        + "    - {name: lead, after: 1h, receivers: [team]}\n",
+        [
+            "8:14: $.notifications.escalations[1].name: duplicate escalation name 'lead' (also "
+            "$.notifications.escalations[0])"
+        ],
+    ),
+    (
+        "escalation-bad-regex",
+        NOTIFY + "  escalations: [{name: lead, match_re: {service: 'api('}, after: 5m, receivers: [team]}]\n",
+        [
+            "6:50: $.notifications.escalations[0].match_re.service: 'api(' is not a valid regular "
+            "expression: missing ), unterminated subpattern at position 3"
+        ],
+    ),
+    (
+        "escalation-matches-escalation",
+        NOTIFY + "  escalations: [{name: lead, match: {escalation: other}, after: 5m, receivers: [team]}]\n",
+        [
+            "6:38: $.notifications.escalations[0].match.escalation: an escalation matches the alerts "
+            "themselves, never another escalation's copies"
+        ],
+    ),
+    (
+        "escalation-receiver-twice",
+        NOTIFY + "  escalations: [{name: lead, after: 5m, receivers: [team, team]}]\n",
+        ["6:52: $.notifications.escalations[0].receivers: lists 'team' twice"],
+    ),
+    (
+        "copy-to-unknown",
+        NOTIFY + "  copy_to: [audit]\n",
+        ["6:13: $.notifications.copy_to[0]: unknown receiver 'audit'; known: team"],
+    ),
+    (
+        "copy-to-empty",
+        NOTIFY + "  copy_to: []\n",
+        ["6:12: $.notifications.copy_to: must not be empty"],
+    ),
+    (
+        "inhibit-no-equal",
+        NOTIFY + "  inhibit: [{source: {alertname: A}, target: {severity: warning}}]\n",
+        [
+            "6:13: $.notifications.inhibit[0]: missing required key 'equal': the labels a source and its "
+            "target must share, e.g. equal: [host], or equal: [] to mute every matching alert anywhere"
+        ],
+    ),
+    (
+        "inhibit-no-target",
+        NOTIFY + "  inhibit: [{source: {alertname: A}, equal: [host]}]\n",
+        [
+            "6:13: $.notifications.inhibit[0]: an inhibition needs `target` (or `target_re`): the alerts it "
+            "mutes, e.g. target: {service: api}"
+        ],
+    ),
+    (
+        "inhibit-bad-label",
+        NOTIFY + "  inhibit: [{source: {alertname: A}, target: {severity: warning}, equal: [host-name]}]\n",
+        [
+            "6:75: $.notifications.inhibit[0].equal[0]: 'host-name' is not a valid label name (letters, "
+            "digits, underscores)"
+        ],
+    ),
+    (
+        "test-without-receivers",
+        NOTIFY + "  tests: [{labels: {severity: critical}}]\n",
+        [
+            "6:11: $.notifications.tests[0]: a test says who gets the alert (`receivers`) or, with "
+            "`firing`, whether it is `muted`"
+        ],
+    ),
+    (
+        "test-muted-without-firing",
+        NOTIFY + "  tests: [{labels: {severity: critical}, muted: true}]\n",
+        ["6:49: $.notifications.tests[0].muted: `muted` needs `firing`: the alerts that would mute this one"],
+    ),
+    (
+        "test-empty-receivers",
+        NOTIFY + "  tests: [{labels: {severity: critical}, receivers: []}]\n",
+        [
+            "6:53: $.notifications.tests[0].receivers: every alert reaches some receiver; an empty list "
+            "needs `at` (a time when its routes are muted) or `firing` (alerts that mute it)"
+        ],
+    ),
+    (
+        "test-at-without-zone",
+        NOTIFY + "  tests: [{labels: {severity: critical}, at: '2024-06-01T03:00:00', receivers: [team]}]\n",
+        [
+            "6:46: $.notifications.tests[0].at: '2024-06-01T03:00:00' is not a valid date and time with a "
+            "zone, RFC 3339 (e.g. 2024-06-01T03:00:00+02:00)"
+        ],
+    ),
+    (
+        "test-at-unquoted",
+        NOTIFY + "  tests: [{labels: {severity: critical}, at: 2024-06-01, receivers: [team]}]\n",
+        [
+            "6:46: $.notifications.tests[0].at: '2024-06-01' is not a valid date and time with a zone, RFC "
+            "3339 (e.g. 2024-06-01T03:00:00+02:00)"
+        ],
+    ),
+    (
+        "time-interval-bad-weekday",
+        NOTIFY + "  time_intervals: [{name: nights, weekdays: [mondy]}]\n",
+        [
+            "6:46: $.notifications.time_intervals[0].weekdays[0]: 'mondy' is not a weekday or a range of "
+            "them (e.g. monday:friday)"
+        ],
+    ),
+    (
+        "time-interval-bad-time",
+        NOTIFY + "  time_intervals: [{name: nights, times: [{start: '22:00', end: '25:00'}]}]\n",
+        [
+            "6:65: $.notifications.time_intervals[0].times[0].end: '25:00' is not a time of day as HH:MM "
+            "(00:00 to 24:00)"
+        ],
+    ),
+    (
+        "time-interval-backwards",
+        NOTIFY + "  time_intervals: [{name: nights, times: [{start: '22:00', end: '06:00'}]}]\n",
+        [
+            "6:43: $.notifications.time_intervals[0].times[0]: a time range must end after it starts (split "
+            "one that spans midnight in two)"
+        ],
+    ),
+    (
+        "time-interval-bad-zone",
+        NOTIFY + "  time_intervals: [{name: nights, location: Mars/Olympus}]\n",
+        [
+            "6:45: $.notifications.time_intervals[0].location: 'Mars/Olympus' is not a known time zone "
+            "(e.g. Europe/Berlin, America/New_York)"
+        ],
+    ),
+    (
+        "service-label-severity",
+        HEAD + "services: [{name: api, targets: ['api:80'], labels: {severity: high}}]\n",
+        [
+            "3:54: $.services[0].labels.severity: 'severity' is reserved: promstack sets it on alerts "
+            "(every alert's severity); choose another label name"
+        ],
+    ),
+    (
+        "escalation-bad-repeat",
+        NOTIFY + "  escalations: [{name: lead, after: 5m, receivers: [team], repeat_interval: often}]\n",
+        [
+            "6:77: $.notifications.escalations[0].repeat_interval: 'often' is not a valid duration (e.g. "
+            "30s, 5m, 1h30m, 7d)"
+        ],
+    ),
+    (
+        "inhibit-bad-regex",
+        NOTIFY + "  inhibit: [{source: {alertname: A}, target_re: {service: 'api['}, equal: [env]}]\n",
+        [
+            "6:59: $.notifications.inhibit[0].target_re.service: 'api[' is not a valid regular expression: "
+            "unterminated character set at position 3"
+        ],
+    ),
+    (
+        "test-firing-empty",
+        NOTIFY + "  tests: [{labels: {severity: warning}, firing: [], muted: true}]\n",
+        ["6:49: $.notifications.tests[0].firing: must not be empty"],
+    ),
+    (
+        "inhibit-unknown-key",
+        NOTIFY + "  inhibit: [{source: {alertname: A}, target: {service: api}, equal: [env], match: {a: b}}]\n",
+        [
+            "6:76: $.notifications.inhibit[0].match: unknown key 'match'; expected one of: equal, source, "
+            "source_re, target, target_re"
+        ],
+    ),
     # --- needs the catalog -----------------------------------------------------------------
     (
         "unknown-dashboard-excluded",

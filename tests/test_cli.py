@@ -193,9 +193,12 @@ def test_test_runs_rule_and_route_tests(routed: Path) -> None:
     code, out, err = invoke("test", str(routed))
     assert code == 0, err
     # and says how many ran: a run that proves nothing must not look like one that proves a lot
-    ok, ran = out.splitlines()[:2], out.splitlines()[2]
-    assert ok == ["ok  routes/test", "ok  rules/test"]
-    assert ran == "ran 1 route test; ran 2 rule tests in 1 file"  # packs: none leaves the Watchdog's pack
+    ok, ran = out.splitlines()[:3], out.splitlines()[3]
+    assert ok == ["ok  routes/inhibit", "ok  routes/test", "ok  rules/test"]
+    # packs: none leaves the Watchdog's pack, and TargetDown's generated tests (scrapes.yml)
+    assert ran == (
+        "ran 1 route test; 1 walked by amtool and promstack's route model alike; ran 4 rule tests in 2 files"
+    )
     routed.write_text(ROUTED.replace("RECEIVER", "team"))
     code, out, err = invoke("test", str(routed))
     assert code == 1

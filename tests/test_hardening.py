@@ -43,6 +43,9 @@ HOST_PATHS = {
     "node-exporter": "the host's /proc, /sys and root filesystem: host metrics",
     "cadvisor": "the host's root, /sys, /var/run, /var/lib/docker and /dev/disk: container metrics",
 }
+# the host's time zone database, read-only, for a service that needs it only where the spec names a zone:
+# Alertmanager, for time intervals with a `location` (its image may have none)
+TIME_ZONES = {"alertmanager": "/usr/share/zoneinfo"}
 # where a service may see the Docker engine's socket (read-only, for cAdvisor's container discovery)
 SOCKET_VIEWS = {"cadvisor": "/var/run"}
 # services whose own settings protect them when published beyond loopback
@@ -164,7 +167,8 @@ def test_memory_limit_comes_from_the_spec(write_spec: Any) -> None:
 def test_host_paths_only_for_host_collectors_and_read_only(spec: Path, name: str, svc: dict[str, Any]) -> None:
     binds = _binds(svc)
     assert all(mode == "ro" for _, _, mode in binds), f"{name} has a writable bind mount: {binds}"
-    host = [source for source, _, _ in binds if not source.startswith("./")]
+    component = svc.get("labels", {}).get("promstack.component", name)  # a copy (alertmanager-2) is its component's
+    host = [source for source, _, _ in binds if not source.startswith("./") and source != TIME_ZONES.get(component)]
     if name not in HOST_PATHS:
         assert host == [], f"{name} sees host paths {host}"
     else:

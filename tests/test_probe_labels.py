@@ -43,8 +43,8 @@ def test_probe_labels_reach_its_series(tmp_path: Path) -> None:
     [
         (
             "services: [{name: api, targets: ['api:80'], labels: {job: web}}]\n",
-            "6:54: $.services[0].labels.job: 'job' is set by promstack on every series of the service; "
-            "choose another label name",
+            "6:54: $.services[0].labels.job: 'job' is reserved: promstack sets it on every series of every "
+            "scrape job; choose another label name",
         ),
         (
             "services: [{name: api, targets: ['api:80'], metrics: [{name: x_total, type: counter, "
@@ -54,11 +54,51 @@ def test_probe_labels_reach_its_series(tmp_path: Path) -> None:
         ),
         (
             "exporters: {blackbox: {probes: [{name: p, targets: ['https://x.example.com'], labels: {probe: q}}]}}\n",
-            "6:88: $.exporters.blackbox.probes[0].labels.probe: 'probe' is set by promstack on every series of the "
-            "probe; choose another label name",
+            "6:88: $.exporters.blackbox.probes[0].labels.probe: 'probe' is reserved: promstack sets it on the "
+            "series of each blackbox probe; choose another label name",
+        ),
+        (
+            "services: [{name: api, targets: ['api:80'], labels: {slo_tier: gold}}]\n",
+            "6:54: $.services[0].labels.slo_tier: 'slo_tier' is reserved: promstack sets it on alerts (the "
+            "burn-rate tier of an SLO alert); choose another label name",
+        ),
+        (
+            "services: [{name: api, targets: ['api:80'], labels: {env: dev}}]\n",
+            "6:54: $.services[0].labels.env: 'env' is reserved: it is an external label of the stack (set by "
+            "`environment`), on every alert; choose another label name",
+        ),
+        (
+            "external_labels: {region: eu, severity: high}\n",
+            "6:31: $.external_labels.severity: 'severity' is reserved: promstack sets it on alerts (every "
+            "alert's severity); choose another label name",
+        ),
+        (
+            "external_labels: {stack: other}\n",
+            "6:19: $.external_labels.stack: 'stack' is reserved: it is an external label of the stack (set by "
+            "`name`), on every alert; choose another label name",
+        ),
+        (
+            "alerts: {overrides: {TargetDown: {labels: {job: all}}}}\n",
+            "6:44: $.alerts.overrides.TargetDown.labels.job: 'job' is reserved: promstack sets it on every series "
+            "of every scrape job; choose another label name",
+        ),
+        (
+            "alerts: {rules: [{alert: A, expr: vector(1), severity: info, summary: s, labels: {escalation: x}}]}\n",
+            "6:83: $.alerts.rules[0].labels.escalation: 'escalation' is reserved: promstack sets it on alerts (the "
+            "escalation of an escalated alert); choose another label name",
         ),
     ],
-    ids=["service-job", "metric-instance", "probe-probe"],
+    ids=[
+        "service-job",
+        "metric-instance",
+        "probe-probe",
+        "service-slo-tier",
+        "service-env",
+        "external-severity",
+        "external-stack",
+        "override-job",
+        "rule-escalation",
+    ],
 )
 def test_labels_promstack_sets_are_refused(tmp_path: Path, text: str, expected: str) -> None:
     code, output, out = generate(tmp_path, HEAD + text)

@@ -13,10 +13,11 @@ import pytest
 import yaml
 
 from generator import conventions, pipeline
+from generator.alerting import routing
 from generator.checks import CheckContext, inhibitions
 from generator.errors import CheckError
 from generator.render import alertmanager_routes
-from generator.render.rules import notification_delay, route_timers
+from generator.render.rules import notification_delay
 from generator.spec import load_stack
 from generator.write import Secrets, write_tree
 
@@ -138,6 +139,11 @@ def test_slo_tier_inhibitions_only_when_the_stack_has_slos(tmp_path: Path, write
     assert all(conventions.SLO_ALERT not in str(rule) for rule in rules)
 
 
+def route_timers(route: dict[str, Any], labels: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(receiver, group_wait, group_interval) of each route that delivers `labels` (alerting.routing)."""
+    return [(d.receiver, d.group_wait, d.group_interval) for d in routing.deliveries({"route": route}, labels)]
+
+
 def _drop_equal(rules: list[dict[str, Any]]) -> None:
     del rules[0]["equal"]
 
@@ -156,8 +162,8 @@ def _drop_slo_rules(rules: list[dict[str, Any]]) -> None:
 
 def _reverse_tiers(rules: list[dict[str, Any]]) -> None:
     rules[2]["source_matchers"], rules[2]["target_matchers"] = (
-        ['alertname="SLOErrorBudgetBurn"', 'tier="ticket-3d"'],
-        ['alertname="SLOErrorBudgetBurn"', 'tier=~"page-1h|page-6h"'],
+        ['alertname="SLOErrorBudgetBurn"', 'slo_tier="ticket-3d"'],
+        ['alertname="SLOErrorBudgetBurn"', 'slo_tier=~"page-1h|page-6h"'],
     )
 
 
@@ -301,18 +307,19 @@ def test_the_route_walk_of_the_delay_agrees_with_amtool(
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert sorted(done.stdout.strip().split(",")) == sorted(r for r, _, _ in route_timers(config["route"], labels))
+    assert sorted(done.stdout.strip().split(",")) == sorted(d.receiver for d in routing.deliveries(config, labels))
 
 
 def test_the_example_pages_a_dead_target_within_30_seconds() -> None:
     """The bound that stack.rules.yml and render/alertmanager_routes.py promise, from the example's own
-    timers: 15 s scrape + 10 s timeout + 1 s evaluation + no `for` + 2 s group_wait or group_interval."""
+    timers: a 10 s scrape missed + a 10 s confirming scrape + 5 s timeout + 1 s jitter + 1 s evaluation +
+    no `for` + 2 s group_wait or group_interval."""
     stack = load_stack(ROOT / "stack" / "stack.yaml")
     for alert, job in (("TargetDown", None), ("HostDown", "node-exporter")):
         delay = notification_delay(stack, alert, job)
-        assert (delay.scrape, delay.timeout, delay.evaluation, delay.hold) == (15, 10, 1, 0)
-        assert (delay.group_wait, delay.group_interval) == (2, 2)
-        assert delay.worst == 28 < 30 and delay.refused == 18
+        assert (delay.scrape, delay.confirm, delay.timeout, delay.jitter) == (10, 10, 5, 1)
+        assert (delay.evaluation, delay.hold, delay.group_wait, delay.group_interval) == (1, 0, 2, 2)
+        assert delay.worst == 29 < 30
 
 
 def test_the_delay_follows_the_spec(write_spec: Callable[..., Path]) -> None:
@@ -328,8 +335,8 @@ def test_the_delay_follows_the_spec(write_spec: Callable[..., Path]) -> None:
     )
     delay = notification_delay(load_stack(spec), "TargetDown")
     # the slowest job (node, 45s; its timeout the global 10s), `for: 3s` is three 1s evaluations
-    assert (delay.scrape, delay.timeout, delay.evaluation, delay.hold) == (45, 10, 1, 3)
-    assert (delay.group_wait, delay.group_interval, delay.worst) == (20, 2, 79)
+    assert (delay.scrape, delay.confirm, delay.timeout, delay.evaluation, delay.hold) == (45, 45, 10, 1, 3)
+    assert (delay.group_wait, delay.group_interval, delay.worst) == (20, 2, 45 + 45 + 10 + 1 + 1 + 3 + 20)
     assert notification_delay(load_stack(spec), "TargetDown", "prometheus").scrape == 30
     # an alert fires at the first evaluation `for` after it became pending: 1.5s is two 1s evaluations
     assert notification_delay(load_stack(spec), "HostDown", "node-exporter").hold == 2

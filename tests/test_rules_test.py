@@ -151,4 +151,6 @@ def test_check_runs_every_services_tests(write_spec: Callable[..., Path]) -> Non
     report = pipeline.check_spec(write_spec(services=_services(3)), only=["rules/test"])
     assert report.passed == ["rules/test"]
     note = next(p.message for p in report.problems if p.severity == "info")
-    assert note.endswith("in 5 files")  # the stack, Prometheus and Alertmanager packs; the services, SLOs
+    assert note.endswith(
+        "in 6 files"
+    )  # the stack, Prometheus and Alertmanager packs; failed scrapes; the services, SLOs

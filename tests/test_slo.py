@@ -65,7 +65,7 @@ def test_recording_rules_cover_every_tier_window(write_spec: Callable[..., Path]
 def test_tiers_render_exact_thresholds_labels_and_a_traffic_guard(write_spec: Callable[..., Path]) -> None:
     rules, _ = _slo_files(_spec(write_spec, [{"name": "availability", "objective": 99.9}]))
     alerts = _alerts(rules)
-    assert [a["labels"]["tier"] for a in alerts] == [t[0] for t in conventions.SLO_TIERS]
+    assert [a["labels"]["slo_tier"] for a in alerts] == [t[0] for t in conventions.SLO_TIERS]
     assert [_limit(a) for a in alerts] == ["0.0144", "0.006", "0.003", "0.001"]
     for alert, (tier, _, long, short, severity) in zip(alerts, conventions.SLO_TIERS, strict=True):
         assert alert["alert"] == conventions.SLO_ALERT
@@ -73,7 +73,7 @@ def test_tiers_render_exact_thresholds_labels_and_a_traffic_guard(write_spec: Ca
             "team": "backend",
             "service": "api",
             "slo": "availability",
-            "tier": tier,
+            "slo_tier": tier,
             "severity": severity,
         }
         assert f"ratio_rate{long}{{" in alert["expr"] and f"ratio_rate{short}{{" in alert["expr"]
@@ -156,7 +156,7 @@ def test_slo_tests_pass_and_catch_a_wrong_threshold(write_spec: Callable[..., Pa
 def test_near_zero_traffic_does_not_page(write_spec: Callable[..., Path]) -> None:
     _, tests = _slo_files(_spec(write_spec, [{"name": "availability", "objective": 99.9}]))
     quiet = next(t for t in tests["tests"] if "at 1 requests/min" in t["name"])
-    tiers = {a["exp_labels"]["tier"] for a in quiet["alert_rule_test"][0]["exp_alerts"]}
+    tiers = {a["exp_labels"]["slo_tier"] for a in quiet["alert_rule_test"][0]["exp_alerts"]}
     assert "page-1h" not in tiers and "ticket-3d" in tiers  # 5 requests in 5m: too few to page
 
 
@@ -205,7 +205,7 @@ def test_a_probe_slo_counts_the_probes_results(write_spec: Callable[..., Path]) 
     selector = 'probe_success{job="blackbox-api-health"}'
     assert five["expr"] == (f"1 - sum(sum_over_time({selector}[5m])) / sum(count_over_time({selector}[5m]))")
     assert five["labels"] == {"service": "api", "slo": "health"}
-    page = next(a for a in _alerts(rules) if a["labels"]["tier"] == "page-1h")
+    page = next(a for a in _alerts(rules) if a["labels"]["slo_tier"] == "page-1h")
     assert f"sum(count_over_time({selector}[5m])) >= 10" in page["expr"]
     assert (
         "of the results of the api-health probe of {{ $labels.service }} were failures"

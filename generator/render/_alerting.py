@@ -21,6 +21,7 @@ from generator.promql import ParseError, Selector, parse
 from generator.units import Duration
 
 TEST_INTERVAL = conventions.TEST_INTERVAL  # one input sample per minute in every generated test
+FIXTURES = "fixtures"  # rule files under prometheus/tests/ that only tests read
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,19 @@ def alert_data(
     return data
 
 
+def effective_for(for_: Duration | None, every: Duration) -> Duration | None:
+    """`for_` as the rule will behave when its group is evaluated every `every`.
+
+    An alert fires at the first evaluation at least `for` after the one that made it pending, so
+    a `for` between 0 and one evaluation interval waits exactly one interval: `for: 2s` at 5s acts
+    like `for: 5s`. Rendering the interval says what happens, and keeps an override such as
+    `TargetDown: {for: 2s}` valid whatever the group's pace (rules/lint refuses a `for` shorter than
+    the interval in rules written by hand)."""
+    if for_ and 0 < for_.ms < every.ms:
+        return every
+    return for_
+
+
 def group_interval(stack: Stack, wanted: Duration | None) -> Duration | None:
     """A group's own evaluation interval, only when it is faster than the stack's."""
     return wanted if wanted is not None and wanted.ms < stack.evaluation_interval.ms else None
@@ -214,10 +228,45 @@ def test_group(stack: Stack, name: str, series: list[dict[str, str]], cases: lis
     return group
 
 
+_OPEN = "{{"
+_LITERAL_OPEN = '{{ "{{" }}'  # a template action that prints "{{"
+
+
+_LABEL_TEMPLATE = re.compile(r"\{\{\s*\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
+
+
+def label_templates_only(text: str) -> bool:
+    """Whether the only template actions of `text` print a label as it is (`{{ $labels.job }}`)."""
+    return "{{" not in _LABEL_TEMPLATE.sub("", text)
+
+
+def expand_labels(text: str, labels: Mapping[str, str]) -> str:
+    """`text` as Prometheus renders it for an alert with `labels`, for templates that only print labels
+    (`label_templates_only`); a generated test states what its alert's annotations read."""
+    if not label_templates_only(text):
+        raise ValueError(f"only {{{{ $labels.<name> }}}} can be expanded here: {text!r}")
+    return _LABEL_TEMPLATE.sub(lambda m: labels.get(m[1], ""), text)
+
+
+def literal(value: str) -> str:
+    """`value` as a static alert label that Prometheus' templating (it expands labels like annotations)
+    leaves as written: a `{{` in a service's label value arrives as `{{`, never as a template."""
+    return value.replace(_OPEN, _LITERAL_OPEN)
+
+
+def literal_labels(labels: Mapping[str, str]) -> dict[str, str]:
+    return {name: literal(value) for name, value in labels.items()}
+
+
+def as_sent(value: str) -> str:
+    """The label value Prometheus sends for the `literal` text `value`."""
+    return value.replace(_LITERAL_OPEN, _OPEN)
+
+
 def expected_alert(
     labels: Mapping[str, str], static: Mapping[str, str], annotations: Mapping[str, str] | None
 ) -> dict[str, Any]:
-    alert: dict[str, Any] = {"exp_labels": {**labels, **static}}
+    alert: dict[str, Any] = {"exp_labels": {**labels, **{k: as_sent(v) for k, v in static.items()}}}
     if annotations is not None:
         alert["exp_annotations"] = dict(annotations)
     return alert
@@ -232,7 +281,7 @@ _OK_VALUES = ("200", "ok", "success", "0", "false", "none")
 _BAD_VALUES = ("500", "503", "5xx", "error", "true", "failed", "1", "fail", "failure", "timeout")
 
 
-def _regex_example(regex: str) -> str | None:
+def regex_example(regex: str) -> str | None:
     """A value Prometheus' fully anchored `regex` matches (good enough for error matchers)."""
     first = re.split(r"(?<!\\)\|", re.sub(r"^\(\?[a-z]+\)", "", regex).strip("^$"))[0]
     guess = re.sub(r"\\d", "5", first)
@@ -262,7 +311,7 @@ def matcher_examples(matchers: str) -> tuple[str, str] | None:
         if op == "=":
             example: str | None = value
         elif op == "=~":
-            example = _regex_example(value)
+            example = regex_example(value)
         else:
             example = next((c for c in _BAD_VALUES if _matches(op, value, c)), None)
         if example is None:

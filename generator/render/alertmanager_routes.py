@@ -1,16 +1,15 @@
-"""Alertmanager's routing as promstack renders it and as the checks and the notification delay read it:
-matchers evaluated the way Alertmanager does, the route tree with the page timers, the default
-inhibitions and the time intervals (the `route`, `inhibit_rules` and `time_intervals` of
-alertmanager.yml)."""
+"""Alertmanager's routing as promstack renders it (the `route`, `inhibit_rules` and `time_intervals` of
+alertmanager.yml): the route tree with the page timers, the escalations' routes and the copies, the
+default inhibitions and the spec's own, and the time intervals. What they mean (matchers, the route
+walk, inhibition) is generator/alerting's, which the checks read too."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from generator import conventions
+from generator.alerting.matchers import ALERTNAME, Matcher, matchers
 from generator.model import Route, Stack
 from generator.units import Duration
 
@@ -20,65 +19,12 @@ NULL_RECEIVER = "null"  # delivers nowhere: where the always-firing Watchdog goe
 # companions; an alert that joins a group that exists waits for the group's next update, up to
 # group_interval. Joining is common: another target of the job is down already, or the same target
 # failed less than 15 min ago (Prometheus re-sends a resolved alert every minute for 15 min, which
-# keeps its group alive). With the example's 15s scrapes (10s timeout) and TargetDown evaluated
-# every second, a dead target pages within 15 + 10 + 1 + 2 = 28 s either way, under the 30 s we
-# promise (bench/README.md has the measurements). The price: a page's group may update every 2 s
-# while an outage spreads; the receivers see one group (PagerDuty one incident), updated.
+# keeps its group alive). With the example's 10s scrapes (5s timeout), two failed scrapes to confirm a
+# dead target and TargetDown evaluated every second, it pages within 10 + 10 + 5 + 1 + 1 + 2 = 29 s,
+# under the 30 s we promise (generator/alerting/delay.py; bench/README.md has the measurements). The
+# price: a page's group may update every 2 s while an outage spreads; the receivers see one group
+# (PagerDuty one incident), updated.
 PAGE_TIMERS = {"group_wait": Duration("2s"), "group_interval": Duration("2s")}
-ALERTNAME = "alertname"
-
-
-_MATCHER = re.compile(r"^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$")
-_LITERAL_ALTERNATION = re.compile(r"[\w.:/ -]+(?:\|[\w.:/ -]+)*")
-
-
-@dataclass(frozen=True)
-class Matcher:
-    """One Alertmanager matcher (`severity="critical"`), evaluated the way Alertmanager does."""
-
-    name: str
-    op: str  # = != =~ !~
-    value: str
-
-    @staticmethod
-    def parse(text: str) -> Matcher:
-        found = _MATCHER.match(text)
-        if not found:
-            raise ValueError(f"{text!r} is not an Alertmanager matcher")
-        name, op, value = found.groups()
-        if len(value) >= 2 and value[0] == value[-1] == '"':
-            value = re.sub(r"\\(.)", lambda m: "\n" if m[1] == "n" else m[1], value[1:-1])
-        return Matcher(name, op, value)
-
-    def accepts(self, value: str) -> bool:
-        if self.op in ("=", "!="):
-            return (value == self.value) == (self.op == "=")
-        # Alertmanager anchors regular expressions at both ends. Go's RE2 and Python agree on the regexes
-        # people write in matchers; one Python cannot read is treated as matching nothing.
-        try:
-            found = re.fullmatch(self.value, value) is not None
-        except re.error:
-            found = False
-        return found == (self.op == "=~")
-
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        return self.accepts(labels.get(self.name, ""))  # a missing label matches like an empty one
-
-    def finite_values(self) -> tuple[str, ...] | None:
-        """Every value this matcher accepts when they are few (x="a", x=~"a|b"), else None."""
-        if self.op == "=":
-            return (self.value,)
-        if self.op == "=~" and _LITERAL_ALTERNATION.fullmatch(self.value):
-            return tuple(self.value.split("|"))
-        return None
-
-
-def matchers(texts: Sequence[str]) -> list[Matcher]:
-    return [Matcher.parse(text) for text in texts]
-
-
-def matches_all(found: Sequence[Matcher], labels: Mapping[str, str]) -> bool:
-    return all(m.matches(labels) for m in found)
 
 
 def inhibit_rules(stack: Stack) -> list[dict[str, Any]]:
@@ -101,14 +47,21 @@ def inhibit_rules(stack: Stack) -> list[dict[str, Any]]:
         for index, tier in enumerate(tiers[:-1]):
             rules.append(
                 {  # the faster burn already pages for this SLO; the slower windows add nothing
-                    "source_matchers": [f'{ALERTNAME}="{conventions.SLO_ALERT}"', f'{conventions.LABEL_TIER}="{tier}"'],
+                    "source_matchers": [
+                        f'{ALERTNAME}="{conventions.SLO_ALERT}"',
+                        f'{conventions.LABEL_SLO_TIER}="{tier}"',
+                    ],
                     "target_matchers": [
                         f'{ALERTNAME}="{conventions.SLO_ALERT}"',
-                        f'{conventions.LABEL_TIER}=~"{"|".join(tiers[index + 1 :])}"',
+                        f'{conventions.LABEL_SLO_TIER}=~"{"|".join(tiers[index + 1 :])}"',
                     ],
                     "equal": [conventions.LABEL_SERVICE, conventions.LABEL_SLO],
                 }
             )
+    for rule in stack.notifications.inhibit:  # the spec's own, after the defaults (checks number them)
+        rules.append(
+            {"source_matchers": list(rule.source), "target_matchers": list(rule.target), "equal": list(rule.equal)}
+        )
     return rules
 
 
@@ -175,6 +128,61 @@ def _route(route: Route, inherited: Mapping[str, int]) -> dict[str, Any]:
     return out
 
 
+def escalation_routes(stack: Stack) -> list[dict[str, Any]]:
+    """One route per escalation: the copy of an alert that escalates (label escalation=<name>, see
+    render/escalations.py) goes to the escalation's receivers, and only there (the alert itself went
+    its own way already). Fast like a page: the escalation waited long enough."""
+    found = []
+    for escalation in stack.notifications.escalations:
+        *first, last = escalation.receivers
+        route: dict[str, Any] = {
+            "receiver": last,
+            "matchers": [Matcher(conventions.LABEL_ESCALATION, "=", escalation.name).text()],
+            **PAGE_TIMERS,
+        }
+        if escalation.repeat_interval:
+            route["repeat_interval"] = escalation.repeat_interval
+        if first:  # every receiver in turn: all but the last let the alert go on to the next
+            route["routes"] = [*({"receiver": r, "continue": True} for r in first), {"receiver": last}]
+        found.append(route)
+    return found
+
+
+def _mirror(route: Mapping[str, Any], receiver: str) -> dict[str, Any]:
+    """`route` and its children as they are (matchers, grouping, timers, time intervals, continue), every
+    receiver replaced by `receiver`."""
+    copied = {k: v for k, v in route.items() if k != "routes"}
+    copied["receiver"] = receiver
+    if route.get("routes"):
+        copied["routes"] = [_mirror(child, receiver) for child in route["routes"]]
+    return copied
+
+
+def copy_routes(stack: Stack, main: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One route per `copy_to` receiver that mirrors the route holding every other one (`main`), so an
+    alert walks it exactly as it walks the real one and reaches the copy receiver with the timers of
+    each route that delivers it: a page's copy goes out as fast as the page. `continue`, so the alert
+    then goes its own way. The Watchdog is never copied."""
+    found = []
+    for receiver in stack.notifications.copy_to:
+        mirrored = _mirror(main, receiver)
+        route: dict[str, Any] = {
+            "receiver": receiver,
+            "matchers": [Matcher(ALERTNAME, "!=", conventions.ALERT_WATCHDOG).text()],
+            "continue": True,
+        }
+        if mirrored.get("routes"):
+            route["routes"] = mirrored["routes"]
+        found.append(route)
+    return found
+
+
+def copy_positions(stack: Stack) -> range:
+    """Where route_tree puts the copy routes among the root's children."""
+    first = 0 if routes_watchdog(stack) else 1
+    return range(first, first + len(stack.notifications.copy_to))
+
+
 def route_tree(stack: Stack) -> dict[str, Any]:
     n = stack.notifications
     top = {"group_wait": n.group_wait.ms, "group_interval": n.group_interval.ms}
@@ -182,13 +190,14 @@ def route_tree(stack: Stack) -> dict[str, Any]:
     if not routes_watchdog(stack):
         # first, so no user route (even with continue) pages anyone for the dead man's switch
         children.append({"receiver": null_receiver(stack), "matchers": [f'{ALERTNAME}="{conventions.ALERT_WATCHDOG}"']})
-    children.extend(_route(route, top) for route in n.routes)
+    # escalations before the spec's routes: an escalated copy goes only to its escalation's receivers
+    routed = [*escalation_routes(stack), *(_route(route, top) for route in n.routes)]
     faster = _slower(top)
     if faster and not any(r.continue_ for r in n.routes) and not any(_takes_every_page(r) for r in n.routes):
         # critical alerts that fall through to the default receiver still go out fast. Only without top-level
         # `continue` routes: an alert that matched one of those would otherwise be delivered here as well.
         # Not when a route before it takes every critical alert: it would never match.
-        children.append(
+        routed.append(
             {"receiver": n.default_receiver, "matchers": [f'{conventions.LABEL_SEVERITY}="critical"'], **faster}
         )
     root: dict[str, Any] = {
@@ -198,6 +207,17 @@ def route_tree(stack: Stack) -> dict[str, Any]:
         "group_interval": n.group_interval,
         "repeat_interval": n.repeat_interval,
     }
+    if stack.notifications.copy_to:
+        # the routes under one catch-all that delivers to the default receiver itself when none of them
+        # matches, as the root does: the copies (which match every alert, and go on) must not keep the
+        # root from delivering, and they mirror this route, its own delivery included
+        main: dict[str, Any] = {"receiver": n.default_receiver}
+        if routed:
+            main["routes"] = routed
+        children.extend(copy_routes(stack, main))
+        children.append(main)
+    else:
+        children.extend(routed)
     if children:
         root["routes"] = children
     return root

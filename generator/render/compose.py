@@ -139,7 +139,9 @@ def service(stack: Stack, component: Component, instance: Instance, tree: Tree, 
     context = {"stack": stack, "component": component}
     for when in entry.compose_when:
         if cmdline.fill(str(when["if"]), context).strip() == "True":
-            svc.update(when["set"])
+            svc.update(when.get("set", {}))
+            for key, more in when.get("add", {}).items():  # lists that grow: volumes
+                svc[key] = [*svc.get(key, ()), *more]
     svc["mem_limit"] = component.memory
     svc["security_opt"] = ["no-new-privileges:true"]
     if entry.health:

@@ -246,6 +246,19 @@ def remote_write(stack: Stack, target: Target) -> list[dict[str, Any]]:
     return [*stores, *(_written(target, spec) for spec in stack.storage.remote_write)]
 
 
+def job_timings(stack: Stack) -> dict[str, tuple[Duration, Duration]]:
+    """(scrape interval, scrape timeout) of every scrape job, by job name, as rendered."""
+    config_data = config(stack, Target("compose"))
+    defaults = config_data["global"]
+    return {
+        job["job_name"]: (
+            Duration(job.get("scrape_interval", defaults["scrape_interval"])),
+            Duration(job.get("scrape_timeout", defaults["scrape_timeout"])),
+        )
+        for job in config_data["scrape_configs"]
+    }
+
+
 def render(stack: Stack, target: Target) -> Tree:
     tree = Tree()
     for instance in stack.components["prometheus"].instances:

@@ -23,11 +23,13 @@ from typing import Any
 from generator import rules_catalog
 from generator.model import AlertRule, Stack
 from generator.promql import ParseError, Selector, parse, walk
-from generator.render import Target, Tree, dump_yaml, served
-from generator.render._alerting import RuleFile, TestFile, expected_alert, test_group
+from generator.render import Target, Tree, dump_yaml, scrape_failure_tests, served
+from generator.render._alerting import FIXTURES, RuleFile, TestFile, expected_alert, test_group
+from generator.render.escalations import escalation_test_files
 from generator.render.rules import (
     CUSTOM,
     Resolved,
+    all_rule_files,
     custom_rule_file,
     for_runtime,
     pack_files,
@@ -36,8 +38,6 @@ from generator.render.slo import slo_rule_files, slo_test_groups
 from generator.render.slo import test_every as slo_test_every
 from generator.rules_catalog import expand_data
 from generator.slo_math import record_name, windows
-
-FIXTURES = "fixtures"
 
 
 def _pack_case(stack: Stack, subject: Resolved, case: dict[str, Any]) -> dict[str, Any]:
@@ -242,6 +242,8 @@ def all_test_files(stack: Stack, served: Mapping[str, str]) -> list[TestFile]:
     files += batched(slo_test_files(stack, served, slo))
     files += [f for f in (custom_test_file(stack, served, slo),) if f is not None]
     files += kind_test_files(stack, served)
+    files += scrape_failure_tests.test_files(stack, served)
+    files += escalation_test_files(stack, all_rule_files(stack, served), served)
     return [f for f in files if f.groups]
 
 

@@ -21,19 +21,24 @@ from decimal import Decimal
 from typing import Any
 
 from generator import dashboards, rules_catalog
+from generator.alerting import routing
+from generator.alerting.delay import CONFIRMING, JITTER, Delay, confirm_window
 from generator.model import AlertRule, Override, RecordingRule, Service, Stack
-from generator.render import Target, Tree, alertmanager_routes, dump_yaml, prometheus, served
+from generator.render import Target, Tree, alertmanager_routes, dump_yaml, prometheus, scrape_failures, served
 from generator.render._alerting import (
     Group,
     Rule,
     RuleFile,
     alert_annotations,
     alert_data,
+    effective_for,
     group_interval,
     job_interval,
+    literal_labels,
     matcher_examples,
     test_timing,
 )
+from generator.render.escalations import escalation_rule_file
 from generator.render.slo import slo_rule_files
 from generator.rules_catalog import Pack, PackGroup, PackRule, Value, enabled, expand, tunables
 from generator.units import Duration
@@ -78,23 +83,10 @@ def instances(stack: Stack, pack: str) -> list[Instance]:
     if pack != rules_catalog.SERVICE_PACK:
         return [Instance("", {}, {}, job_interval(stack, pack))]
     return [
-        Instance(s.name, service_variables(s), {**s.labels, "service": s.name}, s.interval)
+        Instance(s.name, service_variables(s), {**literal_labels(s.labels), "service": s.name}, s.interval)
         for s in stack.services
         if s.http is not None
     ]
-
-
-def effective_for(for_: Duration | None, every: Duration) -> Duration | None:
-    """`for_` as the rule will behave when its group is evaluated every `every`.
-
-    An alert fires at the first evaluation at least `for` after the one that made it pending, so
-    a `for` between 0 and one evaluation interval waits exactly one interval: `for: 2s` at 5s acts
-    like `for: 5s`. Rendering the interval says what happens, and keeps an override such as
-    `TargetDown: {for: 2s}` valid whatever the group's pace (rules/lint refuses a `for` shorter than
-    the interval in rules written by hand)."""
-    if for_ and 0 < for_.ms < every.ms:
-        return every
-    return for_
 
 
 def _resolve(
@@ -111,7 +103,9 @@ def _resolve(
         variables["threshold"] = threshold
     # the tests' times follow the effective `for`, so they stay true after an override
     variables.update(test_timing(stack, for_))
-    expr = expand(rule.expr, variables)
+    expr = (
+        scrape_failures.expression(stack, rule.failed_scrapes) if rule.failed_scrapes else expand(rule.expr, variables)
+    )
     if not rule.alert:
         data: dict[str, Any] = {"record": rule.name, "expr": expr}
         if rule.labels:
@@ -204,87 +198,40 @@ def all_rule_files(stack: Stack, served: Mapping[str, str]) -> list[RuleFile]:
     files = [rule_file for name in rules_catalog.pack_names(stack) for rule_file, _ in pack_files(stack, name, served)]
     files.extend(slo_rule_files(stack, served))
     files.extend(f for f in (custom_rule_file(stack, served),) if f is not None)
-    return [f for f in files if f.rules()]
+    files = [f for f in files if f.rules()]
+    escalated = escalation_rule_file(stack, files, served)
+    return [*files, escalated] if escalated else files
 
 
 # ---- time to notify ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Delay:
-    """Worst-case seconds, timer by timer, from a scrape target failing to Alertmanager handing the
-    notification of an alert on `up` (TargetDown, HostDown) to its receiver."""
-
-    scrape: Decimal  # the failure just missed a scrape: a whole scrape interval until the next one
-    timeout: Decimal  # a target that hangs fails that scrape only at its timeout (a refused one at once)
-    evaluation: Decimal  # the sample lands just after an evaluation of the alert's group: a whole interval
-    hold: Decimal  # `for`, rounded up to whole evaluations (0 for TargetDown)
-    group_wait: Decimal  # a new Alertmanager group waits this long before its first notification
-    # an alert that joins a group that exists waits for its next update; the group of a target that
-    # failed in the last 15 min exists (render/alertmanager_routes.py PAGE_TIMERS says why)
-    group_interval: Decimal
-
-    @property
-    def worst(self) -> Decimal:
-        """Prometheus sends a firing alert right after the evaluation that fired it and a single
-        Alertmanager notifies as soon as its group timer expires: neither adds a timer of its own,
-        only milliseconds, plus whatever the receiver's own HTTP call takes."""
-        grouping = max(self.group_wait, self.group_interval)
-        return self.scrape + self.timeout + self.evaluation + self.hold + grouping
-
-    @property
-    def refused(self) -> Decimal:
-        """The worst case when the target's port refuses connections (a crashed process)."""
-        return self.worst - self.timeout
-
-
-def route_timers(tree: Mapping[str, Any], labels: Mapping[str, str]) -> list[tuple[str, Duration, Duration]]:
-    """(receiver, group_wait, group_interval) of every route of a rendered route tree that delivers an
-    alert with `labels`, the way Alertmanager walks it: the first matching child (and the ones after
-    a match with `continue`), depth first; a route whose children all miss delivers itself. A route
-    inherits the timers it does not set from its parent. `tree` is rendered data or a rendered file
-    read back: its timers are parsed here if they are still text."""
-
-    def walk(route: Mapping[str, Any], wait: Duration, interval: Duration) -> list[tuple[str, Duration, Duration]]:
-        wait, interval = Duration(route.get("group_wait", wait)), Duration(route.get("group_interval", interval))
-        found: list[tuple[str, Duration, Duration]] = []
-        for child in route.get("routes", ()):
-            if alertmanager_routes.matches_all(alertmanager_routes.matchers(child.get("matchers", ())), labels):
-                found.extend(walk(child, wait, interval))
-                if not child.get("continue"):
-                    break
-        return found or [(str(route["receiver"]), wait, interval)]
-
-    return walk(tree, Duration(tree["group_wait"]), Duration(tree["group_interval"]))
-
-
 def notification_delay(stack: Stack, alert: str, job: str | None = None) -> Delay:
-    """The `Delay` of pack alert `alert` on `up`, for scrape job `job` (default: the slowest job of
-    the stack), from the timers rendered for `stack`."""
+    """The worst-case `Delay` of pack alert `alert` on failed scrapes, for scrape job `job` (default: the
+    slowest job of the stack), from the timers rendered for `stack` (generator/alerting/delay.py)."""
     pack = rules_catalog.alert_index()[alert].pack
     rule_file, _ = resolve_pack(stack, pack, dashboards.rendered(stack))  # the timers do not depend on links
     group, rule = next((g, r) for g in rule_file.groups for r in g.rules if r.name == alert)
     every = (group.interval or stack.evaluation_interval).seconds
     hold = Duration(rule.data.get("for", "0s")).seconds
-    config = prometheus.config(stack, Target("compose"))
-    defaults = config["global"]
-    timings = [
-        (
-            Duration(j.get("scrape_interval", defaults["scrape_interval"])).seconds,
-            Duration(j.get("scrape_timeout", defaults["scrape_timeout"])).seconds,
-        )
-        for j in config["scrape_configs"]
-        if job is None or j["job_name"] == job
-    ]
+    timings = [t for name, t in prometheus.job_timings(stack).items() if job is None or name == job]
     if not timings:
         raise ValueError(f"the stack has no scrape job {job!r}")
-    interval, timeout = max(timings, key=sum)
+    interval, timeout = max(timings, key=lambda t: confirm_window(*t).ms)
     labels = {**rule.labels, "alertname": alert, **({"job": job} if job else {})}
-    routes = route_timers(alertmanager_routes.route_tree(stack), labels)
-    wait = max(wait.seconds for _, wait, _ in routes)
-    grouping = max(interval.seconds for _, _, interval in routes)
+    config = {"route": alertmanager_routes.route_tree(stack)}
+    found = routing.deliveries(config, labels)
     evaluations = Decimal(math.ceil(hold / every)) if every else Decimal(0)
-    return Delay(interval, timeout, every, evaluations * every if every else hold, wait, grouping)
+    return Delay(
+        scrape=interval.seconds,
+        confirm=interval.seconds * (CONFIRMING - 1),
+        timeout=timeout.seconds,
+        jitter=JITTER.seconds,
+        evaluation=every,
+        hold=evaluations * every if every else hold,
+        group_wait=max(d.group_wait.seconds for d in found),
+        group_interval=max(d.group_interval.seconds for d in found),
+    )
 
 
 def for_runtime(stack: Stack, runtime: str) -> Stack:

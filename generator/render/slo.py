@@ -26,6 +26,7 @@ from generator.render._alerting import (
     alert_annotations,
     alert_data,
     expected_alert,
+    literal_labels,
     matcher_examples,
     test_evaluation_interval,
     test_group,
@@ -95,11 +96,11 @@ def _alert(stack: Stack, service: Service, slo: SLO, tier: Tier, served: Mapping
 def _labels(stack: Stack, service: Service, slo: SLO, tier: Tier) -> dict[str, str]:
     override = stack.alerts.overrides.get(conventions.SLO_ALERT)
     return {
-        **service.labels,
+        **literal_labels(service.labels),
         **(override.labels if override else {}),
         conventions.LABEL_SERVICE: service.name,
         conventions.LABEL_SLO: slo.name,
-        conventions.LABEL_TIER: tier.name,
+        conventions.LABEL_SLO_TIER: tier.name,
         conventions.LABEL_SEVERITY: tier.severity,
     }
 

@@ -82,8 +82,12 @@ class Response:
         return 200 <= self.status < 300
 
 
-def request(endpoint: Endpoint, path: str, method: str = "GET", timeout: float = 3.0) -> Response:
-    req = urllib.request.Request(endpoint.base + path, method=method, data=b"" if method == "POST" else None)
+def request(endpoint: Endpoint, path: str, method: str = "GET", timeout: float = 3.0, body: Any = None) -> Response:
+    """`body`: sent as JSON."""
+    data = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
+    req = urllib.request.Request(endpoint.base + path, method=method, data=data)
+    if body is not None:
+        req.add_header("Content-Type", "application/json")
     if endpoint.auth:
         token = base64.b64encode(f"{endpoint.auth[0]}:{endpoint.auth[1]}".encode()).decode()
         req.add_header("Authorization", f"Basic {token}")

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from generator import catalog
-from generator.errors import SecretError
+from generator.errors import DeployError, SecretError
+from generator.model import Stack
 from generator.render import Tree, render
 from generator.runtimes import apply, deployed_secrets, files, health, monitored, verify
 from generator.runtimes.apply import Plan
@@ -113,6 +114,23 @@ def _problems(report: dict[str, Any]) -> list[str]:
             why = target["error"] or ("not scraped yet" if target["health"] == "unknown" else target["health"])
             found.append(f"target {target['job']} {target['instance']} is {target['health']}: {why}")
     return found
+
+
+def deployed_endpoint(spec: Path, options: Options, name: str) -> tuple[Stack, health.Endpoint]:
+    """How to reach component `name` of the deployed stack of `spec`, found as `status` finds it (the
+    stack's project and state dir; its credentials where the spec protects it, never printed)."""
+    stack = load_stack(spec, options.env)
+    state = State.of(project_name(stack, options))
+    state.check()
+    deployed_secrets.remember(state)  # what it prints is cleaned of earlier deployments' secrets too
+    record = state.load()
+    component = stack.components.get(name)
+    if record is None or component is None:
+        raise DeployError(
+            f"the stack {stack.name!r} is not deployed (project {state.root.name}); run `promstack up` first"
+        )
+    secrets = Secrets(spec.absolute().parent, keep=state.generated)
+    return stack, health.Endpoint.of(component, secrets)
 
 
 @dataclass

@@ -14,37 +14,25 @@ from generator.model import (
     Component,
     Demo,
     Instance,
-    Notifications,
     Override,
     Probe,
-    Receiver,
     RecordingRule,
-    Route,
-    RouteTest,
     RuleTest,
-    SecretRef,
-    Smtp,
     Stack,
-    TimeInterval,
 )
 from generator.spec import build_kubernetes
 from generator.spec.build_dashboards import dashboards as build_dashboards
 from generator.spec.build_kinds import kind_rule
+from generator.spec.build_notifications import notifications, secret
 from generator.spec.build_services import services as build_services
 from generator.spec.build_storage import storage as build_storage
 from generator.spec.items import optional_components
 from generator.spec.loader import Document
 from generator.units import Duration, Size, compose_memory
 
-SECRET_KEYS = {"url", "routing_key", "api_key", "api_secret", "bot_token", "webhook_url", "secret"}
-
 
 def _duration(value: str | None) -> Duration | None:
     return Duration(value) if value is not None else None
-
-
-def _secret(value: dict[str, str] | None) -> SecretRef | None:
-    return SecretRef(env=value.get("env"), file=value.get("file")) if value else None
 
 
 def _auth(value: dict[str, Any] | None) -> Auth | None:
@@ -53,8 +41,8 @@ def _auth(value: dict[str, Any] | None) -> Auth | None:
     basic = value.get("basic")
     tls = value.get("tls")
     return Auth(
-        basic=BasicAuth(basic["username"], _secret(basic["password"])) if basic else None,  # type: ignore[arg-type]
-        tls=TLS(_secret(tls["cert"]), _secret(tls["key"])) if tls else None,  # type: ignore[arg-type]
+        basic=BasicAuth(basic["username"], secret(basic["password"])) if basic else None,  # type: ignore[arg-type]
+        tls=TLS(secret(tls["cert"]), secret(tls["key"])) if tls else None,  # type: ignore[arg-type]
     )
 
 
@@ -128,7 +116,7 @@ def _catalog_component(name: str, spec: dict[str, Any], data: dict[str, Any], sc
         )
     if "targets" in spec:
         extra["targets"] = tuple(spec["targets"])
-    secrets = {key: _secret(spec[key]) for key in part.secrets if spec.get(key)}
+    secrets = {key: secret(spec[key]) for key in part.secrets if spec.get(key)}
     if secrets:
         extra["secrets"] = secrets
     options: dict[str, Any] = {key: _option(part, key, spec.get(key, default)) for key, default in part.options.items()}
@@ -219,74 +207,6 @@ def _alerts(doc: Document, data: dict[str, Any], components: dict[str, Component
     return Alerts(packs=names, overrides=overrides, rules=rules, recording=recording, runbook_base_url=base)
 
 
-def _matchers(route: dict[str, Any]) -> tuple[str, ...]:
-    equal = [f'{k}="{_escape(v)}"' for k, v in sorted((route.get("match") or {}).items())]
-    regex = [f'{k}=~"{_escape(v)}"' for k, v in sorted((route.get("match_re") or {}).items())]
-    return tuple(equal + regex)
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')
-
-
-def _route(spec: dict[str, Any]) -> Route:
-    return Route(
-        receiver=spec["receiver"],
-        continue_=bool(spec.get("continue", False)),
-        matchers=_matchers(spec),
-        group_by=tuple(spec["group_by"]) if "group_by" in spec else None,
-        group_wait=_duration(spec.get("group_wait")),
-        group_interval=_duration(spec.get("group_interval")),
-        repeat_interval=_duration(spec.get("repeat_interval")),
-        mute_during=tuple(spec.get("mute_during", ())),
-        active_during=tuple(spec.get("active_during", ())),
-        routes=tuple(_route(r) for r in spec.get("routes", ())),
-    )
-
-
-def _receiver(spec: dict[str, Any]) -> Receiver:
-    integrations = {
-        kind: {k: (_secret(v) if k in SECRET_KEYS and isinstance(v, dict) else v) for k, v in settings.items()}
-        for kind, settings in spec.items()
-        if kind != "name"
-    }
-    return Receiver(name=spec["name"], integrations=integrations)
-
-
-def _notifications(data: dict[str, Any] | None) -> Notifications:
-    # no notifications: one receiver that delivers nowhere
-    data = data or {"receivers": [{"name": "null"}], "default_receiver": "null"}
-    smtp = data.get("smtp")
-    return Notifications(
-        receivers=tuple(_receiver(r) for r in data["receivers"]),
-        default_receiver=data["default_receiver"],
-        routes=tuple(_route(r) for r in data.get("routes", ())),
-        group_by=tuple(data.get("group_by", conventions.DEFAULT_GROUP_BY)),
-        group_wait=Duration(data.get("group_wait", conventions.DEFAULT_GROUP_WAIT)),
-        group_interval=Duration(data.get("group_interval", conventions.DEFAULT_GROUP_INTERVAL)),
-        repeat_interval=Duration(data.get("repeat_interval", conventions.DEFAULT_REPEAT_INTERVAL)),
-        time_intervals=tuple(
-            TimeInterval(
-                t["name"],
-                tuple(t.get("weekdays", ())),
-                tuple((x["start"], x["end"]) for x in t.get("times", ())),
-                t.get("location"),
-            )
-            for t in data.get("time_intervals", ())
-        ),
-        smtp=Smtp(
-            smtp["smarthost"],
-            smtp["from"],
-            smtp.get("username"),
-            _secret(smtp.get("password")),
-            smtp.get("require_tls", True),
-        )
-        if smtp
-        else None,
-        tests=tuple(RouteTest(dict(t["labels"]), tuple(t["receivers"])) for t in data.get("tests", ())),
-    )
-
-
 def _default_timeout(interval: Duration) -> Duration:
     """Prometheus refuses a scrape timeout longer than the interval, so a short interval caps the default."""
     default = conventions.DEFAULT_SCRAPE_TIMEOUT
@@ -318,7 +238,7 @@ def build(doc: Document, env: str | None = None) -> Stack:
         components=components,
         services=services,
         alerts=_alerts(doc, data.get("alerts") or {}, components),
-        notifications=_notifications(data.get("notifications")),
+        notifications=notifications(data.get("notifications"), doc),
         dashboards=build_dashboards(data.get("dashboards"), services),
         demo=Demo(
             bool(demo.get("enabled", False)),

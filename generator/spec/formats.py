@@ -6,6 +6,7 @@ What a duration or a size means is generator.units; this module only says which 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from generator.units import duration_ms, size_bytes
 
@@ -24,6 +25,7 @@ FORMATS: dict[str, tuple[re.Pattern[str] | None, str]] = {
     "url": (re.compile(r"^https?://[^\s/$.?#].[^\s]*$"), "URL (http:// or https://)"),
     "alertname": (re.compile(r"^[A-Z][A-Za-z0-9]*$"), "alert name (CamelCase, e.g. OrdersStalled)"),
     "headername": (re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"), "HTTP header name (e.g. X-Scope-OrgID)"),
+    "datetime": (None, "date and time with a zone, RFC 3339 (e.g. 2024-06-01T03:00:00+02:00)"),
     "dnslabel": (
         re.compile(r"^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$"),
         "Kubernetes name (lower-case letters, digits and -, at most 63, starting and ending with a letter or digit)",
@@ -33,6 +35,17 @@ FORMATS: dict[str, tuple[re.Pattern[str] | None, str]] = {
         "Kubernetes port name (lower-case letters, digits and -, at most 15, with a letter)",
     ),
 }
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$")
+
+
+def moment(text: str) -> datetime | None:
+    """The aware datetime of an RFC 3339 timestamp with a zone, or None."""
+    if not _DATETIME.fullmatch(text):
+        return None
+    try:
+        return datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def is_hostport(text: str) -> bool:
@@ -49,5 +62,7 @@ def conforms(fmt: str, value: str) -> bool:
         return size_bytes(value) is not None
     if fmt == "hostport":
         return is_hostport(value)
+    if fmt == "datetime":
+        return moment(value) is not None
     pattern = FORMATS[fmt][0]
     return bool(pattern and pattern.fullmatch(value))

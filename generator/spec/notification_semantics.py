@@ -1,5 +1,6 @@
-"""Semantic checks of `notifications:`: unique receiver and time interval names, and every route, test
-and default naming a receiver or time interval that exists; an email receiver needs `smtp`."""
+"""Semantic checks of `notifications:`: unique receiver and time interval names, and every route and
+default naming a receiver or time interval that exists; an email receiver needs `smtp`. Escalations,
+copies, inhibitions, tests and time intervals: `paging_semantics`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from generator.errors import Problem
 from generator.spec.items import duplicates, named, strings
 from generator.spec.loader import Document
+from generator.spec.paging_semantics import paging_problems
 
 
 def _routes(routes: Any, base: str) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -36,12 +38,7 @@ def notification_problems(doc: Document, data: dict[str, Any]) -> Iterator[Probl
             for i, interval in strings(route.get(key)):
                 if interval not in intervals:
                     yield doc.problem(f"{path}.{key}[{i}]", _unknown("time interval", interval, intervals))
-    for index, test in named(data.get("tests")):
-        for i, receiver in strings(test.get("receivers")):
-            if receiver not in names:
-                yield doc.problem(
-                    f"$.notifications.tests[{index}].receivers[{i}]", _unknown("receiver", receiver, names)
-                )
+    yield from paging_problems(doc, data, _unknown)
     for index, receiver in named(receivers):
         if "email" in receiver and not isinstance(data.get("smtp"), dict):
             yield doc.problem(

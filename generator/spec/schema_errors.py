@@ -135,8 +135,9 @@ def _explain(doc: Document, error: jsonschema.ValidationError) -> Iterator[Probl
             yield doc.problem(child_path(path, key), _unknown_key(path, key, allowed), key=True)
         return
     if kind == "required":
+        hints = sub.get("x-hints", {})
         for key in [k for k in sub.get("required", []) if k not in value]:
-            yield doc.problem(path, f"missing required key '{key}'")
+            yield doc.problem(path, f"missing required key '{key}'" + (f": {hints[key]}" if key in hints else ""))
         return
     if "propertyNames" in error.schema_path:
         # a key that is not a valid name: point at the key itself
@@ -192,6 +193,9 @@ def _message(error: jsonschema.ValidationError, path: str, sub: dict[str, Any], 
         return f"must be {sub['const']!r}"
     if kind in ("minProperties", "maxProperties") and in_secret:
         return "a secret reference takes exactly one of 'env' or 'file'"
+    if kind == "uniqueItems" and isinstance(value, list):
+        twice = next((v for i, v in enumerate(value) if v in value[:i]), None)
+        return f"lists {_show(twice)} twice"
     if kind == "minItems":
         return "must not be empty" if sub["minItems"] == 1 else f"needs at least {sub['minItems']} entries"
     if kind == "minLength":
