@@ -2,10 +2,11 @@
 every section is filled, and its figures match direct queries of the Prometheus HTTP API, computed here.
 
 The example runs as it is but for what a test must change: its ports (free ones), its intervals (seconds, so
-minutes of data hold many samples), the `for` of ServiceHighErrorRatio (a second, not five minutes) and its receivers (webhooks to a closed loopback port: nothing leaves
-this host). Its team's services and probes point at hosts that do not exist here: their targets are down,
-TargetDown fires for them, and the api's SLO measured by its health probe spends its budget; the demo's
-errors are switched on so that its own alerts fire too.
+minutes of data hold many samples), the `for` of ServiceHighErrorRatio (a second, not five minutes) and its
+receivers (webhooks to a closed loopback port: nothing leaves this host). Its team's services and probes
+point at hosts that do not exist here: their targets are down, TargetDown fires for them, and the api's SLO
+measured by its health probe spends its budget; the demo's errors are switched on so that its own alerts
+fire too.
 """
 
 from __future__ import annotations
