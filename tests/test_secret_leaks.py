@@ -69,14 +69,17 @@ def _receivers_spec(kind: str, tag: str) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("tag", VERSIONS)
-@pytest.mark.parametrize("kind", sorted(KINDS))
+def _renderable(kind: str, tag: str) -> bool:
+    """msteams is refused before Alertmanager 0.28 (test_alertmanager proves the refusal)."""
+    version = _version(tag)
+    return kind != "msteams" or version is None or version >= conventions.MSTEAMS_MIN_ALERTMANAGER
+
+
+@pytest.mark.parametrize(("kind", "tag"), [(k, t) for k in sorted(KINDS) for t in VERSIONS if _renderable(k, t)])
 def test_receiver_secret_is_read_from_a_file_wherever_the_version_can(
     kind: str, tag: str, write_spec: Callable[..., Path]
 ) -> None:
     version = _version(tag)
-    if kind == "msteams" and version is not None and version < conventions.MSTEAMS_MIN_ALERTMANAGER:
-        pytest.skip("msteams is refused before 0.28 (test_alertmanager)")
     stack = load_stack(write_spec(_receivers_spec(kind, tag)))
     tree = render(stack, Target("compose"))
     from_file = kind not in FILE_SINCE or (version is not None and version >= FILE_SINCE[kind])
