@@ -59,6 +59,31 @@ def test_services_are_tested_in_batches_against_their_own_rules(
         assert {r["labels"]["service"] for g in rules["groups"] for r in g["rules"] if "alert" in r} == {f"svc{i}"}
 
 
+@needs_promtool
+def test_services_whose_slos_read_one_probe_are_batched_apart(
+    write_spec: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two services' SLOs measured by the same probe read the same series: in one test file, each one's
+    rules would fire on the other's input. They go to different files; the others still share."""
+    monkeypatch.setattr(rule_tests, "BATCH", 3)
+    services = _services(4)
+    for service in services[:2]:
+        service["slos"] = [{"name": "health", "objective": 99.5, "probe": "home"}]
+    probes = {"probes": [{"name": "home", "module": "http_2xx", "targets": ["http://home:80/"]}]}
+    spec = write_spec(services=services, exporters={"blackbox": probes})
+    ctx = _context(spec, tmp_path, cache.CheckCache())
+    slo_files = {
+        path: yaml.safe_load(text)["rule_files"]
+        for path, text in ctx.tree.files.items()
+        if path.startswith("prometheus/tests/slo/")
+    }
+    assert slo_files == {
+        "prometheus/tests/slo/svc0.yml": [f"../../rules/slo/svc{i}.yml" for i in (0, 2, 3)],
+        "prometheus/tests/slo/svc1.yml": ["../../rules/slo/svc1.yml"],
+    }
+    assert not [p.message for p in rules_test.run(ctx) if p.severity == "error"]
+
+
 def test_a_spec_rule_reading_an_slo_ratio_is_tested_with_the_slo_rules(write_spec: Callable[..., Path]) -> None:
     rule = {
         "alert": "BurnSeen",

@@ -17,6 +17,7 @@ a copy of the custom rules without annotations (prometheus/tests/fixtures/custom
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -198,11 +199,10 @@ def batched(files: list[TestFile], size: int | None = None) -> list[TestFile]:
     files only. The i-th groups of the services are one group where they have the same shape (interval,
     checks at the same times of the same alerts): the services' series side by side, every service's
     expected alerts in each check. A service's rules select its own series (`job`), so they cannot see
-    another's; a failure names the group and, in promtool's expected-versus-got, the service."""
-    size = size or BATCH
+    another's; services whose tests feed the same job (SLOs measured by one probe) go to different files.
+    A failure names the group and, in promtool's expected-versus-got, the service."""
     merged = []
-    for start in range(0, len(files), size):
-        chunk = files[start : start + size]
+    for chunk in _chunks(files, size or BATCH):
         groups: list[Mapping[str, Any]] = []
         for position in range(max(len(f.groups) for f in chunk)):
             found = [f.groups[position] for f in chunk if position < len(f.groups)]
@@ -211,6 +211,39 @@ def batched(files: list[TestFile], size: int | None = None) -> list[TestFile]:
         rule_files = tuple(path for f in chunk for path in f.rule_files)
         merged.append(TestFile(chunk[0].name, rule_files, tuple(groups), every=chunk[0].every))
     return merged
+
+
+def _chunks(files: list[TestFile], size: int) -> list[list[TestFile]]:
+    """`files` in order, at most `size` to a chunk, where no two feed series of the same job: their rules
+    would read each other's series. Without such a clash, consecutive runs of `size`."""
+    chunks: list[tuple[list[TestFile], set[str]]] = []
+    open_chunks: list[tuple[list[TestFile], set[str]]] = []  # not yet full
+    for test_file in files:
+        jobs = _jobs(test_file)
+        home = next((c for c in open_chunks if not c[1] & jobs), None)
+        if home is None:
+            home = ([], set())
+            chunks.append(home)
+            open_chunks.append(home)
+        home[0].append(test_file)
+        home[1].update(jobs)
+        if len(home[0]) == size:
+            open_chunks.remove(home)
+    return [chunk for chunk, _ in chunks]
+
+
+_JOB = re.compile(r'\bjob="((?:[^"\\]|\\.)*)"')
+
+
+def _jobs(test_file: TestFile) -> set[str]:
+    """The jobs of a test file's input series (a series without one stands for itself)."""
+    found = set()
+    for group in test_file.groups:
+        for series in group.get("input_series", ()):
+            text = str(series["series"])
+            match = _JOB.search(text)
+            found.add(match[1] if match else text)
+    return found
 
 
 def _shape(group: Mapping[str, Any]) -> Any:
