@@ -4,17 +4,21 @@ the budget is spent at the current rate, for the services and SLOs picked in `$s
 A row per kind of SLO (its name, objective, period and threshold, and the metrics of the services that
 have it): services with the same SLO share its queries, a line or a number each, so the dashboard does
 not grow with the services (generator/dashboard_groups.py). Burn rates read the SLO recording rules
-(generator/slo_math.py); the period's ratio is computed with the rules' own expression (they stop at 3d).
+(generator/slo_math.py); the period's ratio is computed with the rules' own expression (they stop at 3d),
+but for an SLO measured by a probe: its probe's series carry no service, so its period's ratio is the mean
+of the recorded 5m ratios (exact, since probe results come at a fixed pace; it counts from when the SLO
+was declared).
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable
+from functools import partial
 
 from generator import conventions as c
 from generator import dashboard_groups, slo_math
 from generator import dashboards as g
-from generator.model import SLO, Stack
+from generator.model import SLO, Service, Stack
 from generator.rules_catalog import plain
 
 SERVICE = "{{service}}"
@@ -37,7 +41,10 @@ def _row(found: dashboard_groups.Group, slo: SLO) -> g.Row:
         g.q(burn(t.long), f"{SERVICE} {t.name}: {t.long} (alert above {plain(slo_math.burn_factor(slo, t))})")
         for t in slo_math.TIERS
     ]
-    ratio = slo_math.ratio_by_service(service, slo, slo.period, sel)
+    if slo.probe is None:
+        ratio = slo_math.ratio_by_service(service, slo, slo.period, sel)
+    else:  # probe results come at a fixed pace: the mean of the recorded 5m ratios is the period's ratio
+        ratio = f"avg by ({c.LABEL_SERVICE}) (avg_over_time({RECORDED}{{{records}}}[{slo.period}]))"
     left = f"1 - ({ratio}) / {plain(budget)}"
     return g.Row(
         f"{slo.name}: {plain(slo.objective)}% over {slo.period} ({found.title()})",
@@ -94,7 +101,8 @@ def _row(found: dashboard_groups.Group, slo: SLO) -> g.Row:
 
 def dashboard(stack: Stack) -> g.Board | None:
     pairs = [(service, slo) for service in stack.services if service.http for slo in service.slos if not slo.probe]
-    # an SLO measured by a probe is its service's alone: a row each (as many as the spec's probe SLOs)
+    # an SLO measured by a probe reads its probe's series, not the service's: its rows read the recorded
+    # ratios (labelled with the service), so services with the same probe SLO share a row too
     probed = [(service, slo) for service in stack.services for slo in service.slos if slo.probe]
     if not pairs and not probed:
         return None
@@ -107,13 +115,15 @@ def dashboard(stack: Stack) -> g.Board | None:
         having = {s.name for s, other in pairs if _slo_key(other) == slo_key}
         groups = dashboard_groups.http_groups(stack.services, within=lambda s, having=having: s.name in having)
         rows.extend(_row(found, slo) for found in groups if found.first.name in having)
-    for service, slo in probed:
-        rows.append(
-            _row(
-                dashboard_groups.Group((service,), f'{c.LABEL_SERVICE}="{service.name}",{dashboard_groups.VARIABLE}'),
-                slo,
-            )
-        )
+    probe_kinds: dict[Hashable, SLO] = {}
+    for _, slo in probed:
+        probe_kinds.setdefault(_slo_key(slo), slo)
+    for slo_key, slo in probe_kinds.items():
+        # the recorded ratios of every service with an SLO of this name, told apart by the rest of the SLO
+        named = [s for s in stack.services if any(o.name == slo.name for o in s.slos)]
+        key = partial(_key_of, slo.name)
+        groups = dashboard_groups.group(named, key, lambda s, name=slo.name: name)
+        rows.extend(_row(found, slo) for found in groups if key(found.first) == slo_key)
     service_values = f"label_values({RECORDED}, {c.LABEL_SERVICE})"
     slo_values = f'label_values({RECORDED}{{{c.LABEL_SERVICE}=~"$service"}}, {c.LABEL_SLO})'
     return g.Board(
@@ -125,6 +135,10 @@ def dashboard(stack: Stack) -> g.Board | None:
         rows=rows,
         links=(c.DASHBOARD_UIDS["overview"], c.DASHBOARD_UIDS["service"], c.DASHBOARD_UIDS["alerts"]),
     )
+
+
+def _key_of(name: str, service: Service) -> Hashable:
+    return next(_slo_key(slo) for slo in service.slos if slo.name == name)
 
 
 def _slo_key(slo: SLO) -> Hashable:

@@ -1,5 +1,6 @@
-"""Live proof of the dashboards: real Prometheus 2.42, Alertmanager, node and redis exporters, a Redis and
-the demo service, run from the local rendering; every panel that is not empty by design shows data."""
+"""Live proof of the dashboards: real Prometheus 2.42, Alertmanager, node, redis and blackbox exporters, a
+Redis and the demo service (also a service of its own, with an SLO measured by a probe), run from the local
+rendering; every panel that is not empty by design shows data."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from generator.render import args
 from generator.write import Secrets, write_tree
 
 pytestmark = pytest.mark.live
-COMPONENTS = ("prometheus", "alertmanager", "node-exporter", "redis-exporter", "demo")
+COMPONENTS = ("prometheus", "alertmanager", "node-exporter", "redis-exporter", "blackbox-exporter", "demo")
 TOOLS = {"redis-server": "redis-server"}  # started by the test itself, not a component
 
 
@@ -94,6 +95,8 @@ def test_every_panel_shows_data_on_a_running_stack(
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed (Debian package: redis-server)")
     ports = {name: port() for name in (*COMPONENTS, "grafana", "redis")}
+    demo = f"127.0.0.1:{ports['demo']}"
+    probe = {"name": "site", "module": "http_2xx", "targets": [f"http://{demo}/metrics"]}
     spec = write_spec(
         {
             "name": "livetest",
@@ -103,7 +106,12 @@ def test_every_panel_shows_data_on_a_running_stack(
             "exporters": {
                 "node": {"port": ports["node-exporter"]},
                 "redis": {"port": ports["redis-exporter"], "targets": [f"127.0.0.1:{ports['redis']}"]},
+                "blackbox": {"port": ports["blackbox-exporter"], "probes": [probe]},
             },
+            # an SLO measured by the probe: its row on the SLOs dashboard reads the recorded ratios
+            "services": [
+                {"name": "site", "targets": [demo], "slos": [{"name": "up", "objective": 99, "probe": "site"}]}
+            ],
             "demo": {"enabled": True, "port": ports["demo"], "error_ratio": 0.05},
         }
     )
@@ -124,7 +132,7 @@ def test_every_panel_shows_data_on_a_running_stack(
     def all_up() -> bool:
         targets = _get(f"{prometheus}/api/v1/targets")["data"]["activeTargets"]  # type: ignore[index]
         jobs = {t["labels"]["job"]: t["health"] for t in targets if t["labels"]["job"] != "grafana"}
-        return set(jobs) >= {"prometheus", "alertmanager", "node-exporter", "redis-exporter", "demo"} and all(
+        return set(jobs) >= {"prometheus", "alertmanager", "node-exporter", "redis-exporter", "demo", "site"} and all(
             health == "up" for health in jobs.values()
         )
 

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from generator import pipeline
 
 BOARDS = "grafana/dashboards/promstack/"
@@ -28,10 +30,24 @@ def _board(spec: Path, name: str) -> dict[str, Any]:
     return dict(json.loads(pipeline.render_spec(spec).tree.files[f"{BOARDS}promstack-{name}.json"]))
 
 
-def test_a_thousand_services_make_dashboards_as_large_as_three(write_spec: Callable[..., Path]) -> None:
+def _probed(count: int) -> dict[str, Any]:
+    """`count` services, each with an SLO measured by a probe of its own."""
+    services = _clones(count)
+    for service in services:
+        service["slos"] = [{"name": "health", "objective": 99.5, "probe": service["name"]}]
+    probes = [{"name": s["name"], "module": "http_2xx", "targets": [f"http://{s['name']}/"]} for s in services]
+    return {"services": services, "exporters": {"blackbox": {"probes": probes}}}
+
+
+@pytest.mark.parametrize("measured", ["requests", "probe"])
+def test_a_thousand_services_make_dashboards_as_large_as_three(measured: str, write_spec: Callable[..., Path]) -> None:
     slo = {"slos": [{"name": "availability", "objective": 99.9}]}
-    few = _sizes(write_spec(services=_clones(3, **slo), name="few.yaml"))
-    many = _sizes(write_spec(services=_clones(1000, **slo), name="many.yaml"))
+
+    def spec(count: int) -> dict[str, Any]:
+        return {"services": _clones(count, **slo)} if measured == "requests" else _probed(count)
+
+    few = _sizes(write_spec(**spec(3), name="few.yaml"))
+    many = _sizes(write_spec(**spec(1000), name="many.yaml"))
     assert set(few) == set(many) >= {"promstack-overview.json", "promstack-service.json", "promstack-slo.json"}
     for name, size in many.items():
         assert size <= few[name] + 100, name  # a row title may say "and 997 more"
