@@ -5,7 +5,7 @@
     .venv/bin/python bench/scale.py --no-up            # the sizes only, not the example's `up` figures
 
 Each stack is the example (stack/stack.yaml) with its services replaced by N copies of its `api` service,
-without SLOs and with its one SLO. Per size: `generate` (the pipeline's own time, and the whole process
+without SLOs and with its first SLO. Per size: `generate` (the pipeline's own time, and the whole process
 with Python's start), the floor (parsing and re-emitting the same output with libyaml and json, the
 least any generator of these bytes could spend), `check`, the largest file and dashboard, and the peak
 RSS of each process. Then per-service slopes between sizes, the example's `check`, and (with the local
