@@ -23,7 +23,7 @@ status:
 # same examples every run (Hypothesis profile `ci`, tests/conftest.py); `make explore` draws new ones.
 test: install
 	@tests/images/start_dockerd.sh >/dev/null 2>&1 || echo "warning: no Docker engine; compose tests will say so"
-	@HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(PY) -m pytest -n 2 --dist loadgroup -q
+	@HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(PY) -m pytest -n 2 --dist loadgroup -q -rs
 
 test-fast: install
 	@$(PY) -m pytest -q -m "not live and not docker"
