@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
-from test_report_live import _firing_episodes, _one, _query, _set_errors
+from test_report_live import _firing_a_while, _firing_episodes, _one, _query, _report_json, _set_errors
 from test_runtime_local import Deployment, deployment_factory, free_ports, need_binaries, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,18 +71,9 @@ def test_a_report_of_the_example_has_every_section_and_its_figures_match(
         90,
     )
     _set_errors(demo, 0.5)  # the demo's own alerts fire on its error ratio
-    wait_for(
-        "ServiceHighErrorRatio of the demo firing",
-        lambda: _query(prom, 'ALERTS{alertname="ServiceHighErrorRatio",alertstate="firing"}', time.time()),
-        180,
-    )
+    _firing_a_while(prom, "ServiceHighErrorRatio", 180)
 
-    out = tmp_path / "report.json"
-    made = stack.run("--debug", "report", str(stack.spec), "--since", "1h", "-o", str(out))
-    assert made.returncode == 0, made.stderr
-    report = json.loads(out.read_text())
-    at, seconds = report["span"]["end"], report["span"]["seconds"]
-    window = f"{int(seconds)}s"
+    report, at, window = _report_json(stack, tmp_path, "1h")
 
     # every section is filled: the example's SLOs, its services, the alerts that fired, the host's capacity
     slos = {(s["service"], s["slo"]): s for s in report["slos"]}

@@ -51,6 +51,23 @@ def _query(prometheus: str, expr: str, at: float) -> list[dict[str, Any]]:
     return list(data["data"]["result"])
 
 
+def _firing_a_while(prometheus: str, alertname: str, timeout: float) -> None:
+    """Wait until `alertname` was firing at 3 evaluations of the last 10s: the report reads alerts at its
+    step (the evaluation interval), and one that began firing less than a step before the report's end
+    falls between two of its points."""
+    firing = f'count_over_time(ALERTS{{alertname="{alertname}",alertstate="firing"}}[10s]) >= 3'
+    wait_for(f"{alertname} firing 3 times", lambda: _query(prometheus, firing, time.time()), timeout)
+
+
+def _report_json(stack: Deployment, folder: Path, since: str) -> tuple[dict[str, Any], float, str]:
+    """`promstack report --since SINCE` of `stack` as JSON: the report, its end and its span as a window."""
+    out = folder / "report.json"
+    made = stack.run("--debug", "report", str(stack.spec), "--since", since, "-o", str(out))
+    assert made.returncode == 0, made.stderr
+    report: dict[str, Any] = json.loads(out.read_text())
+    return report, report["span"]["end"], f"{int(report['span']['seconds'])}s"
+
+
 def _one(prometheus: str, expr: str, at: float) -> float:
     found = _query(prometheus, expr, at)
     assert len(found) == 1, (expr, found)
@@ -135,18 +152,10 @@ def test_report_figures_match_direct_queries(
         )
         time.sleep(2)
     _set_errors(demo, 0.5)
-    wait_for(
-        "ServiceHighErrorRatio firing",
-        lambda: _query(stack.prometheus, 'ALERTS{alertname="ServiceHighErrorRatio",alertstate="firing"}', time.time()),
-        120,
-    )
+    _firing_a_while(stack.prometheus, "ServiceHighErrorRatio", 120)
 
-    out = tmp_path / "report.json"
-    made = stack.run("--debug", "report", str(stack.spec), "--since", "30d", "-o", str(out))
-    assert made.returncode == 0, made.stderr
-    report = json.loads(out.read_text())
-    at, seconds = report["span"]["end"], report["span"]["seconds"]
-    window = f"{int(seconds)}s"
+    report, at, window = _report_json(stack, tmp_path, "30d")
+    seconds = report["span"]["seconds"]
     prom = stack.prometheus
 
     # the span: 30d asked, minutes held, said plainly
