@@ -58,26 +58,16 @@ def test_the_wheel_ships_the_catalog_and_checks_a_spec(tmp_path: Path) -> None:
         "import generator, sys; assert generator.__file__.startswith(sys.argv[1]); "
         "from generator.cli import app; app(args=sys.argv[2:], prog_name='promstack')"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(target), "check", str(ROOT / "stack/stack.yaml")],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+
+    def installed(*args: str) -> subprocess.CompletedProcess[str]:
+        """promstack ARGS, run from the installed copy."""
+        argv = [sys.executable, "-c", code, str(target), *args]
+        return subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+    done = installed("check", str(ROOT / "stack/stack.yaml"))
     assert done.returncode == 0, done.stderr
     found = re.search(r"all (\d+) checks passed, (\d+) skipped", done.stdout)
     assert found and int(found[1]) + int(found[2]) == 10, done.stdout  # dashboards/live needs --live
-    kubernetes = subprocess.run(
-        [sys.executable, "-c", code, str(target), "check", str(ROOT / "stack/stack.yaml"), "--runtime", "kubernetes"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    kubernetes = installed("check", str(ROOT / "stack/stack.yaml"), "--runtime", "kubernetes")
     assert kubernetes.returncode == 0, kubernetes.stderr
     assert "ok  kubernetes/resources" in kubernetes.stdout
