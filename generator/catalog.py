@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+from generator import yamlload
 
 _HERE = Path(__file__).resolve().parent
 # how a component checks credentials: exporter-toolkit's web.config.file, its own flags (TLS files as
@@ -313,7 +313,7 @@ def _entry(data: dict[str, Any]) -> Entry:
 @cache
 def entries() -> dict[str, Entry]:
     """Every entry, in the order components appear in every artifact."""
-    found = [_entry(yaml.safe_load(path.read_text())) for path in sorted(folder("compose").glob("*.yaml"))]
+    found = [_entry(yamlload.safe_load(path.read_text())) for path in sorted(folder("compose").glob("*.yaml"))]
     return {e.name: e for e in sorted(found, key=lambda e: (e.order, e.name))}
 
 

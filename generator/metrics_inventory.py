@@ -10,14 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import yaml
-
-from generator import catalog, promql
+from generator import catalog, promql, yamlload
 from generator.model import Stack
 from generator.promql_vocabulary import AGGREGATORS, GROUPING, KEYWORDS
-
-# libyaml where PyYAML has it: the rule files of a thousand services are read here
-FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # Series Prometheus writes itself: per scrape target, and for alerting rules.
 BUILTINS: dict[str, str] = {
@@ -42,7 +37,7 @@ def recorded(rule_texts: Iterable[str]) -> set[str]:
     """Names recorded by the recording rules in these rule files (Prometheus rule file YAML)."""
     names: set[str] = set()
     for text in rule_texts:
-        data = yaml.load(text, Loader=FAST_LOADER) or {}
+        data = yamlload.safe_load(text) or {}
         for group in data.get("groups") or ():
             for rule in group.get("rules") or ():
                 if "record" in rule:

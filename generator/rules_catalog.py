@@ -47,7 +47,7 @@ from typing import Any
 
 import yaml
 
-from generator import catalog, conventions
+from generator import catalog, conventions, yamlload
 from generator.model import Stack
 from generator.placeholders import Value as Value
 from generator.placeholders import between as between
@@ -126,11 +126,11 @@ class Pack:
         return [rule for group in self.groups for rule in group.rules]
 
 
-class _LineLoader(yaml.SafeLoader):
+class _LineLoader(yamlload.SAFE_LOADER):  # type: ignore[misc]
     """Remembers the line of every mapping, so messages can point into the pack file."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        mapping = super().construct_mapping(node, deep=deep)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
         mapping["__line__"] = node.start_mark.line + 1
         return mapping
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from generator import conventions
+from generator import conventions, yamlload
 from generator.checks import CheckContext, CheckProblem, errors, run_tool, tool, warnings
 from generator.kubernetes import names as kubernetes_names
 from generator.render import Target, alertmanager, alertmanager_receivers, notify_templates
@@ -68,7 +68,7 @@ def config_for_tools(ctx: CheckContext) -> Iterator[Path]:
     written = ctx.root / conventions.ALERTMANAGER_CONFIG
     original = written.read_text()
     text = original.replace(PLACEHOLDER, PLACEHOLDER_URL)
-    data = yaml.safe_load(text)
+    data = yamlload.safe_load(text)
     swapped = older_tool_fields(data, amtool_version(tool("amtool")))
     kubernetes = ctx.target.runtime == kubernetes_names.RUNTIME
     if kubernetes:
@@ -168,7 +168,7 @@ def _notes(ctx: CheckContext) -> list[CheckProblem]:
     if not path.exists() or shutil.which("amtool") is None:
         return []
     version = amtool_version(tool("amtool"))
-    swapped = older_tool_fields(yaml.safe_load(path.read_text()), version)
+    swapped = older_tool_fields(yamlload.safe_load(path.read_text()), version)
     if not swapped or version is None:
         return []
     note = (

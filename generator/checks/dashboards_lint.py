@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from generator import conventions, dashboard_json, metrics_inventory
+from generator import conventions, dashboard_json, metrics_inventory, yamlload
 from generator.checks import CheckContext, CheckProblem, errors, run_tool, tool
 
 NAME = "dashboards/lint"
@@ -65,7 +65,7 @@ def _datasource_uids(ctx: CheckContext) -> set[str]:
     uids: set[str] = set()
     for path, text in ctx.tree.files.items():
         if path.startswith(conventions.GRAFANA_DATASOURCES_DIR + "/"):
-            uids.update(str(d.get("uid")) for d in (yaml.safe_load(text) or {}).get("datasources") or ())
+            uids.update(str(d.get("uid")) for d in (yamlload.safe_load(text) or {}).get("datasources") or ())
     return uids
 
 
@@ -207,7 +207,7 @@ def _links(boards: dict[str, dict[str, Any]], uids: set[str]) -> Iterator[str]:
 def _alert_links(rule_files: dict[str, str], boards: dict[str, dict[str, Any]]) -> Iterator[str]:
     uids = {str(b.get("uid")): b for b in boards.values()}
     for path, text in rule_files.items():
-        for group in (yaml.load(text, Loader=metrics_inventory.FAST_LOADER) or {}).get("groups") or ():
+        for group in (yamlload.safe_load(text) or {}).get("groups") or ():
             for rule in group.get("rules") or ():
                 notes = rule.get("annotations") or {}
                 if "alert" not in rule:

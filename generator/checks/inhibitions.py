@@ -18,9 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import yaml
-
-from generator import conventions, rules_catalog
+from generator import conventions, rules_catalog, yamlload
 from generator.alert_labels import known_labels
 from generator.alerting.inhibition import Labels, Rule, can_mute_itself, load_rules, muting_rule
 from generator.alerting.matchers import ALERTNAME, Matcher, matchers, matches_all
@@ -281,7 +279,7 @@ def run(ctx: CheckContext) -> list[CheckProblem]:
     if not path.exists():
         return errors(NAME, [f"{conventions.ALERTMANAGER_CONFIG} was not rendered."])
     try:
-        rules = load_rules(yaml.safe_load(path.read_text()) or {})
+        rules = load_rules(yamlload.safe_load(path.read_text()) or {})
     except ValueError as exc:
         return errors(NAME, [f"{conventions.ALERTMANAGER_CONFIG}: {exc}."])
     spec = ctx.stack.notifications.inhibit

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from generator import conventions
+from generator import conventions, yamlload
 from generator.checks import CheckContext, CheckProblem, errors, run_tool, tool
 from generator.render.args import WEB_CONFIG
 from generator.render.prometheus import config_file
@@ -38,7 +38,7 @@ def _failures(ctx: CheckContext) -> list[str]:
             failures.append(f"promtool check config rejected {config}: {_message(result.stderr + result.stdout)}.")
     for path in sorted(ctx.root.glob(f"{conventions.SECRETS_DIR}/*/{WEB_CONFIG}")):
         rel = path.relative_to(ctx.root)
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yamlload.safe_load(path.read_text()) or {}
         data.pop("tls_server_config", None)
         with tempfile.TemporaryDirectory(prefix="promstack-web-") as tmp:
             copy = Path(tmp) / WEB_CONFIG

@@ -20,9 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from generator import conventions
+from generator import conventions, yamlload
 from generator.alerting import inhibition, routing
 from generator.alerting.matchers import ALERTNAME, Matcher
 from generator.checks import CheckContext, CheckProblem, errors, run_tool, tool, warnings
@@ -117,7 +115,7 @@ def _copies_keep_timers(
 
 
 def _run(ctx: CheckContext, config_path: Path, cases: Sequence[Case]) -> Outcome:
-    config: dict[str, Any] = yaml.safe_load(config_path.read_text()) or {}
+    config: dict[str, Any] = yamlload.safe_load(config_path.read_text()) or {}
     rules = inhibition.load_rules(config)
     copies = alertmanager_routes.copy_positions(ctx.stack)
     outcome = Outcome()

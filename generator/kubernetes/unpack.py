@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
-from generator import conventions
+from generator import conventions, yamlload
 from generator.kubernetes import names
 from generator.model import Stack
 from generator.render import Tree, dump_yaml
@@ -27,7 +25,7 @@ def objects(tree: Tree) -> list[tuple[str, dict[str, Any]]]:
     found: list[tuple[str, dict[str, Any]]] = []
     for path, text in sorted(tree.files.items()):
         if path.startswith(f"{names.FOLDER}/") and path.endswith(".yaml"):
-            found.extend((path, obj) for obj in yaml.safe_load_all(text) if obj)
+            found.extend((path, obj) for obj in yamlload.safe_load_all(text) if obj)
     return found
 
 

@@ -25,9 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import yaml
 
-from generator import catalog, conventions
+from generator import catalog, conventions, yamlload
 from generator.errors import PromstackError
 from generator.kubernetes import names
 from generator.model import SecretRef, Stack
@@ -77,7 +76,7 @@ def _rule_resources(stack: Stack, first: Tree) -> dict[str, list[dict[str, Any]]
     for path, text in sorted(first.files.items()):
         if path.startswith(prefix) and path.endswith(".yml"):
             stem = path.removeprefix(prefix).removesuffix(".yml")
-            groups = (yaml.safe_load(text) or {}).get("groups", [])
+            groups = (yamlload.safe_load(text) or {}).get("groups", [])
             found[f"40-rules-{names.dns(stem)}"] = [prometheus_rule(stack, path, groups)]
     return found
 

@@ -26,9 +26,8 @@ from typing import Any
 
 import docker  # type: ignore[import-untyped]
 import docker.errors  # type: ignore[import-untyped]
-import yaml
 
-from generator import catalog, conventions
+from generator import catalog, conventions, yamlload
 from generator.checks import compose_config
 from generator.errors import DeployError
 from generator.model import Stack
@@ -151,7 +150,7 @@ class ComposeBackend(Backend):
                 text = self.compose_file.read_text()
             except OSError:
                 return {}
-        services = (yaml.safe_load(text) or {}).get("services") or {}
+        services = (yamlload.safe_load(text) or {}).get("services") or {}
         return dict(services)
 
     # -- preflight and definitions ------------------------------------------------------------------

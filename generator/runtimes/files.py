@@ -15,9 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from generator import conventions
+from generator import conventions, yamlload
 from generator.errors import DeployError
 from generator.model import Stack
 
@@ -46,7 +44,7 @@ def folders(stack: Stack, compose_text: str | None) -> dict[str, str]:
     owners = {name: name for name in stack.components}
     for keys in conventions.OPTIONAL.values():
         owners.update({key: name for key, name in keys.items() if name in stack.components})
-    services = (yaml.safe_load(compose_text) or {}).get("services", {}) if compose_text else {}
+    services = (yamlload.safe_load(compose_text) or {}).get("services", {}) if compose_text else {}
     for service, spec in services.items():
         for volume in (spec or {}).get("volumes", []) or []:
             source = volume.get("source", "") if isinstance(volume, dict) else str(volume).split(":", 1)[0]
