@@ -7,6 +7,7 @@ variables it names: a pack's tests are expanded once per service, with the same 
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import math
 import operator
@@ -175,14 +176,44 @@ def _evaluate(text: str, variables: Mapping[str, Value]) -> Value:
         return ev(tree.body)
 
 
+@functools.lru_cache(maxsize=8192)
+def _pieces(text: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """`text` split once: its literal parts (one more than placeholders), its placeholders, and the
+    variables they name (an unparsable placeholder names none: evaluating it says what is wrong)."""
+    parts = _PLACEHOLDER.split(text)
+    placeholders = tuple(parts[1::2])
+    names: set[str] = set()
+    for placeholder in placeholders:
+        with contextlib.suppress(SyntaxError):
+            names.update(_parsed(placeholder.strip())[2])
+    return tuple(parts[0::2]), placeholders, tuple(sorted(names))
+
+
 def expand(text: str, variables: Mapping[str, Value]) -> str:
-    """Replace every `${...}` in `text`."""
+    """Replace every `${...}` in `text`. The text is split once, and its expansion remembered per values
+    of the variables it names, as `evaluate` does for one placeholder."""
+    if "${" not in text:
+        return text
+    literals, placeholders, names = _pieces(text)
+    try:
+        key = (text, tuple((type(variables[name]).__name__, str(variables[name])) for name in names))
+    except KeyError:
+        key = None  # an unknown variable: `evaluate` says which
+    if key is not None and key in _TEXTS:
+        return _TEXTS[key]
+    out = [literals[0]]
+    for placeholder, literal in zip(placeholders, literals[1:], strict=True):
+        value = evaluate(placeholder, variables)
+        out += (plain(value) if isinstance(value, Decimal) else value, literal)
+    expanded = "".join(out)
+    if key is not None:
+        if len(_TEXTS) > 65_536:
+            _TEXTS.clear()
+        _TEXTS[key] = expanded
+    return expanded
 
-    def one(match: re.Match[str]) -> str:
-        value = evaluate(match.group(1), variables)
-        return plain(value) if isinstance(value, Decimal) else value
 
-    return _PLACEHOLDER.sub(one, text)
+_TEXTS: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
 
 
 def expand_data(data: Any, variables: Mapping[str, Value]) -> Any:
