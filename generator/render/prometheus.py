@@ -19,6 +19,7 @@ from typing import Any
 from generator import catalog, conventions
 from generator.model import Component, RemoteWrite, Service, Stack
 from generator.render import SecretFile, Target, Tree, dump_yaml, storage
+from generator.render._memo import per_stack
 from generator.render.args import protected, scheme, server_name, uses_tls
 from generator.units import Duration
 
@@ -246,6 +247,7 @@ def remote_write(stack: Stack, target: Target) -> list[dict[str, Any]]:
     return [*stores, *(_written(target, spec) for spec in stack.storage.remote_write)]
 
 
+@per_stack
 def job_timings(stack: Stack) -> dict[str, tuple[Duration, Duration]]:
     """(scrape interval, scrape timeout) of every scrape job, by job name, as rendered."""
     config_data = config(stack, Target("compose"))

@@ -38,6 +38,7 @@ from generator.render._alerting import (
     matcher_examples,
     test_timing,
 )
+from generator.render._memo import per_stack
 from generator.render.escalations import escalation_rule_file
 from generator.render.slo import slo_rule_files
 from generator.rules_catalog import Pack, PackGroup, PackRule, Value, enabled, expand, tunables
@@ -147,6 +148,7 @@ def resolve_pack(
     return RuleFile(f"{name}/{only.suffix}" if only else name, tuple(groups)), resolved
 
 
+@per_stack
 def pack_files(stack: Stack, name: str, served: Mapping[str, str]) -> list[tuple[RuleFile, list[Resolved]]]:
     """The rule files of a pack with their resolved rules: one, or for a pack instantiated per service
     one per service (see the module docstring)."""
@@ -193,6 +195,7 @@ def _recording(stack: Stack, r: RecordingRule) -> Rule:
     return Rule(data, r.source, stack.scrape_interval, CUSTOM)
 
 
+@per_stack
 def all_rule_files(stack: Stack, served: Mapping[str, str]) -> list[RuleFile]:
     """Every rule file promstack renders for `stack`, in output order."""
     files = [rule_file for name in rules_catalog.pack_names(stack) for rule_file, _ in pack_files(stack, name, served)]
@@ -234,6 +237,7 @@ def notification_delay(stack: Stack, alert: str, job: str | None = None) -> Dela
     )
 
 
+@per_stack
 def for_runtime(stack: Stack, runtime: str) -> Stack:
     """`stack` with the pack rules that do not apply on `runtime` (a pack's `runtimes:`) disabled, as an
     override would: the rules and their tests both leave."""

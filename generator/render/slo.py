@@ -32,6 +32,7 @@ from generator.render._alerting import (
     test_group,
     test_timing,
 )
+from generator.render._memo import per_stack
 from generator.rules_catalog import between, enabled, humanize_percentage, plain
 from generator.slo_math import (
     TIERS,
@@ -110,6 +111,7 @@ def _interval(service: Service, slo: SLO) -> Duration:
     return slo.probe.interval if slo.probe is not None else service.interval
 
 
+@per_stack
 def slo_rule_files(stack: Stack, served: Mapping[str, str]) -> list[RuleFile]:
     """One rule file per service with SLOs (`slo/<service>`)."""
     files = []
