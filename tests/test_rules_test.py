@@ -14,7 +14,7 @@ import yaml
 
 from generator import pipeline
 from generator.checks import CheckContext, cache, rules_test
-from generator.render import render, rule_tests
+from generator.render import Target, TestFile, Tree, dump_yaml, render, rule_tests
 from generator.spec import load_stack
 
 needs_promtool = pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian: prometheus) missing")
@@ -97,6 +97,33 @@ def test_a_spec_rule_reading_an_slo_ratio_is_tested_with_the_slo_rules(write_spe
     assert "prometheus/tests/custom.yml" not in plain
     files = yaml.safe_load(reading["prometheus/tests/custom.yml"])["rule_files"]
     assert files == ["fixtures/custom.yml", "../rules/slo/svc0.yml", "../rules/slo/svc1.yml"]
+
+
+def test_a_test_files_cost_counts_promtools_work_not_its_bytes(write_spec: Callable[..., Path]) -> None:
+    """promtool evaluates every rule of a test file's rule files at every step up to a group's last
+    eval_time: a short test reading many rules for a day costs more than a long one reading one rule for
+    minutes. The batches are balanced by this estimate."""
+    stack = load_stack(write_spec())
+    rules = "groups:\n- name: g\n  rules:\n" + "".join(f"  - record: r{i}\n    expr: up\n" for i in range(20))
+    one_rule = "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up == 0\n"
+
+    def group(eval_time: str, padding: int = 0) -> dict[str, Any]:
+        return {
+            "interval": "1m",
+            "input_series": [{"series": "up", "values": "1x10", "padding": "x" * padding}],
+            "alert_rule_test": [{"eval_time": eval_time, "alertname": "A", "exp_alerts": []}],
+        }
+
+    day = TestFile("day", ("../rules/many.yml",), (group("1d"),))
+    long = TestFile("long", ("../rules/one.yml",), tuple(group("10m", 500) for _ in range(5)))
+    files = {"prometheus/rules/many.yml": rules, "prometheus/rules/one.yml": one_rule}
+    files |= {t.path: dump_yaml(t.data(stack)) for t in (day, long)}
+    tree = Tree(files=files, rule_tests=[day, long])
+    ctx = CheckContext(stack, tree, Path("/nonexistent"), Target("local"))
+    assert len(files[long.path]) > len(files[day.path])
+    assert rules_test.cost(ctx, day.path) > 10 * rules_test.cost(ctx, long.path)
+    # one step per minute of a day, for each of the 20 rules, outweighs five groups of ten minutes
+    assert rules_test.cost(ctx, day.path) >= 20 * (24 * 60 + 1)
 
 
 def test_batches_are_balanced_and_bounded() -> None:
