@@ -319,6 +319,13 @@ def main() -> int:
     parser.add_argument("--check-max-slo", type=int, default=1000, help="largest size checked, with SLOs")
     parser.add_argument("--no-up", action="store_true", help="skip the example's up on the local runtime")
     parser.add_argument("--only-example", action="store_true", help="the example's check and up only")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=ROOT / "bench" / ".work",
+        help="where the specs and outputs go (a fresh folder inside it, removed at the end); default: beside "
+        "the benchmark, on the repository's disk, where a user's output goes",
+    )
     args = parser.parse_args()
     with (ROOT / "stack" / "example.env").open() as env:
         for line in env:
@@ -332,7 +339,9 @@ def main() -> int:
         f"{'check':>9} {'cpu':>8} {'RSS':>8} {'files':>6} {'largest':>10} {'board':>8}  largest file"
     )
     found: list[Size] = []
-    with tempfile.TemporaryDirectory(prefix="promstack-scale-") as tmp:
+    args.work.mkdir(parents=True, exist_ok=True)
+    print(f"output written under {args.work}")
+    with tempfile.TemporaryDirectory(prefix="promstack-scale-", dir=args.work) as tmp:
         work = Path(tmp)
         for slo in (False, True):
             for count in sizes:
