@@ -333,14 +333,15 @@ def main() -> int:
                 key, value = line.strip().split("=", 1)
                 os.environ.setdefault(key, value)
     sizes = [] if args.only_example else [int(s) for s in args.sizes.split(",")]
-    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; medians of {args.repeat}")
+    print(
+        f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; medians of {args.repeat}; output under {args.work}"
+    )
     print(
         f"{'svcs':>6} {'SLOs':>5} {'generate':>9} {'process':>8} {'floor':>8} {'ratio':>7} {'RSS':>8} "
         f"{'check':>9} {'cpu':>8} {'RSS':>8} {'files':>6} {'largest':>10} {'board':>8}  largest file"
     )
     found: list[Size] = []
     args.work.mkdir(parents=True, exist_ok=True)
-    print(f"output written under {args.work}")
     with tempfile.TemporaryDirectory(prefix="promstack-scale-", dir=args.work) as tmp:
         work = Path(tmp)
         for slo in (False, True):
