@@ -363,6 +363,43 @@ def test_the_teams_targets_are_awaited_until_listed_not_until_scraped(node_only:
     assert len(polls) == 4
 
 
+def test_own_pages_are_asked_at_once(tmp_path: Path, port: Callable[[], int], serve: Callable[..., Server]) -> None:
+    """An exporter whose page connects to its backend first (postgres-exporter: a second where the database
+    does not answer) does not hold up asking the others: node-exporter's stand-in answers a page only if the
+    Pushgateway's is asked while node-exporter's request is open (asked one after the other, it never is)."""
+    ports = free_ports(port, "prometheus", "alertmanager", "node", "pushgateway", "redis")
+    stack = build(ports)
+    asked = {"pushgateway": 0}
+    changed = threading.Condition()
+    node_open = threading.Event()
+
+    def node_page(path: str) -> tuple[int, str]:
+        with changed:
+            before = asked["pushgateway"]
+        node_open.set()
+        with changed:
+            meanwhile = changed.wait_for(lambda: asked["pushgateway"] > before, timeout=2)
+        return (200, PAGE) if meanwhile else (503, "asked alone")
+
+    def pushgateway_page(path: str) -> tuple[int, str]:
+        node_open.wait(2)
+        with changed:
+            asked["pushgateway"] += 1
+            changed.notify_all()
+        return 200, PAGE
+
+    serve(ports["node"], node_page)
+    serve(ports["pushgateway"], pushgateway_page)
+    node, pushgateway = f"127.0.0.1:{ports['node']}", f"127.0.0.1:{ports['pushgateway']}"
+    both = [listed("node-exporter", node), listed("pushgateway", pushgateway)]
+    fake_prometheus(serve, ports["prometheus"], lambda: both)
+    found = endpoints(stack, tmp_path)
+    own = OwnTargets(stack, found.values(), Target("local", str(tmp_path)))
+    configured = {"node-exporter": frozenset({node}), "pushgateway": frozenset({pushgateway})}
+    scraped = verify.wait_targets(found["prometheus"], set(configured), waiter(10), configured, own)
+    assert sorted(t.job for t in scraped.answered) == ["node-exporter", "pushgateway"]
+
+
 # -- what the summary of `up` says ------------------------------------------------------------------------
 
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from generator.model import Stack
@@ -56,6 +57,14 @@ class OwnTargets:
             if e.entry == target.job and urllib.parse.urlsplit(e.base).scheme == url.scheme
         ]
         return found[0] if len(found) == 1 else None
+
+    def ask(self, targets: Sequence[TargetInfo]) -> list[str | None]:
+        """`problem` of each of `targets`, asked at once: a page that answers slowly (an exporter that
+        connects to its backend first) holds up the others no longer than itself."""
+        if len(targets) <= 1:
+            return [self.problem(t) for t in targets]
+        with ThreadPoolExecutor(max_workers=min(8, len(targets))) as pool:
+            return list(pool.map(self.problem, targets))
 
     def problem(self, target: TargetInfo) -> str | None:
         """Why promstack's own request for `target`'s metrics page failed: "" when it answered one, None

@@ -117,10 +117,12 @@ def wait_targets(
         listed = {(t.job, t.address) for t in found if t.job in configured}
         answered: list[TargetInfo] = []
         pending: list[tuple[TargetInfo, str]] = []  # of the stack's own, not verified yet: why
+        unscraped = [t for t in current if t.job in own_jobs and t.health == "unknown"]
+        problems = dict(zip(unscraped, own.ask(unscraped), strict=True))
         for t in current:
             if t.job not in own_jobs or t.health == "up":
                 continue
-            problem = own.problem(t) if t.health == "unknown" else None
+            problem = problems.get(t)
             if problem == "":
                 answered.append(t)
             elif t.health == "unknown":
