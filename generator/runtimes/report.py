@@ -49,7 +49,7 @@ def scrape_lines(verified: Verified) -> list[str]:
     if not waiting:
         return [line]
     intervals = [Duration(t.interval) for t in waiting if duration_ms(t.interval) is not None]
-    within = max(intervals, key=lambda d: d.ms) if intervals else "its scrape interval"
+    within = max(intervals, key=lambda d: d.ms) if intervals else "their scrape interval"
     line += (
         f"; {len(waiting)} not scraped yet: Prometheus scrapes them within {within}, "
         "`promstack status` then shows their health"
