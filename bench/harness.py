@@ -202,6 +202,9 @@ class Bench:
         re-sends a resolved alert every minute for 15 minutes, which keeps its group alive, so every
         later fault joins that group and goes out at its next group_interval tick, like a target that
         fails again in real life."""
+        # `up` returns before Prometheus' first scrape of a target whose page answered promstack: the fault
+        # is made to a target Prometheus has seen up, as in real life
+        Blips(self).good_scrape()
         time.sleep(random.uniform(0, phase))  # a random phase against the scrape and evaluation ticks
         cause, cure = FAULTS[fault]
         began = time.monotonic()
@@ -259,11 +262,16 @@ class Blips:
             time.sleep(0.02)
         raise TimeoutError(f"no new scrape of {self.JOB} within {timeout}s")
 
-    def one(self) -> bool:
-        """One blip; False when it was not a single failed scrape (then it does not count)."""
+    def good_scrape(self) -> Scrape:
+        """The next scrape of the job that succeeds."""
         good = self.next_scrape(self.scrape())
         while not good.up:
             good = self.next_scrape(good)
+        return good
+
+    def one(self) -> bool:
+        """One blip; False when it was not a single failed scrape (then it does not count)."""
+        good = self.good_scrape()
         self.bench.exporter("stop")
         failed = self.next_scrape(good)
         self.bench.exporter("start")

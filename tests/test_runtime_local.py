@@ -10,6 +10,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -48,6 +49,22 @@ def wait_for(what: str, probe: Callable[[], Any], timeout: float = 60, interval:
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+SCRAPE_COUNTS = re.compile(r"^scrape targets: (\d+) of (\d+) up(?:; (\d+) not scraped yet: .*)?$", re.MULTILINE)
+
+
+def scrape_counts(stdout: str) -> tuple[int, int, int]:
+    """(up, of, not scraped yet) from `up`'s summary: `up` verifies the stack's own targets without waiting
+    for Prometheus' first scrape, so a target may still be waiting for it when `up` returns."""
+    found = SCRAPE_COUNTS.search(stdout)
+    assert found, stdout
+    return int(found[1]), int(found[2]), int(found[3] or 0)
+
+
+def target_health(stack: Deployment) -> dict[str, str]:
+    """job -> health of its target (one each), as `status` reports them."""
+    return {t["job"]: t["health"] for t in stack.status()["targets"]}
 
 
 def get_json(url: str) -> Any:
@@ -280,7 +297,10 @@ def test_up_status_down_keeps_data_until_volumes(
     )
     assert "TargetDown" in rule_names(stack.prometheus)
     assert f"Prometheus    http://localhost:{ports['prometheus']}" in result.stdout
-    assert "scrape targets: 3 of 3 up" in result.stdout
+    up_count, total, waiting = scrape_counts(result.stdout)
+    assert total == 3 and up_count + waiting == 3, result.stdout
+    every = {"prometheus": "up", "alertmanager": "up", "node-exporter": "up"}
+    wait_for("Prometheus to scrape every target", lambda: target_health(stack) == every)
     report = stack.status()
     components = report["components"]
     assert report["runtime"] == "local"
@@ -294,11 +314,7 @@ def test_up_status_down_keeps_data_until_volumes(
     assert components["grafana"]["state"] == "skipped"
     assert components["cadvisor"]["state"] == "skipped"
     assert components["cadvisor"]["reason"].startswith("cadvisor is not installed")
-    assert {t["job"]: t["health"] for t in report["targets"]} == {
-        "prometheus": "up",
-        "alertmanager": "up",
-        "node-exporter": "up",
-    }
+    assert target_health(stack) == every
 
     # supervisord of this stack only: a unix socket (in run/ unless that path is too long for one),
     # every log and the data in the state dir
@@ -350,7 +366,7 @@ def test_component_change_restarts_only_that_component(
     assert (metric(f"http://127.0.0.1:{ports['node']}", "process_start_time_seconds") or 0) > (node_start or 0)
     targets = {t["job"]: t for t in stack.status()["targets"]}
     assert targets["node-exporter"]["instance"] == f"127.0.0.1:{ports['node']}"
-    assert targets["node-exporter"]["health"] == "up"
+    wait_for("Prometheus to scrape the new node-exporter", lambda: target_health(stack)["node-exporter"] == "up")
 
 
 @pytest.mark.live

@@ -240,7 +240,7 @@ def verify(backend: Backend, run: list[str], skipped: dict[str, str], timeout: f
     endpoints = {name: health.Endpoint.named(backend.stack, name, backend.secrets) for name in run}
     stack = backend.stack
     out, gave_up = backend.out, backend.gave_up
-    verified = verifying.verify(stack, endpoints, backend.state.tree, skipped, timeout, out, gave_up)
+    verified = verifying.verify(stack, endpoints, backend.state.tree, skipped, timeout, out, gave_up, backend.target())
     if "prometheus" in endpoints:
         down = monitored.backends_down(endpoints["prometheus"], stack)
         judged = monitored.judged(verified.targets, down)

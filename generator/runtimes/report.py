@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from generator.pipeline import left_out_line
+from generator.units import Duration, duration_ms
 
 if TYPE_CHECKING:
     from generator.checks import Report
     from generator.runtimes import Difference, Outcome
+    from generator.runtimes.verify import Verified
 
 
 def check_lines(report: Report) -> list[str]:
@@ -38,6 +40,29 @@ def _duration(seconds: float | None) -> str:
     return f"{minutes}m{secs}s" if minutes else f"{secs}s"
 
 
+def scrape_lines(verified: Verified) -> list[str]:
+    """How many targets are up; those Prometheus has not scraped yet have no health to count (`up` does not
+    wait for the team's, and verifies the stack's own by asking their metrics page itself)."""
+    targets = verified.targets
+    line = f"scrape targets: {sum(1 for t in targets if t.health == 'up')} of {len(targets)} up"
+    waiting = [t for t in targets if t.health == "unknown"]
+    if not waiting:
+        return [line]
+    intervals = [Duration(t.interval) for t in waiting if duration_ms(t.interval) is not None]
+    within = max(intervals, key=lambda d: d.ms) if intervals else "their scrape interval"
+    line += (
+        f"; {len(waiting)} not scraped yet: Prometheus scrapes them within {within}, "
+        "`promstack status` then shows their health"
+    )
+    lines = [line]
+    if verified.answered:
+        lines.append(
+            f"  {len(verified.answered)} of the {len(waiting)} are the stack's own, "
+            "and answered promstack's own request for their metrics page"
+        )
+    return lines
+
+
 def summary(outcome: Outcome) -> list[str]:
     """The one-screen report `up` prints on success."""
     verified = outcome.verified
@@ -52,8 +77,7 @@ def summary(outcome: Outcome) -> list[str]:
         lines.append(f"applied: {len(outcome.plan.files)} file(s) that no running component reads")
     else:
         lines.append("applied: nothing (no changes)")
-    up_count = sum(1 for t in verified.targets if t.health == "up")
-    lines.append(f"scrape targets: {up_count} of {len(verified.targets)} up")
+    lines += scrape_lines(verified)
     for warning in verified.warnings:
         lines.append(f"  warning: {warning}")
     for why in outcome.skipped.values():
