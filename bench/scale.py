@@ -334,7 +334,8 @@ def main() -> int:
                 os.environ.setdefault(key, value)
     sizes = [] if args.only_example else [int(s) for s in args.sizes.split(",")]
     print(
-        f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; medians of {args.repeat}; output under {args.work}"
+        f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; medians of {args.repeat}; "
+        f"output under {args.work}"
     )
     print(
         f"{'svcs':>6} {'SLOs':>5} {'generate':>9} {'process':>8} {'floor':>8} {'ratio':>7} {'RSS':>8} "
