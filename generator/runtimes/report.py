@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from generator.pipeline import left_out_line
-from generator.units import Duration, duration_ms
+from generator.units import Duration
 
 if TYPE_CHECKING:
     from generator.checks import Report
@@ -40,6 +40,14 @@ def _duration(seconds: float | None) -> str:
     return f"{minutes}m{secs}s" if minutes else f"{secs}s"
 
 
+def _interval(text: str) -> Duration | None:
+    """A scrape interval as Prometheus' targets API gives it ("10s"), None where it gives none."""
+    try:
+        return Duration(text)
+    except ValueError:
+        return None
+
+
 def scrape_lines(verified: Verified) -> list[str]:
     """How many targets are up; those Prometheus has not scraped yet have no health to count (`up` does not
     wait for the team's, and verifies the stack's own by asking their metrics page itself)."""
@@ -48,7 +56,7 @@ def scrape_lines(verified: Verified) -> list[str]:
     waiting = [t for t in targets if t.health == "unknown"]
     if not waiting:
         return [line]
-    intervals = [Duration(t.interval) for t in waiting if duration_ms(t.interval) is not None]
+    intervals = [d for d in map(_interval, {t.interval for t in waiting}) if d is not None]
     within = max(intervals, key=lambda d: d.ms) if intervals else "their scrape interval"
     line += (
         f"; {len(waiting)} not scraped yet: Prometheus scrapes them within {within}, "
