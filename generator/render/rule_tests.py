@@ -24,7 +24,7 @@ from typing import Any
 from generator import rules_catalog
 from generator.model import AlertRule, Stack
 from generator.promql import ParseError, Selector, parse, walk
-from generator.render import Target, Tree, dump_yaml, scrape_failure_tests, served
+from generator.render import Target, Tree, dump_yaml, rule_test_merge, scrape_failure_tests, served
 from generator.render._alerting import FIXTURES, RuleFile, TestFile, expected_alert, test_group
 from generator.render.escalations import escalation_test_files
 from generator.render.rules import (
@@ -61,12 +61,13 @@ def rule_file_path(test: str, rule_file: str) -> str:
 
 
 def pack_test_files(stack: Stack, name: str, served: Mapping[str, str]) -> list[TestFile]:
-    """A pack's tests, a file per rule file of the pack, reading that rule file only."""
+    """A pack's tests, a file per rule file of the pack, reading that rule file only; tests that cannot see
+    each other's series share a promtool test group (rule_test_merge)."""
     files = []
     for rule_file, resolved in pack_files(stack, name, served):
         if not rule_file.rules():
             continue
-        groups = _pack_groups(stack, name, resolved)
+        groups = rule_test_merge.shared(_pack_groups(stack, name, resolved), [r.data for r in rule_file.rules()])
         files.append(TestFile(rule_file.name, (rule_file_path(rule_file.name, rule_file.name),), tuple(groups)))
     return files
 
