@@ -4,6 +4,7 @@ profiles."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,12 @@ from port_registry import free_port
 from generator.checks import compose_config
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# A suite a shell starts in the background (`make test &`) inherits SIGINT ignored, and so would every
+# promstack it starts: the tests that interrupt promstack as Ctrl-C does would see it carry on. Take the
+# signal back here (each xdist worker loads this file), so the processes the tests start get its default.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Hypothesis profiles. `ci` (CI is set, and `make test`): the same examples every run (derandomize, no
 # example database), so a red build is the code's doing, not the draw's. `explore` (`make explore`):
