@@ -122,9 +122,9 @@ def test_a_test_files_cost_counts_promtools_work_not_its_bytes(write_spec: Calla
     tree = Tree(files=files, rule_tests=[day, long])
     ctx = CheckContext(stack, tree, Path("/nonexistent"), Target("local"))
     assert len(files[long.path]) > len(files[day.path])
-    assert rules_test.cost(ctx, day.path) > 10 * rules_test.cost(ctx, long.path)
+    assert rules_test.cost(ctx, day) > 10 * rules_test.cost(ctx, long)
     # one step per minute of a day, for each of the 20 rules, outweighs five groups of ten minutes
-    assert rules_test.cost(ctx, day.path) >= 20 * (24 * 60 + 1)
+    assert rules_test.cost(ctx, day) >= 20 * (24 * 60 + 1)
 
 
 def test_batches_are_balanced_and_bounded() -> None:

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
 from generator.checks import CheckContext, CheckProblem, errors, tool
-from generator.render._alerting import test_evaluation_interval
+from generator.render._alerting import TestFile, test_evaluation_interval
 from generator.units import Duration
 
 NAME = "rules/test"
@@ -97,13 +97,12 @@ def _batch(promtool: str, root: Path, rels: Sequence[str]) -> tuple[list[str], l
     return failures, passed
 
 
-def cost(ctx: CheckContext, rel: str) -> int:
-    """promtool's work for test file `rel`, in rule evaluations: per test group, loading the group and its
+def cost(ctx: CheckContext, test: TestFile) -> int:
+    """promtool's work for `test`, in rule evaluations: per test group, loading the group and its
     rule files' rules, then evaluating every rule at each step of the evaluation interval from 0 to the
     group's last `eval_time` (promtool evaluates all the rules of the file's rule files, whatever the
     group tests)."""
-    test = next(t for t in ctx.tree.rule_tests if t.path == rel)
-    folder = PurePosixPath(rel).parent
+    folder = PurePosixPath(test.path).parent
     rules = sum(len(_RULE.findall(ctx.tree.files.get(os.path.normpath(str(folder / r)), ""))) for r in test.rule_files)
     step = (test.every or test_evaluation_interval(ctx.stack)).ms or 1
     total = 0
@@ -137,7 +136,7 @@ def _run(ctx: CheckContext) -> tuple[list[str], int]:
     cache = ctx.cache
     keys = {rel: cache.key(NAME, promtool, *_inputs(ctx, rel, test.rule_files)) for rel, test in tests.items()}
     pending = [rel for rel in tests if not cache.passed(keys[rel])]
-    work = batches([(rel, cost(ctx, rel)) for rel in pending], os.cpu_count() or 1)
+    work = batches([(rel, cost(ctx, tests[rel])) for rel in pending], os.cpu_count() or 1)
     with ThreadPoolExecutor(max(1, len(work))) as pool:
         found = list(pool.map(lambda batch: _batch(promtool, ctx.root, batch), work))
     for _, passed in found:
